@@ -1,0 +1,7 @@
+package io.instella.core.safetensors;
+
+/** A checkpoint file that cannot be used; the message names the file, the tensor and what to do. */
+public class SafeTensorsException extends RuntimeException {
+    public SafeTensorsException(String message) { super(message); }
+    public SafeTensorsException(String message, Throwable cause) { super(message, cause); }
+}

@@ -1,0 +1,109 @@
+package io.instella.core.safetensors;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes a safetensors file. The file is written beside the target under a temporary name and moved
+ * into place only when complete, so an interrupted write never leaves a file that looks valid and
+ * never clobbers the previous one.
+ */
+public final class SafeTensorsWriter {
+    private final List<Tensor> tensors = new ArrayList<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+
+    public SafeTensorsWriter add(Tensor t) {
+        for (Tensor o : tensors) {
+            if (o.name().equals(t.name())) throw new IllegalArgumentException("duplicate tensor name " + t.name());
+        }
+        tensors.add(t);
+        return this;
+    }
+
+    public SafeTensorsWriter addFloats(String name, float[] values, long... shape) {
+        return add(Tensor.ofFloats(name, values, shape));
+    }
+
+    public SafeTensorsWriter addLongs(String name, long[] values, long... shape) {
+        return add(Tensor.ofLongs(name, values, shape));
+    }
+
+    /** Adds float values stored as BF16 (round to nearest even). */
+    public SafeTensorsWriter addBf16(String name, float[] values, long... shape) {
+        MemorySegment seg = MemorySegment.ofArray(new byte[values.length * 2]);
+        ValueLayout.OfShort l = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < values.length; i++) seg.setAtIndex(l, i, Tensor.floatToBf16(values[i]));
+        return add(new Tensor(name, DType.BF16, shape, seg));
+    }
+
+    public SafeTensorsWriter metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    public void write(Path target) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode header = json.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode m = header.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
+        long offset = 0;
+        for (Tensor t : tensors) {
+            ObjectNode e = header.putObject(t.name());
+            e.put("dtype", t.dtype().safetensorsName());
+            ArrayNode shape = e.putArray("shape");
+            for (long d : t.shape()) shape.add(d);
+            long size = t.data().byteSize();
+            e.putArray("data_offsets").add(offset).add(offset + size);
+            offset += size;
+        }
+        byte[] h = json.writeValueAsBytes(header);
+        int pad = (8 - (h.length % 8)) % 8; // keep the data section 8-byte aligned, as the reference writer does
+        byte[] hp = new byte[h.length + pad];
+        System.arraycopy(h, 0, hp, 0, h.length);
+        for (int i = h.length; i < hp.length; i++) hp[i] = ' ';
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
+        try {
+            try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hp.length).array());
+                out.write(hp);
+                byte[] buf = new byte[1 << 20];
+                for (Tensor t : tensors) {
+                    MemorySegment seg = t.data();
+                    long size = seg.byteSize();
+                    for (long p = 0; p < size; p += buf.length) {
+                        int n = (int) Math.min(buf.length, size - p);
+                        MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, p, buf, 0, n);
+                        out.write(buf, 0, n);
+                    }
+                }
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    static String utf8(byte[] b) { return new String(b, StandardCharsets.UTF_8); }
+}
