@@ -1,0 +1,72 @@
+package io.instella.core.kernels;
+
+/** Activation functions, element-wise. */
+public final class Activations {
+    private Activations() {}
+
+    /** SwiGLU: gate[i] = silu(gate[i]) * up[i]. */
+    public static void swiglu(float[] gate, float[] up, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                float g = gate[i];
+                gate[i] = g / (1.0f + (float) Math.exp(-g)) * up[i];
+            }
+        });
+    }
+
+    /** quick_gelu(x) = x * sigmoid(1.702 x) (CLIP). */
+    public static void quickGelu(float[] x, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                float v = x[i];
+                x[i] = v / (1.0f + (float) Math.exp(-1.702f * v));
+            }
+        });
+    }
+
+    /** Exact GELU 0.5 x (1 + erf(x / sqrt 2)), PyTorch's nn.GELU() default. */
+    public static void gelu(float[] x, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                double v = x[i];
+                x[i] = (float) (0.5 * v * (1.0 + erf(v * 0.7071067811865476)));
+            }
+        });
+    }
+
+    /** tanh-approximated GELU (gelu_pytorch_tanh / gelu_new). */
+    public static void geluTanh(float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            double v = x[i];
+            x[i] = (float) (0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+        }
+    }
+
+    /**
+     * erf in double precision (Java has none): Maclaurin series below |x| = 3 (terms alternate; ~1e-13
+     * absolute after cancellation), Laplace continued fraction for erfc above.
+     */
+    public static double erf(double x) {
+        if (Double.isNaN(x)) return x;
+        double a = Math.abs(x);
+        double r;
+        if (a < 3.0) {
+            double x2 = a * a, term = a, sum = a;
+            for (int n = 1; n < 200; n++) {
+                term *= -x2 / n;
+                double c = term / (2 * n + 1);
+                sum += c;
+                if (Math.abs(c) < 1e-17 * Math.abs(sum)) break;
+            }
+            r = sum * 1.1283791670955126; // 2/sqrt(pi)
+        } else if (a < 27.0) {
+            // erfc(a) = exp(-a^2)/sqrt(pi) * 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + 2/(a + ...)))))
+            double f = a;
+            for (int n = 60; n >= 1; n--) f = a + (n / 2.0) / f;
+            r = 1.0 - Math.exp(-a * a) / (f * 1.7724538509055159);
+        } else {
+            r = 1.0;
+        }
+        return x < 0 ? -r : r;
+    }
+}

@@ -1,0 +1,198 @@
+package io.instella.model.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * An Instella-VL {@code config.json} ({@code InstellaVLConfig}: OlmoConfig fields plus {@code mm_*} fields),
+ * validated. A plain OLMo config ({@code model_type} "olmo") loads too, as a text-only model.
+ * The vision tower's own shape is not in this file; {@link #resolveVision} finds it.
+ */
+public record InstellaConfig(
+        Path file,
+        String modelType,
+        TextConfig text,
+        int eosTokenId,
+        Integer padTokenId,
+        Multimodal multimodal) {
+
+    /** The {@code mm_*} fields; null for a text-only checkpoint. */
+    public record Multimodal(
+            String visionTowerName,
+            int mmHiddenSize,
+            String projectorType,
+            int selectLayer,
+            String selectFeature,
+            String patchMergeType,
+            String imageAspectRatio,
+            List<int[]> gridPinpoints,
+            VisionConfig vision,
+            Path preprocessorConfig) {}
+
+    public boolean hasVision() { return multimodal != null; }
+
+    public static InstellaConfig load(Path modelDir) {
+        Path file = Files.isDirectory(modelDir) ? modelDir.resolve("config.json") : modelDir;
+        JsonNode n = Json.read(file);
+        String type = Json.optString(file, n, "model_type", null);
+        if (type == null) throw new ConfigException(file + ": missing 'model_type' (expected \"instellavl\" or \"olmo\")");
+        if (!type.equals("instellavl") && !type.equals("olmo") && !type.equals("llava_olmo")) {
+            throw new ConfigException(file + ": model_type '" + type + "' is not supported (expected \"instellavl\" or \"olmo\")");
+        }
+        String act = Json.optString(file, n, "hidden_act", "silu");
+        if (!act.equals("silu")) throw new ConfigException(file + ": hidden_act '" + act + "' is not supported (OLMo uses silu)");
+        JsonNode rs = n.get("rope_scaling");
+        if (rs != null && !rs.isNull()) throw new ConfigException(file + ": rope_scaling " + rs + " is not supported (only null)");
+        JsonNode clip = n.get("clip_qkv");
+        Double clipQkv = clip == null || clip.isNull() ? null : clip.asDouble();
+        int hidden = Json.requireInt(file, n, "hidden_size", 1);
+        int heads = Json.requireInt(file, n, "num_attention_heads", 1);
+        int kvHeads = Json.optInt(file, n, "num_key_value_heads", heads, 1);
+        if (hidden % heads != 0) throw new ConfigException(file + ": hidden_size " + hidden + " is not divisible by num_attention_heads " + heads);
+        if (heads % kvHeads != 0) throw new ConfigException(file + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+        if ((hidden / heads) % 2 != 0) throw new ConfigException(file + ": head dimension " + hidden / heads + " must be even for RoPE");
+        TextConfig text = new TextConfig(
+                hidden,
+                Json.requireInt(file, n, "intermediate_size", 1),
+                Json.requireInt(file, n, "num_hidden_layers", 1),
+                heads, kvHeads,
+                Json.requireInt(file, n, "vocab_size", 1),
+                Json.optInt(file, n, "max_position_embeddings", 2048, 1),
+                Json.optDouble(file, n, "rope_theta", 10000.0),
+                Json.optBool(file, n, "tie_word_embeddings", true),
+                clipQkv,
+                Json.optBool(file, n, "attention_bias", false),
+                1e-5f);
+        JsonNode eos = n.get("eos_token_id");
+        int eosId = eos == null || eos.isNull() ? 50279 : eos.isArray() ? eos.get(0).asInt() : eos.asInt();
+        Integer pad = n.hasNonNull("pad_token_id") ? n.get("pad_token_id").asInt() : null;
+        Multimodal mm = null;
+        if (n.hasNonNull("mm_vision_tower") || n.hasNonNull("mm_projector_type")) {
+            mm = parseMultimodal(file, n, text);
+        }
+        return new InstellaConfig(file, type, text, eosId, pad, mm);
+    }
+
+    private static Multimodal parseMultimodal(Path file, JsonNode n, TextConfig text) {
+        String tower = Json.optString(file, n, "mm_vision_tower", null);
+        if (tower == null) throw new ConfigException(file + ": has mm_* fields but no 'mm_vision_tower'");
+        String projector = Json.optString(file, n, "mm_projector_type", "linear");
+        if (!projector.matches("^mlp(\\d+)x_gelu$") && !projector.equals("linear")) {
+            throw new ConfigException(file + ": mm_projector_type '" + projector + "' is not supported (linear, mlpNx_gelu)");
+        }
+        String feature = Json.optString(file, n, "mm_vision_select_feature", "patch");
+        if (!feature.equals("patch") && !feature.equals("cls_patch")) {
+            throw new ConfigException(file + ": mm_vision_select_feature '" + feature + "' is not supported (patch, cls_patch)");
+        }
+        String merge = Json.optString(file, n, "mm_patch_merge_type", "flat");
+        if (!merge.equals("flat") && !merge.equals("spatial") && !merge.equals("spatial_unpad")) {
+            throw new ConfigException(file + ": mm_patch_merge_type '" + merge + "' is not supported (flat, spatial, spatial_unpad)");
+        }
+        String aspect = Json.optString(file, n, "image_aspect_ratio", "square");
+        if (!aspect.equals("square") && !aspect.equals("pad") && !aspect.equals("anyres") && !aspect.matches("anyres_max_\\d+")) {
+            throw new ConfigException(file + ": image_aspect_ratio '" + aspect + "' is not supported (square, pad, anyres, anyres_max_N)");
+        }
+        List<int[]> pinpoints = new ArrayList<>();
+        JsonNode pp = n.get("image_grid_pinpoints");
+        if (pp != null && !pp.isNull()) {
+            if (!pp.isArray()) throw new ConfigException(file + ": image_grid_pinpoints must be a list of [width, height] pairs");
+            for (JsonNode p : pp) {
+                if (!p.isArray() || p.size() != 2 || !p.get(0).isIntegralNumber() || !p.get(1).isIntegralNumber()
+                        || p.get(0).asInt() <= 0 || p.get(1).asInt() <= 0) {
+                    throw new ConfigException(file + ": image_grid_pinpoints entry " + p + " is not a [width, height] pair of positive integers");
+                }
+                pinpoints.add(new int[]{p.get(0).asInt(), p.get(1).asInt()});
+            }
+        }
+        if (aspect.startsWith("anyres") && pinpoints.isEmpty()) {
+            throw new ConfigException(file + ": image_aspect_ratio '" + aspect + "' needs image_grid_pinpoints");
+        }
+        Path dir = file.getParent();
+        VisionConfig vision = resolveVision(file, n, dir, tower);
+        int mmHidden = Json.optInt(file, n, "mm_hidden_size", vision.hiddenSize(), 1);
+        if (mmHidden != vision.hiddenSize()) {
+            throw new ConfigException(file + ": mm_hidden_size " + mmHidden + " differs from the vision tower's hidden_size "
+                    + vision.hiddenSize() + " (" + vision.source() + ")");
+        }
+        int select = Json.optInt(file, n, "mm_vision_select_layer", -2, Integer.MIN_VALUE + 1);
+        int states = vision.numLayers() + 1;
+        if (select >= states || select < -states) {
+            throw new ConfigException(file + ": mm_vision_select_layer " + select + " is out of range for a " + vision.numLayers() + "-layer tower");
+        }
+        for (int[] p : pinpoints) {
+            if (p[0] % vision.imageSize() != 0 || p[1] % vision.imageSize() != 0) {
+                throw new ConfigException(file + ": pinpoint " + p[0] + "x" + p[1] + " is not a multiple of the tile size " + vision.imageSize());
+            }
+        }
+        return new Multimodal(tower, mmHidden, projector, select, feature, merge, aspect, List.copyOf(pinpoints),
+                vision, resolvePreprocessor(dir, tower).orElse(null));
+    }
+
+    /**
+     * The tower's config, in order: a vision config embedded in config.json; a {@code vision_tower/} folder
+     * beside the checkpoint; the named repo's config.json in the local Hugging Face cache; a built-in table.
+     */
+    static VisionConfig resolveVision(Path file, JsonNode n, Path dir, String towerName) {
+        for (String key : new String[]{"vision_config", "mm_vision_config"}) {
+            if (n.hasNonNull(key) && n.get(key).isObject()) {
+                return VisionConfig.parse(file, n.get(key), file + " (" + key + ")");
+            }
+        }
+        Path local = dir.resolve("vision_tower").resolve("config.json");
+        if (Files.isRegularFile(local)) return VisionConfig.parse(local, Json.read(local), local.toString());
+        Optional<Path> cached = cachedRepoFile(towerName, "config.json");
+        if (cached.isPresent()) return VisionConfig.parse(cached.get(), Json.read(cached.get()), cached.get().toString());
+        return switch (towerName) {
+            case "openai/clip-vit-large-patch14-336" -> VisionConfig.clipVitLarge336();
+            case "openai/clip-vit-large-patch14" -> VisionConfig.clipVitLarge224();
+            default -> throw new ConfigException(file + ": cannot find the config of vision tower '" + towerName
+                    + "': add a vision_tower/config.json beside the checkpoint, or download " + towerName + "'s config.json");
+        };
+    }
+
+    static Optional<Path> resolvePreprocessor(Path dir, String towerName) {
+        Path local = dir.resolve("vision_tower").resolve("preprocessor_config.json");
+        if (Files.isRegularFile(local)) return Optional.of(local);
+        return cachedRepoFile(towerName, "preprocessor_config.json");
+    }
+
+    /** A file of a repo in the standard Hugging Face cache, from the snapshot that refs/main points to. */
+    static Optional<Path> cachedRepoFile(String repoId, String name) {
+        if (repoId == null || !repoId.contains("/") || repoId.startsWith("/") || repoId.startsWith(".")) return Optional.empty();
+        Path cache = hfCacheDir();
+        Path repo = cache.resolve("models--" + repoId.replace("/", "--"));
+        Path snapshots = repo.resolve("snapshots");
+        if (!Files.isDirectory(snapshots)) return Optional.empty();
+        try {
+            Path ref = repo.resolve("refs").resolve("main");
+            if (Files.isRegularFile(ref)) {
+                Path p = snapshots.resolve(Files.readString(ref).trim()).resolve(name);
+                if (Files.isRegularFile(p)) return Optional.of(p);
+            }
+            try (Stream<Path> s = Files.list(snapshots)) {
+                return s.map(d -> d.resolve(name)).filter(Files::isRegularFile)
+                        .max(Comparator.comparingLong(p -> p.toFile().lastModified()));
+            }
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    static Path hfCacheDir() {
+        String hub = System.getenv("HF_HUB_CACHE");
+        if (hub != null && !hub.isBlank()) return Path.of(hub);
+        String home = System.getenv("HF_HOME");
+        if (home != null && !home.isBlank()) return Path.of(home, "hub");
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        if (xdg != null && !xdg.isBlank()) return Path.of(xdg, "huggingface", "hub");
+        return Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub");
+    }
+}

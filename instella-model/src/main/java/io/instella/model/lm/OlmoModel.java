@@ -1,0 +1,187 @@
+package io.instella.model.lm;
+
+import io.instella.core.kernels.Activations;
+import io.instella.core.kernels.Attention;
+import io.instella.core.kernels.MatMul;
+import io.instella.core.kernels.Norms;
+import io.instella.core.kernels.Parallel;
+import io.instella.core.kernels.Rope;
+import io.instella.core.kernels.VectorMath;
+import io.instella.core.safetensors.Checkpoint;
+import io.instella.core.tensor.Tensor;
+import io.instella.model.config.TextConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * AMD OLMo 1B as Hugging Face {@code OlmoForCausalLM} computes it (spec §8): pre-norm decoder layers with
+ * a LayerNorm that has no weight or bias (eps 1e-5), rotate-half RoPE, causal softmax attention, SwiGLU MLP
+ * {@code down(silu(gate(h)) * up(h))}, a final LayerNorm and a head tied to the embeddings.
+ * Compute is float32; weights stay in their stored type. Inputs and outputs are explicit arrays so that
+ * a backward pass can be written beside each step.
+ */
+public final class OlmoModel {
+    /** Tensor names under the HF {@code model.} prefix. */
+    public static final String PREFIX = "model.";
+
+    private final TextConfig config;
+    private final Tensor embedTokens;
+    private final Tensor lmHead;
+    private final Layer[] layers;
+    private final Rope rope;
+
+    /** One decoder layer's weights. */
+    public record Layer(Tensor q, Tensor k, Tensor v, Tensor o, Tensor gate, Tensor up, Tensor down,
+                        float[] qBias, float[] kBias, float[] vBias, float[] oBias) {}
+
+    public OlmoModel(TextConfig config, Checkpoint ckpt) {
+        this.config = config;
+        int h = config.hiddenSize(), kv = config.kvDim(), inter = config.intermediateSize();
+        this.embedTokens = ckpt.get(PREFIX + "embed_tokens.weight", config.vocabSize(), h);
+        if (config.tieWordEmbeddings()) {
+            this.lmHead = embedTokens;
+        } else {
+            this.lmHead = ckpt.get("lm_head.weight", config.vocabSize(), h);
+        }
+        this.layers = new Layer[config.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = PREFIX + "layers." + i + ".";
+            boolean b = config.attentionBias();
+            layers[i] = new Layer(
+                    ckpt.get(p + "self_attn.q_proj.weight", h, h),
+                    ckpt.get(p + "self_attn.k_proj.weight", kv, h),
+                    ckpt.get(p + "self_attn.v_proj.weight", kv, h),
+                    ckpt.get(p + "self_attn.o_proj.weight", h, h),
+                    ckpt.get(p + "mlp.gate_proj.weight", inter, h),
+                    ckpt.get(p + "mlp.up_proj.weight", inter, h),
+                    ckpt.get(p + "mlp.down_proj.weight", h, inter),
+                    b ? ckpt.get(p + "self_attn.q_proj.bias", h).toFloatArray() : null,
+                    b ? ckpt.get(p + "self_attn.k_proj.bias", kv).toFloatArray() : null,
+                    b ? ckpt.get(p + "self_attn.v_proj.bias", kv).toFloatArray() : null,
+                    b ? ckpt.get(p + "self_attn.o_proj.bias", h).toFloatArray() : null);
+        }
+        this.rope = new Rope(config.headDim(), config.ropeTheta());
+    }
+
+    /** Every tensor name this model reads (for the checkpoint's missing/unexpected check). */
+    public static List<String> tensorNames(TextConfig c) {
+        List<String> names = new ArrayList<>();
+        names.add(PREFIX + "embed_tokens.weight");
+        if (!c.tieWordEmbeddings()) names.add("lm_head.weight");
+        for (int i = 0; i < c.numLayers(); i++) {
+            String p = PREFIX + "layers." + i + ".";
+            for (String w : new String[]{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                    "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) {
+                names.add(p + w + ".weight");
+                if (c.attentionBias() && w.startsWith("self_attn")) names.add(p + w + ".bias");
+            }
+        }
+        return names;
+    }
+
+    public TextConfig config() { return config; }
+
+    public Tensor embedTokens() { return embedTokens; }
+
+    public Layer layer(int i) { return layers[i]; }
+
+    /** Embeddings of ids into dst rows starting at dstRow (width hidden). */
+    public void embed(int[] ids, int from, int count, float[] dst, int dstRow) {
+        int h = config.hiddenSize();
+        for (int i = 0; i < count; i++) {
+            int id = ids[from + i];
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " is outside the embedding table (0.." + (config.vocabSize() - 1) + ")");
+            }
+            embedTokens.copyRowsTo(id, 1, dst, (dstRow + i) * h);
+        }
+    }
+
+    public KVCache newCache(int maxLength) {
+        return new KVCache(config, maxLength);
+    }
+
+    /**
+     * Runs n new positions (rows of {@code inputEmbeds}, width hidden) after the {@code cache.length()}
+     * positions already in the cache, appends their keys/values, and returns the final LayerNorm output
+     * for the n rows ([n, hidden]).
+     */
+    public float[] forward(float[] inputEmbeds, int n, KVCache cache) {
+        int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
+        int start = cache.length();
+        cache.ensureCapacity(start + n);
+        float eps = config.layerNormEps();
+        float[] x = java.util.Arrays.copyOf(inputEmbeds, n * h);
+        float[] normed = new float[n * h];
+        float[] q = new float[n * h];
+        float[] k = new float[n * kvDim];
+        float[] v = new float[n * kvDim];
+        float[] attn = new float[n * h];
+        float[] proj = new float[n * h];
+        float[] gate = new float[n * inter];
+        float[] up = new float[n * inter];
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            Norms.layerNorm(x, normed, n, h, null, null, eps);
+            MatMul.linear(normed, n, w.q, w.qBias, q);
+            MatMul.linear(normed, n, w.k, w.kBias, k);
+            MatMul.linear(normed, n, w.v, w.vBias, v);
+            if (config.clipQkv() != null) {
+                float c = config.clipQkv().floatValue();
+                clamp(q, c);
+                clamp(k, c);
+                clamp(v, c);
+            }
+            rope.apply(q, n, config.numHeads(), start);
+            rope.apply(k, n, config.numKvHeads(), start);
+            cache.put(l, start, k, v, n);
+            causalAttention(q, n, start, cache.keys(l), cache.values(l), attn);
+            MatMul.linear(attn, n, w.o, w.oBias, proj);
+            VectorMath.addInPlace(x, proj, n * h);
+            Norms.layerNorm(x, normed, n, h, null, null, eps);
+            MatMul.linear(normed, n, w.gate, null, gate);
+            MatMul.linear(normed, n, w.up, null, up);
+            Activations.swiglu(gate, up, n * inter);
+            MatMul.linear(gate, n, w.down, null, proj);
+            VectorMath.addInPlace(x, proj, n * h);
+        }
+        cache.setLength(start + n);
+        Norms.layerNorm(x, x, n, h, null, null, eps);
+        return x;
+    }
+
+    private void causalAttention(float[] q, int n, int start, float[] keys, float[] values, float[] out) {
+        int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize(), kvDim = config.kvDim();
+        int group = heads / config.numKvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        // Work item t = head * n + row: rows of one head stay together for cache locality.
+        Parallel.forRange(heads * n, Math.max(1, 64 / Math.max(1, start + n) ), (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int head = t / n, row = t % n;
+                int kvHead = head / group;
+                Attention.attendRow(q, row * h + head * hd, keys, values, kvHead * hd, kvDim,
+                        start + row + 1, hd, scale, out, row * h + head * hd);
+            }
+        });
+    }
+
+    private static void clamp(float[] a, float c) {
+        for (int i = 0; i < a.length; i++) a[i] = Math.max(-c, Math.min(c, a[i]));
+    }
+
+    /** Logits over the checkpoint's full vocabulary for one row of final hidden states. */
+    public float[] logits(float[] hidden, int row) {
+        int h = config.hiddenSize();
+        float[] out = new float[config.vocabSize()];
+        MatMul.linear(hidden, row * h, 1, lmHead, null, out, 0);
+        return out;
+    }
+
+    /** Logits for n rows ([n, vocab]). */
+    public float[] logitsAll(float[] hidden, int n) {
+        float[] out = new float[n * config.vocabSize()];
+        MatMul.linear(hidden, 0, n, lmHead, null, out, 0);
+        return out;
+    }
+}
