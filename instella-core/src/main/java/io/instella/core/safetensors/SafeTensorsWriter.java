@@ -12,7 +12,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -20,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Writes a safetensors file. The file is written beside the target under a temporary name and moved
@@ -27,14 +27,28 @@ import java.util.Map;
  * never clobbers the previous one.
  */
 public final class SafeTensorsWriter {
-    private final List<Tensor> tensors = new ArrayList<>();
+    private record Pending(String name, DType dtype, long[] shape, long bytes, Supplier<MemorySegment> data) {}
+
+    private final List<Pending> tensors = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
     public SafeTensorsWriter add(Tensor t) {
-        for (Tensor o : tensors) {
-            if (o.name().equals(t.name())) throw new IllegalArgumentException("duplicate tensor name " + t.name());
+        return addPending(new Pending(t.name(), t.dtype(), t.shape(), t.data().byteSize(), t::data));
+    }
+
+    /**
+     * Adds a tensor whose bytes are produced only when the file is written, one tensor at a time
+     * (so a multi-GB checkpoint never has to sit in memory at once).
+     */
+    public SafeTensorsWriter addDeferred(String name, DType dtype, long[] shape, Supplier<MemorySegment> data) {
+        return addPending(new Pending(name, dtype, shape.clone(), Tensor.numel(shape) * dtype.byteSize(), data));
+    }
+
+    private SafeTensorsWriter addPending(Pending p) {
+        for (Pending o : tensors) {
+            if (o.name.equals(p.name)) throw new IllegalArgumentException("duplicate tensor name " + p.name);
         }
-        tensors.add(t);
+        tensors.add(p);
         return this;
     }
 
@@ -48,10 +62,27 @@ public final class SafeTensorsWriter {
 
     /** Adds float values stored as BF16 (round to nearest even). */
     public SafeTensorsWriter addBf16(String name, float[] values, long... shape) {
+        return add(new Tensor(name, DType.BF16, shape, toBf16(values)));
+    }
+
+    public static MemorySegment toBf16(float[] values) {
         MemorySegment seg = MemorySegment.ofArray(new byte[values.length * 2]);
         ValueLayout.OfShort l = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < values.length; i++) seg.setAtIndex(l, i, Tensor.floatToBf16(values[i]));
-        return add(new Tensor(name, DType.BF16, shape, seg));
+        return seg;
+    }
+
+    public static MemorySegment toF16(float[] values) {
+        MemorySegment seg = MemorySegment.ofArray(new byte[values.length * 2]);
+        ValueLayout.OfShort l = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < values.length; i++) seg.setAtIndex(l, i, Float.floatToFloat16(values[i]));
+        return seg;
+    }
+
+    public static MemorySegment toF32(float[] values) {
+        MemorySegment seg = MemorySegment.ofArray(new byte[values.length * 4]);
+        MemorySegment.copy(values, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, values.length);
+        return seg;
     }
 
     public SafeTensorsWriter metadata(String key, String value) {
@@ -67,14 +98,13 @@ public final class SafeTensorsWriter {
             metadata.forEach(m::put);
         }
         long offset = 0;
-        for (Tensor t : tensors) {
-            ObjectNode e = header.putObject(t.name());
-            e.put("dtype", t.dtype().safetensorsName());
+        for (Pending t : tensors) {
+            ObjectNode e = header.putObject(t.name);
+            e.put("dtype", t.dtype.safetensorsName());
             ArrayNode shape = e.putArray("shape");
-            for (long d : t.shape()) shape.add(d);
-            long size = t.data().byteSize();
-            e.putArray("data_offsets").add(offset).add(offset + size);
-            offset += size;
+            for (long d : t.shape) shape.add(d);
+            e.putArray("data_offsets").add(offset).add(offset + t.bytes);
+            offset += t.bytes;
         }
         byte[] h = json.writeValueAsBytes(header);
         int pad = (8 - (h.length % 8)) % 8; // keep the data section 8-byte aligned, as the reference writer does
@@ -89,11 +119,13 @@ public final class SafeTensorsWriter {
                 out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hp.length).array());
                 out.write(hp);
                 byte[] buf = new byte[1 << 20];
-                for (Tensor t : tensors) {
-                    MemorySegment seg = t.data();
-                    long size = seg.byteSize();
-                    for (long p = 0; p < size; p += buf.length) {
-                        int n = (int) Math.min(buf.length, size - p);
+                for (Pending t : tensors) {
+                    MemorySegment seg = t.data.get();
+                    if (seg.byteSize() != t.bytes) {
+                        throw new IOException("tensor " + t.name + ": produced " + seg.byteSize() + " bytes, expected " + t.bytes);
+                    }
+                    for (long p = 0; p < t.bytes; p += buf.length) {
+                        int n = (int) Math.min(buf.length, t.bytes - p);
                         MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, p, buf, 0, n);
                         out.write(buf, 0, n);
                     }
@@ -104,6 +136,4 @@ public final class SafeTensorsWriter {
             Files.deleteIfExists(tmp);
         }
     }
-
-    static String utf8(byte[] b) { return new String(b, StandardCharsets.UTF_8); }
 }

@@ -22,6 +22,7 @@ public record InstellaConfig(
         TextConfig text,
         int eosTokenId,
         Integer padTokenId,
+        int contextLength,
         Multimodal multimodal) {
 
     /** The {@code mm_*} fields; null for a text-only checkpoint. */
@@ -78,7 +79,10 @@ public record InstellaConfig(
         if (n.hasNonNull("mm_vision_tower") || n.hasNonNull("mm_projector_type")) {
             mm = parseMultimodal(file, n, text);
         }
-        return new InstellaConfig(file, type, text, eosId, pad, mm);
+        // The model was trained on sequences up to tokenizer_model_max_length (32768) without RoPE scaling;
+        // max_position_embeddings (2048) is OLMo's pre-training length and image prompts exceed it (spec §1.2).
+        int ctx = Json.optInt(file, n, "tokenizer_model_max_length", text.maxPositionEmbeddings(), 1);
+        return new InstellaConfig(file, type, text, eosId, pad, ctx, mm);
     }
 
     private static Multimodal parseMultimodal(Path file, JsonNode n, TextConfig text) {

@@ -1,0 +1,55 @@
+package io.instella.cli;
+
+import io.instella.core.tensor.DType;
+import io.instella.model.InstellaException;
+import io.instella.model.random.RandomCheckpoint;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/** {@code instella init-random}: a randomly initialised checkpoint of the real structure, for tests and benchmarks. */
+@Command(name = "init-random", mixinStandardHelpOptions = true,
+        description = "Write a randomly initialised Instella-VL checkpoint (tiny, small or the full instella-vl-1b shape).")
+public final class InitRandomCommand implements Callable<Integer> {
+    @Option(names = "--preset", defaultValue = "tiny", description = "tiny, small or instella-vl-1b (default: ${DEFAULT-VALUE}).")
+    String preset;
+
+    @Option(names = "--out", required = true, description = "Output directory (must be empty or absent).")
+    Path out;
+
+    @Option(names = "--tokenizer", required = true, description = "tokenizer.json to include (the GPT-NeoX/OLMo tokenizer).")
+    Path tokenizer;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dtype", defaultValue = "bf16", description = "bf16, f16 or f32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--force", description = "Overwrite an existing non-empty output directory.")
+    boolean force;
+
+    @Override
+    public Integer call() throws IOException {
+        if (Files.isDirectory(tokenizer)) tokenizer = tokenizer.resolve("tokenizer.json");
+        if (Files.exists(out) && !force) {
+            try (Stream<Path> s = Files.list(out)) {
+                if (s.findAny().isPresent()) {
+                    throw new InstellaException(out + " is not empty; choose another --out or pass --force to overwrite");
+                }
+            }
+        }
+        DType dt = DType.fromSafetensors(dtype);
+        if (dt == null) throw new InstellaException("unknown --dtype " + dtype + " (bf16, f16, f32)");
+        var p = RandomCheckpoint.Preset.named(preset);
+        long t0 = System.nanoTime();
+        RandomCheckpoint.write(p, out, tokenizer, seed, dt);
+        System.err.printf("wrote %s random checkpoint to %s in %.1f s%n", p.name(), out, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}

@@ -1,0 +1,95 @@
+package io.instella.core.kernels;
+
+import io.instella.core.safetensors.SafeTensorsWriter;
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** Kernels against straightforward double-precision references. */
+class KernelsTest {
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "1,37,13", "3,64,128", "5,129,31", "17,8,300", "64,96,2048"})
+    void linearMatchesReferenceForEveryWeightType(int n, int m, int k) {
+        SplittableRandom r = new SplittableRandom(n * 31L + m * 7L + k);
+        float[] x = rand(r, n * k), w = rand(r, m * k), bias = rand(r, m);
+        for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+            Tensor wt = switch (dt) {
+                case F32 -> new Tensor("w", dt, new long[]{m, k}, SafeTensorsWriter.toF32(w));
+                case BF16 -> new Tensor("w", dt, new long[]{m, k}, SafeTensorsWriter.toBf16(w));
+                default -> new Tensor("w", dt, new long[]{m, k}, SafeTensorsWriter.toF16(w));
+            };
+            float[] wq = wt.toFloatArray(); // the values the kernel should see after widening
+            float[] out = new float[n * m];
+            MatMul.linear(x, n, wt, bias, out);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < m; j++) {
+                    double ref = bias[j];
+                    for (int t = 0; t < k; t++) ref += (double) x[i * k + t] * wq[j * k + t];
+                    assertThat(out[i * m + j]).as("%s out[%d,%d]", dt, i, j).isCloseTo((float) ref, within(1e-4f * (float) Math.sqrt(k)));
+                }
+            }
+        }
+    }
+
+    @Test
+    void layerNormWithAndWithoutAffine() {
+        float[] x = {1, 2, 3, 4, 10, 10, 10, 10};
+        float[] out = new float[8];
+        Norms.layerNorm(x, out, 2, 4, null, null, 1e-5f);
+        double std = Math.sqrt(1.25 + 1e-5);
+        assertThat(out[0]).isCloseTo((float) (-1.5 / std), within(1e-6f));
+        assertThat(out[4]).isEqualTo(0f);
+        Norms.layerNorm(x, out, 2, 4, new float[]{2, 2, 2, 2}, new float[]{1, 1, 1, 1}, 1e-5f);
+        assertThat(out[0]).isCloseTo((float) (1 - 3 / std), within(1e-6f));
+    }
+
+    @Test
+    void erfIsAccurate() {
+        // reference values of erf from tables (15+ digits)
+        assertThat(Activations.erf(0.5)).isCloseTo(0.5204998778130465, within(1e-13));
+        assertThat(Activations.erf(1.0)).isCloseTo(0.8427007929497149, within(1e-13));
+        assertThat(Activations.erf(2.5)).isCloseTo(0.9995930479825550, within(1e-13));
+        assertThat(Activations.erf(3.5)).isCloseTo(0.9999992569016276, within(1e-14));
+        assertThat(Activations.erf(-1.0)).isCloseTo(-0.8427007929497149, within(1e-13));
+        assertThat(Activations.erf(0)).isEqualTo(0.0);
+        assertThat(Activations.erf(40)).isEqualTo(1.0);
+    }
+
+    @Test
+    void attentionRowIsSoftmaxWeightedSum() {
+        float[] q = {1, 0};
+        float[] k = {1, 0, 0, 1, -1, 0};
+        float[] v = {1, 2, 3, 4, 5, 6};
+        float[] out = new float[2];
+        Attention.attendRow(q, 0, k, v, 0, 2, 3, 2, 1f, out, 0);
+        double e1 = Math.exp(1), e0 = 1, em = Math.exp(-1), s = e1 + e0 + em;
+        assertThat(out[0]).isCloseTo((float) ((1 * e1 + 3 * e0 + 5 * em) / s), within(1e-6f));
+        assertThat(out[1]).isCloseTo((float) ((2 * e1 + 4 * e0 + 6 * em) / s), within(1e-6f));
+    }
+
+    @Test
+    void ropeRotatesHalves() {
+        Rope rope = new Rope(4, 10000);
+        float[] x = {1, 2, 3, 4};
+        rope.apply(x, 1, 1, 3);
+        float[] inv = rope.invFreq();
+        double a0 = 3f * inv[0], a1 = 3f * inv[1];
+        assertThat(x[0]).isCloseTo((float) (1 * Math.cos(a0) - 3 * Math.sin(a0)), within(1e-6f));
+        assertThat(x[2]).isCloseTo((float) (3 * Math.cos(a0) + 1 * Math.sin(a0)), within(1e-6f));
+        assertThat(x[1]).isCloseTo((float) (2 * Math.cos(a1) - 4 * Math.sin(a1)), within(1e-6f));
+    }
+
+    static float[] rand(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+}

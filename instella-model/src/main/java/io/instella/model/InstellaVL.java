@@ -1,0 +1,209 @@
+package io.instella.model;
+
+import io.instella.core.safetensors.Checkpoint;
+import io.instella.model.config.GenerationDefaults;
+import io.instella.model.config.InstellaConfig;
+import io.instella.model.image.AnyresGeometry;
+import io.instella.model.image.ImagePreprocessor;
+import io.instella.model.image.ImageProcessingConfig;
+import io.instella.model.image.PreprocessedImage;
+import io.instella.model.image.RgbImage;
+import io.instella.model.lm.OlmoModel;
+import io.instella.model.projector.MlpProjector;
+import io.instella.model.tokenizer.Tokenizer;
+import io.instella.model.vision.ClipVisionTower;
+import io.instella.model.vision.FeatureMerger;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The composed Instella-VL model (LLaVA-NeXT layout): CLIP vision tower → mlp2x_gelu projector →
+ * anyres/spatial_unpad merge → OLMo language model. Loads a Hugging Face checkpoint directory
+ * (config.json, model.safetensors[.index.json], tokenizer.json, generation_config.json).
+ */
+public final class InstellaVL implements AutoCloseable {
+    private final Path directory;
+    private final InstellaConfig config;
+    private final GenerationDefaults generationDefaults;
+    private final Checkpoint checkpoint;
+    private final Tokenizer tokenizer;
+    private final OlmoModel languageModel;
+    private final ClipVisionTower visionTower;
+    private final MlpProjector projector;
+    private final float[] imageNewline;
+    private final ImagePreprocessor preprocessor;
+    private final ImageProcessingConfig imageConfig;
+
+    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint) {
+        this.directory = directory;
+        this.config = config;
+        this.checkpoint = checkpoint;
+        this.generationDefaults = GenerationDefaults.load(directory, config);
+        Path tok = directory.resolve("tokenizer.json");
+        if (!Files.isRegularFile(tok)) {
+            throw new InstellaException(directory + ": no tokenizer.json (the checkpoint directory must contain the tokenizer files)");
+        }
+        this.tokenizer = Tokenizer.load(tok);
+        List<String> names = new ArrayList<>(OlmoModel.tensorNames(config.text()));
+        List<String> ignored = new ArrayList<>();
+        if (config.hasVision()) {
+            var mm = config.multimodal();
+            names.addAll(ClipVisionTower.tensorNames(mm.vision()));
+            names.addAll(MlpProjector.tensorNames(mm.projectorType()));
+            if (mm.patchMergeType().contains("unpad")) names.add("model.image_newline");
+            else ignored.add("model.image_newline");
+            // CLIP position_ids buffers are sometimes saved; the untied lm_head duplicate of a tied model too.
+            ignored.add(ClipVisionTower.PREFIX + "embeddings.position_ids");
+        }
+        if (config.text().tieWordEmbeddings()) ignored.add("lm_head.weight");
+        checkpoint.checkNames(names, ignored);
+        this.languageModel = new OlmoModel(config.text(), checkpoint);
+        if (config.hasVision()) {
+            var mm = config.multimodal();
+            this.visionTower = new ClipVisionTower(mm.vision(), checkpoint, mm.selectLayer(), mm.selectFeature());
+            this.projector = new MlpProjector(mm.projectorType(), mm.mmHiddenSize(), config.text().hiddenSize(), checkpoint);
+            this.imageNewline = mm.patchMergeType().contains("unpad")
+                    ? checkpoint.get("model.image_newline", config.text().hiddenSize()).toFloatArray() : null;
+            this.imageConfig = ImageProcessingConfig.forModel(mm);
+            this.preprocessor = new ImagePreprocessor(imageConfig);
+        } else {
+            this.visionTower = null;
+            this.projector = null;
+            this.imageNewline = null;
+            this.imageConfig = null;
+            this.preprocessor = null;
+        }
+    }
+
+    /** Loads a checkpoint directory. */
+    public static InstellaVL load(Path directory) {
+        if (!Files.isDirectory(directory)) throw new InstellaException(directory + ": no such model directory");
+        InstellaConfig config = InstellaConfig.load(directory);
+        Checkpoint ckpt = Checkpoint.open(directory);
+        try {
+            return new InstellaVL(directory, config, ckpt);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
+    }
+
+    public Path directory() { return directory; }
+
+    public InstellaConfig config() { return config; }
+
+    public GenerationDefaults generationDefaults() { return generationDefaults; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public OlmoModel languageModel() { return languageModel; }
+
+    public Checkpoint checkpoint() { return checkpoint; }
+
+    public boolean supportsImages() { return visionTower != null; }
+
+    public int contextLength() { return config.contextLength(); }
+
+    /** Image tokens an image of this size becomes, without running the model. */
+    public int imageTokenCount(int width, int height) {
+        requireVision();
+        return AnyresGeometry.layout(width, height, imageConfig.gridPinpoints(), visionTower.config().patchesPerSide(),
+                imageConfig.aspectRatioMode(), config.multimodal().patchMergeType()).numImageTokens();
+    }
+
+    /** Preprocesses, encodes, projects and merges one image. */
+    public EncodedImage encodeImage(RgbImage image) {
+        requireVision();
+        long t0 = System.nanoTime();
+        PreprocessedImage pre = preprocessor.preprocess(image);
+        float[] features = visionTower.forward(pre.pixelValues(), pre.tiles());
+        int perTile = visionTower.featuresPerTile();
+        float[] projected = projector.forward(features, pre.tiles() * perTile);
+        float[] merged = merge(pre, projected);
+        int h = config.text().hiddenSize();
+        return new EncodedImage(pre, features, projected, merged, merged.length / h, (System.nanoTime() - t0) / 1e6);
+    }
+
+    private float[] merge(PreprocessedImage pre, float[] projected) {
+        int h = config.text().hiddenSize();
+        var mm = config.multimodal();
+        int perTile = visionTower.featuresPerTile();
+        if (pre.tiles() == 1) {
+            // Single tile (pad / square modes): its rows, plus one newline under *unpad (reference's 577-token path).
+            return mm.patchMergeType().contains("unpad") ? FeatureMerger.single(projected, perTile, h, imageNewline)
+                    : projected;
+        }
+        if (mm.patchMergeType().equals("flat")) return projected;
+        var layout = AnyresGeometry.layout(pre.originalWidth(), pre.originalHeight(), imageConfig.gridPinpoints(),
+                visionTower.config().patchesPerSide(), imageConfig.aspectRatioMode(), mm.patchMergeType());
+        int side = visionTower.config().patchesPerSide();
+        float[] merged = FeatureMerger.spatialUnpad(projected, h, side, layout.gridW(), layout.gridH(),
+                layout.rowStart(), layout.rows(), layout.colStart(), layout.cols(),
+                mm.patchMergeType().contains("unpad") ? imageNewline : null);
+        if (merged.length / h != layout.numImageTokens()) {
+            throw new IllegalStateException("merged " + merged.length / h + " image tokens, geometry says " + layout.numImageTokens());
+        }
+        return merged;
+    }
+
+    /**
+     * Tokenises a formatted prompt the way {@code tokenizer_image_token} does: split at {@code <image>},
+     * encode each piece, join with -200; then encodes the images (one per placeholder, in order).
+     */
+    public PreparedPrompt prepare(String prompt, List<RgbImage> images) {
+        String[] chunks = prompt.split(java.util.regex.Pattern.quote("<image>"), -1);
+        int placeholders = chunks.length - 1;
+        if (placeholders != images.size()) {
+            throw new InstellaException("the prompt has " + placeholders + " <image> placeholder(s) but " + images.size()
+                    + " image(s) were given; give one image per placeholder");
+        }
+        if (placeholders > 0 && !supportsImages()) {
+            throw new InstellaException("this checkpoint has no vision tower (text-only config); it cannot take images");
+        }
+        List<Integer> ids = new ArrayList<>();
+        for (int c = 0; c < chunks.length; c++) {
+            if (c > 0) ids.add(PreparedPrompt.IMAGE_TOKEN_INDEX);
+            for (int id : tokenizer.encode(chunks[c])) ids.add(id);
+        }
+        List<EncodedImage> encoded = new ArrayList<>();
+        for (RgbImage img : images) encoded.add(encodeImage(img));
+        int[] idArray = ids.stream().mapToInt(Integer::intValue).toArray();
+        int length = idArray.length - placeholders + encoded.stream().mapToInt(EncodedImage::tokens).sum();
+        return new PreparedPrompt(prompt, idArray, List.copyOf(encoded), length);
+    }
+
+    /** The prompt's input embeddings [sequenceLength, hidden]: text rows from embed_tokens, image rows spliced in. */
+    public float[] embed(PreparedPrompt prompt) {
+        int h = config.text().hiddenSize();
+        float[] out = new float[prompt.sequenceLength() * h];
+        int row = 0, img = 0;
+        int[] ids = prompt.inputIds();
+        for (int i = 0; i < ids.length; ) {
+            if (ids[i] == PreparedPrompt.IMAGE_TOKEN_INDEX) {
+                EncodedImage e = prompt.images().get(img++);
+                System.arraycopy(e.mergedFeatures(), 0, out, row * h, e.tokens() * h);
+                row += e.tokens();
+                i++;
+            } else {
+                int j = i;
+                while (j < ids.length && ids[j] != PreparedPrompt.IMAGE_TOKEN_INDEX) j++;
+                languageModel.embed(ids, i, j - i, out, row);
+                row += j - i;
+                i = j;
+            }
+        }
+        return out;
+    }
+
+    private void requireVision() {
+        if (visionTower == null) throw new InstellaException("this checkpoint has no vision tower (text-only config)");
+    }
+
+    @Override
+    public void close() {
+        checkpoint.close();
+    }
+}
