@@ -19,6 +19,9 @@ import java.util.concurrent.Callable;
 /** {@code instella detokenize}: ids back to text. With {@code --input}, lines {"ids": […]} give {"text": "…"}. */
 @Command(name = "detokenize", mixinStandardHelpOptions = true, description = "Decode token ids with the model's tokenizer.")
 public final class DetokenizeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "Model directory, or a tokenizer.json file.")
     Path model;
 
@@ -42,7 +45,7 @@ public final class DetokenizeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Tokenizer tok = TokenizeCommand.loadTokenizer(model);
         ObjectMapper m = new ObjectMapper();
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
+        java.io.PrintWriter out = spec.commandLine().getOut();
         try {
             if (source.ids != null) {
                 String text = decode(tok, source.ids, "--ids");

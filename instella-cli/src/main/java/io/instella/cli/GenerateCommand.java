@@ -36,6 +36,9 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate a completion for a prompt with optional images.")
 public final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     @Option(names = "--model", required = true, description = "Model directory (Hugging Face layout).")
     Path model;
@@ -109,7 +112,7 @@ public final class GenerateCommand implements Callable<Integer> {
             String promptText = buildPrompt(decoded.size());
             PreparedPrompt prompt = vl.prepare(promptText, decoded);
             GenerationOptions options = options(vl);
-            PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+            java.io.PrintWriter out = spec.commandLine().getOut();
             TokenListener listener = json ? TokenListener.NONE : (id, delta) -> {
                 out.print(delta);
                 out.flush();
@@ -121,7 +124,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.println(toJson(prompt, r, loadMs));
             } else {
                 out.println();
-                System.err.printf("%nload %.0f ms | vision %.0f ms | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | %s%n",
+                spec.commandLine().getErr().printf("%nload %.0f ms | vision %.0f ms | prompt %d tokens, %.1f tok/s | generated %d tokens, %.1f tok/s | %s%n",
                         loadMs, r.visionMillis(), r.promptTokens(), r.prefillTokensPerSecond(), r.completionIds().length,
                         r.decodeTokensPerSecond(), r.finishReason().apiName());
             }

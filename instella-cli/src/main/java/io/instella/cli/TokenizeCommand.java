@@ -24,6 +24,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "tokenize", mixinStandardHelpOptions = true, description = "Encode text with the model's tokenizer.")
 public final class TokenizeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "Model directory, or a tokenizer.json file.")
     Path model;
 
@@ -50,7 +53,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Tokenizer tok = loadTokenizer(model);
         ObjectMapper m = new ObjectMapper();
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, StandardCharsets.UTF_8);
+        java.io.PrintWriter out = spec.commandLine().getOut();
         try {
             if (source.text != null) {
                 int[] ids = tok.encode(source.text);
