@@ -69,7 +69,10 @@ public final class AnyresGeometry {
      * {@code select_best_resolution((w, h), pinpoints)}: the pinpoint (width, height) that keeps the most original
      * pixels after an aspect-preserving down-scale, then wastes the least area; ties keep the earlier pinpoint.
      *
-     * @throws IllegalArgumentException if the list is empty or no pinpoint keeps a pixel (the reference crashes)
+     * An image so elongated that every candidate keeps 0 pixels still gets one: the 0 == 0 tie with finite waste
+     * selects, as in the reference.
+     *
+     * @throws IllegalArgumentException if the list is empty
      */
     public static int[] selectBestResolution(int w, int h, List<int[]> pinpoints) {
         checkImageSize(w, h);
@@ -92,10 +95,6 @@ public final class AnyresGeometry {
                 minWasted = wasted;
                 best = new int[] {pw, ph};
             }
-        }
-        if (best == null) {
-            throw new IllegalArgumentException("image " + w + "x" + h + " is too elongated for the grid pinpoints: "
-                    + "every candidate scales one side below 1 pixel (the reference pipeline fails on it too)");
         }
         return best;
     }

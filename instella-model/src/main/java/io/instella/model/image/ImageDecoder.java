@@ -33,8 +33,9 @@ import org.w3c.dom.Node;
  *
  * <p>JPEG goes through the JDK's libjpeg-6b based reader (ISLOW IDCT, fancy upsampling, the same fixed-point
  * YCbCr conversion as Pillow's libjpeg-turbo); PNG and GIF through the JDK readers; BMP, TIFF and WebP through the
- * TwelveMonkeys plugins. Lossy WebP is the one format whose pixels are not Pillow's (TwelveMonkeys' VP8 decoder
- * converts YUV differently from libwebp); see the decode golden test for the measured difference.
+ * TwelveMonkeys plugins. Lossy WebP is the one format whose pixels are not Pillow's: TwelveMonkeys' VP8 decoder
+ * does not reproduce libwebp's output (its YUV -> RGB conversion and chroma upsampling differ from libwebp's
+ * fixed-point path); see the decode golden test for the measured difference.
  *
  * <p>The pixel count is checked from the file header, before any pixel is decoded, against
  * {@link #DEFAULT_MAX_PIXELS} (Pillow raises {@code DecompressionBombError} above {@code 2 * MAX_IMAGE_PIXELS}).
@@ -196,7 +197,7 @@ public final class ImageDecoder {
     }
 
     /** The first registered reader for the format, preferring the class whose name starts with {@code prefer}. */
-    private static ImageReader reader(String formatName, String prefer) {
+    private static ImageReader reader(String name, String formatName, String prefer) {
         ImageReader first = null;
         for (Iterator<ImageReader> it = ImageIO.getImageReadersByFormatName(formatName); it.hasNext(); ) {
             ImageReader r = it.next();
@@ -204,7 +205,8 @@ public final class ImageDecoder {
             if (first == null) first = r;
         }
         if (first == null) {
-            throw new IllegalStateException("no ImageIO reader for " + formatName + " is installed");
+            throw new ImageDecodeException(name, "no ImageIO reader for " + formatName + " is installed (the "
+                    + "TwelveMonkeys ImageIO plugins must be on the class path, with their META-INF/services files)");
         }
         return first;
     }
@@ -225,7 +227,7 @@ public final class ImageDecoder {
 
     private RgbImage decodeGeneric(byte[] bytes, String name, Format format) throws IOException {
         // TwelveMonkeys registers its BMP/TIFF/WebP readers ahead of the JDK's; PNG has only the JDK reader.
-        ImageReader reader = reader(format.name().toLowerCase(Locale.ROOT),
+        ImageReader reader = reader(name, format.name().toLowerCase(Locale.ROOT),
                 format == Format.PNG ? null : "com.twelvemonkeys.");
         try (ImageInputStream in = stream(bytes)) {
             reader.setInput(in, true, true);
@@ -241,7 +243,7 @@ public final class ImageDecoder {
     // JPEG
 
     private RgbImage decodeJpeg(byte[] bytes, String name) throws IOException {
-        ImageReader reader = reader("jpeg", "com.sun.imageio.");
+        ImageReader reader = reader(name, "jpeg", "com.sun.imageio.");
         List<String> warnings = new ArrayList<>();
         reader.addIIOReadWarningListener((src, warning) -> warnings.add(warning));
         try (ImageInputStream in = stream(bytes)) {
@@ -319,7 +321,7 @@ public final class ImageDecoder {
     // hold the transparency index if the frame has one, else index 0; the frame's palette maps everything.
 
     private RgbImage decodeGif(byte[] bytes, String name) throws IOException {
-        ImageReader reader = reader("gif", null);
+        ImageReader reader = reader(name, "gif", null);
         try (ImageInputStream in = stream(bytes)) {
             reader.setInput(in, false, false);
             int screenW = 0;

@@ -18,10 +18,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every decode golden (Pillow 9.4 {@code Image.open(f).convert("RGB")}) against {@link ImageDecoder}. All cases are
- * bit-exact except lossy WebP: TwelveMonkeys' VP8 decoder converts YUV to RGB with full-range JPEG coefficients and
- * nearest chroma, not libwebp's limited-range fixed point with fancy upsampling, so its pixels differ from
- * Pillow's. That case is held to the bound measured with TwelveMonkeys 3.12.0 (max 90, mean 4.46); anything
- * worse fails.
+ * bit-exact (JPEG included: the JDK's libjpeg 6b ISLOW IDCT + fancy upsampling equals Pillow's libjpeg-turbo) except
+ * lossy WebP: TwelveMonkeys' VP8 decoder does not reproduce libwebp (its YUV -> RGB conversion and chroma
+ * upsampling differ from libwebp's fixed-point "fancy" path), so its pixels differ from Pillow's. That case is held
+ * to the bound measured with TwelveMonkeys 3.12.0 (max 90, mean 4.463); anything worse fails.
  */
 class ImageDecoderGoldenTest {
 
