@@ -17,7 +17,9 @@ import java.util.List;
 import java.util.Locale;
 
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
@@ -31,8 +33,8 @@ import org.w3c.dom.Node;
  * are read with Pillow's "Adobe inverted" convention and converted with its {@code cmyk2rgb}, and EXIF orientation
  * is ignored unless {@link #withExifOrientation(boolean)} asks for {@code ImageOps.exif_transpose}.
  *
- * <p>JPEG goes through the JDK's libjpeg-6b based reader (ISLOW IDCT, fancy upsampling, the same fixed-point
- * YCbCr conversion as Pillow's libjpeg-turbo); PNG and GIF through the JDK readers; BMP, TIFF and WebP through the
+ * <p>JPEG goes through the JDK's libjpeg-6b based reader as raw components (ISLOW IDCT and fancy upsampling, as
+ * in Pillow's libjpeg-turbo), converted here with libjpeg's fixed-point YCbCr table; PNG and GIF through the JDK readers; BMP, TIFF and WebP through the
  * TwelveMonkeys plugins. Lossy WebP is the one format whose pixels are not Pillow's: TwelveMonkeys' VP8 decoder
  * does not reproduce libwebp's output (its YUV -> RGB conversion and chroma upsampling differ from libwebp's
  * fixed-point path); see the decode golden test for the measured difference.
@@ -232,7 +234,7 @@ public final class ImageDecoder {
         try (ImageInputStream in = stream(bytes)) {
             reader.setInput(in, true, true);
             checkSize(name, format, reader.getWidth(0), reader.getHeight(0));
-            BufferedImage image = reader.read(0);
+            BufferedImage image = reader.read(0, rawDestination(reader));
             return toRgb(image);
         } finally {
             reader.dispose();
@@ -250,22 +252,38 @@ public final class ImageDecoder {
             reader.setInput(in, true, false);
             checkSize(name, Format.JPEG, reader.getWidth(0), reader.getHeight(0));
             int components = JpegHeaders.componentCount(bytes);
+            if (components != 1 && components != 3 && components != 4) {
+                throw new ImageDecodeException(name, "JPEG with " + components + " colour components is not supported");
+            }
+            // The raw decoded components (libjpeg's IDCT and upsampling, no colour conversion): the JDK's read()
+            // would apply an embedded ICC profile, which Pillow ignores.
+            Raster raw = reader.readRaster(0, null);
+            failOnTruncation(name, warnings);
             RgbImage out;
             if (components == 4) {
                 // Pillow opens 4-component JPEGs as CMYK with raw mode "CMYK;I" (Adobe inverted), whatever the markers.
-                Raster raw = reader.readRaster(0, null);
-                failOnTruncation(name, warnings);
-                boolean ycck = JpegHeaders.adobeTransform(bytes) == 2;
-                out = cmykJpegToRgb(raw, ycck);
+                out = cmykJpegToRgb(raw, JpegHeaders.adobeTransform(bytes) == 2);
             } else {
-                BufferedImage image = reader.read(0);
-                failOnTruncation(name, warnings);
-                out = toRgb(image);
+                out = jpegToRgb(raw, components == 3 && JpegHeaders.threeComponentIsYcc(bytes));
             }
             return out;
         } finally {
             reader.dispose();
         }
+    }
+
+    /**
+     * Read parameters asking for the reader's raw image type: a destination in the colour space of an embedded ICC
+     * profile means no colour conversion (Pillow ignores ICC profiles); with the default sRGB destination the JDK
+     * JPEG and TwelveMonkeys readers would convert.
+     */
+    private static ImageReadParam rawDestination(ImageReader reader) throws IOException {
+        ImageReadParam param = reader.getDefaultReadParam();
+        ImageTypeSpecifier raw = reader.getRawImageType(0);
+        if (raw != null) {
+            param.setDestinationType(raw);
+        }
+        return param;
     }
 
     /** libjpeg only warns about missing data; Pillow reports "image file is truncated". */
@@ -276,6 +294,36 @@ public final class ImageDecoder {
                 throw new ImageDecodeException(name, "JPEG file is truncated (" + String.join("; ", warnings) + ")");
             }
         }
+    }
+
+    /** Gray, RGB or YCbCr components to RGB, with libjpeg's fixed-point {@code ycc_rgb_convert}. */
+    private static RgbImage jpegToRgb(Raster raw, boolean ycc) {
+        int w = raw.getWidth();
+        int h = raw.getHeight();
+        int bands = raw.getNumBands();
+        byte[] out = new byte[w * h * 3];
+        int[] px = new int[bands];
+        int o = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raw.getPixel(raw.getMinX() + x, raw.getMinY() + y, px);
+                if (bands == 1) {
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[0];
+                } else if (ycc) {
+                    int yy = px[0], cb = px[1], cr = px[2];
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.crToR(cr));
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.cbCrToG(cb, cr));
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.cbToB(cb));
+                } else {
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[1];
+                    out[o++] = (byte) px[2];
+                }
+            }
+        }
+        return new RgbImage(w, h, out);
     }
 
     private static RgbImage cmykJpegToRgb(Raster raw, boolean ycck) {

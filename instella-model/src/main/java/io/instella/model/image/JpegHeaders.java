@@ -18,6 +18,52 @@ final class JpegHeaders {
         return found[0];
     }
 
+    /** Component identifiers from the frame header (SOFn), or an empty array when there is none. */
+    static int[] componentIds(byte[] b) {
+        int[][] found = {new int[0]};
+        scan(b, (marker, off, len) -> {
+            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (sof && len >= 6) {
+                int n = b[off + 5] & 0xFF;
+                if (len >= 6 + 3 * n) {
+                    int[] ids = new int[n];
+                    for (int i = 0; i < n; i++) ids[i] = b[off + 6 + 3 * i] & 0xFF;
+                    found[0] = ids;
+                }
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /** Whether an APP0 "JFIF\0" marker precedes the first scan. */
+    static boolean hasJfif(byte[] b) {
+        boolean[] found = {false};
+        scan(b, (marker, off, len) -> {
+            if (marker == 0xE0 && len >= 5 && b[off] == 'J' && b[off + 1] == 'F' && b[off + 2] == 'I'
+                    && b[off + 3] == 'F' && b[off + 4] == 0) {
+                found[0] = true;
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /**
+     * libjpeg's default colour space for a 3-component image ({@code default_decompress_parms}, the same in 6b and
+     * turbo): JFIF means YCbCr; else an Adobe transform 0 means RGB (other transforms YCbCr); else component ids
+     * 'R','G','B' mean RGB; everything else is YCbCr.
+     */
+    static boolean threeComponentIsYcc(byte[] b) {
+        if (hasJfif(b)) return true;
+        int transform = adobeTransform(b);
+        if (transform >= 0) return transform != 0;
+        int[] ids = componentIds(b);
+        return !(ids.length == 3 && ids[0] == 'R' && ids[1] == 'G' && ids[2] == 'B');
+    }
+
     /** The Adobe APP14 colour transform (0 = none/CMYK, 1 = YCbCr, 2 = YCCK), or -1 without an Adobe marker. */
     static int adobeTransform(byte[] b) {
         int[] found = {-1};

@@ -47,7 +47,7 @@ class ImageDecoderTest {
         Deflater d = new Deflater();
         d.setInput(raw);
         d.finish();
-        byte[] buf = new byte[raw.length + 64];
+        byte[] buf = new byte[raw.length + raw.length / 8 + 64];
         int n = d.deflate(buf);
         d.end();
         return Arrays.copyOf(buf, n);
@@ -267,6 +267,45 @@ class ImageDecoderTest {
                     .containsExactly(expected[o].width(), expected[o].height());
             assertThat(got.rgb()).as("orientation %d", o).isEqualTo(expected[o].rgb());
         }
+    }
+
+    // ---- ICC profiles: Pillow ignores them, so the pixels must not be colour-managed ------------------------------
+
+    private static byte[] linearRgbProfile() {
+        return java.awt.color.ICC_Profile.getInstance(java.awt.color.ColorSpace.CS_LINEAR_RGB).getData();
+    }
+
+    @Test
+    void embeddedIccProfilesAreIgnoredLikePillowDoes() throws IOException {
+        byte[] profile = linearRgbProfile();
+        assertThat(profile.length).isLessThan(65000);
+        byte[] jpeg = golden("jpeg_q75_sub2.jpg");
+        ByteArrayOutputStream j = new ByteArrayOutputStream();
+        j.write(jpeg, 0, 2);
+        byte[] head = "ICC_PROFILE\0".getBytes(StandardCharsets.US_ASCII);
+        int len = 2 + head.length + 2 + profile.length;
+        j.write(0xFF);
+        j.write(0xE2);
+        j.write(len >> 8);
+        j.write(len & 0xFF);
+        j.writeBytes(head);
+        j.write(1);
+        j.write(1);
+        j.writeBytes(profile);
+        j.write(jpeg, 2, jpeg.length - 2);
+        assertThat(DECODER.decode(j.toByteArray(), "icc.jpg").rgb()).isEqualTo(DECODER.decode(jpeg, "plain.jpg").rgb());
+
+        byte[] png = golden("png_rgba.png");
+        ByteArrayOutputStream iccp = new ByteArrayOutputStream();
+        iccp.writeBytes("linear".getBytes(StandardCharsets.US_ASCII));
+        iccp.write(0);
+        iccp.write(0);
+        iccp.writeBytes(zlib(profile));
+        ByteArrayOutputStream p = new ByteArrayOutputStream();
+        p.write(png, 0, 33);
+        p.writeBytes(chunk("iCCP", iccp.toByteArray()));
+        p.write(png, 33, png.length - 33);
+        assertThat(DECODER.decode(p.toByteArray(), "icc.png").rgb()).isEqualTo(DECODER.decode(png, "plain.png").rgb());
     }
 
     // ---- Pillow's CMYK -> RGB ------------------------------------------------------------------------------------
