@@ -1,0 +1,570 @@
+package io.instella.model.image;
+
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.DirectColorModel;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
+
+import org.w3c.dom.NamedNodeMap;
+import org.w3c.dom.Node;
+
+/**
+ * Decodes image files to 8-bit RGB exactly as {@code PIL.Image.open(f).convert("RGB")} (Pillow 9.4 / 10.3) does:
+ * alpha is dropped (not composited), palettes are looked up, 16-bit samples follow Pillow's mode rules, CMYK JPEGs
+ * are read with Pillow's "Adobe inverted" convention and converted with its {@code cmyk2rgb}, and EXIF orientation
+ * is ignored unless {@link #withExifOrientation(boolean)} asks for {@code ImageOps.exif_transpose}.
+ *
+ * <p>JPEG goes through the JDK's libjpeg-6b based reader as raw components (ISLOW IDCT and fancy upsampling, as
+ * in Pillow's libjpeg-turbo), converted here with libjpeg's fixed-point YCbCr table; PNG and GIF through the JDK readers; BMP, TIFF and WebP through the
+ * TwelveMonkeys plugins. Lossy WebP is the one format whose pixels are not Pillow's: TwelveMonkeys' VP8 decoder
+ * does not reproduce libwebp's output (its YUV -> RGB conversion and chroma upsampling differ from libwebp's
+ * fixed-point path); see the decode golden test for the measured difference.
+ *
+ * <p>The pixel count is checked from the file header, before any pixel is decoded, against
+ * {@link #DEFAULT_MAX_PIXELS} (Pillow raises {@code DecompressionBombError} above {@code 2 * MAX_IMAGE_PIXELS}).
+ * Instances are immutable and thread-safe.
+ */
+public final class ImageDecoder {
+
+    /** Pillow's {@code 2 * Image.MAX_IMAGE_PIXELS} (2 * 89,478,485): larger images are refused as decompression bombs. */
+    public static final long DEFAULT_MAX_PIXELS = 178_956_970L;
+
+    private static final ImageDecoder DEFAULTS = new ImageDecoder(DEFAULT_MAX_PIXELS, false);
+
+    /** Formats recognised from the first bytes of a file (never from the file name). */
+    enum Format {
+        JPEG("JPEG"), PNG("PNG"), GIF("GIF"), BMP("BMP"), TIFF("TIFF"), WEBP("WebP");
+
+        final String label;
+
+        Format(String label) {
+            this.label = label;
+        }
+    }
+
+    private final long maxPixels;
+    private final boolean exifOrientation;
+
+    private ImageDecoder(long maxPixels, boolean exifOrientation) {
+        this.maxPixels = maxPixels;
+        this.exifOrientation = exifOrientation;
+    }
+
+    /** Pillow's behaviour: pixel limit {@link #DEFAULT_MAX_PIXELS}, EXIF orientation not applied. */
+    public static ImageDecoder defaults() {
+        return DEFAULTS;
+    }
+
+    /** The same decoder with another limit on width * height (at least 1). */
+    public ImageDecoder withMaxPixels(long maxPixels) {
+        if (maxPixels < 1) {
+            throw new IllegalArgumentException("maxPixels must be at least 1, got " + maxPixels);
+        }
+        return new ImageDecoder(maxPixels, exifOrientation);
+    }
+
+    /**
+     * The same decoder, applying the EXIF orientation tag (JPEG APP1, PNG eXIf, WebP EXIF, TIFF IFD0) like
+     * {@code PIL.ImageOps.exif_transpose} when {@code apply} is true. The reference pipeline does not do this.
+     */
+    public ImageDecoder withExifOrientation(boolean apply) {
+        return new ImageDecoder(maxPixels, apply);
+    }
+
+    public long maxPixels() {
+        return maxPixels;
+    }
+
+    public boolean appliesExifOrientation() {
+        return exifOrientation;
+    }
+
+    /** Reads and decodes a file; every failure is an {@link ImageDecodeException} naming the file. */
+    public RgbImage decode(Path file) {
+        String name = file.toString();
+        byte[] bytes;
+        try {
+            if (Files.isDirectory(file)) {
+                throw new ImageDecodeException(name, "is a directory, not an image file");
+            }
+            long size = Files.size(file);
+            if (size > Integer.MAX_VALUE - 8) {
+                throw new ImageDecodeException(name, "file of " + size + " bytes is too large to decode");
+            }
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new ImageDecodeException(name, "file not found");
+        } catch (IOException e) {
+            throw new ImageDecodeException(name, "cannot read the file: " + e, e);
+        }
+        return decode(bytes, name);
+    }
+
+    /** Decodes an encoded image held in memory; {@code nameForErrors} names it in error messages. */
+    public RgbImage decode(byte[] bytes, String nameForErrors) {
+        String name = nameForErrors == null ? "<image bytes>" : nameForErrors;
+        if (bytes == null || bytes.length == 0) {
+            throw new ImageDecodeException(name, "file is empty (0 bytes), not an image");
+        }
+        Format format = sniff(bytes);
+        if (format == null) {
+            throw new ImageDecodeException(name, "not a supported image format (JPEG, PNG, GIF, BMP, TIFF, WebP); "
+                    + "first bytes: " + hexPrefix(bytes));
+        }
+        RgbImage image;
+        try {
+            image = switch (format) {
+                case JPEG -> decodeJpeg(bytes, name);
+                case GIF -> decodeGif(bytes, name);
+                default -> decodeGeneric(bytes, name, format);
+            };
+        } catch (ImageDecodeException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new ImageDecodeException(name, "corrupt or truncated " + format.label + " data ("
+                    + describe(e) + ")", e);
+        }
+        if (exifOrientation) {
+            int orientation = ExifOrientation.read(bytes, format);
+            image = ExifOrientation.apply(image, orientation);
+        }
+        return image;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // format dispatch
+
+    static Format sniff(byte[] b) {
+        if (startsWith(b, 0, 0xFF, 0xD8, 0xFF)) return Format.JPEG;
+        if (startsWith(b, 0, 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A)) return Format.PNG;
+        if (startsWith(b, 0, 'G', 'I', 'F', '8') && b.length > 5 && (b[4] == '7' || b[4] == '9') && b[5] == 'a') {
+            return Format.GIF;
+        }
+        if (startsWith(b, 0, 'B', 'M')) return Format.BMP;
+        if (startsWith(b, 0, 'I', 'I', 42, 0) || startsWith(b, 0, 'M', 'M', 0, 42)) return Format.TIFF;
+        if (startsWith(b, 0, 'R', 'I', 'F', 'F') && startsWith(b, 8, 'W', 'E', 'B', 'P')) return Format.WEBP;
+        return null;
+    }
+
+    private static boolean startsWith(byte[] b, int off, int... magic) {
+        if (b.length < off + magic.length) return false;
+        for (int i = 0; i < magic.length; i++) {
+            if ((b[off + i] & 0xFF) != magic[i]) return false;
+        }
+        return true;
+    }
+
+    private static String hexPrefix(byte[] b) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < Math.min(8, b.length); i++) {
+            if (i > 0) sb.append(' ');
+            sb.append(String.format(Locale.ROOT, "%02x", b[i] & 0xFF));
+        }
+        return sb.toString();
+    }
+
+    private static String describe(Throwable e) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable t = e; t != null && sb.length() < 300; t = t.getCause()) {
+            if (!sb.isEmpty()) sb.append("; ");
+            String msg = t.getMessage();
+            sb.append(msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg);
+            if (t.getCause() == t) break;
+        }
+        return sb.toString();
+    }
+
+    private static ImageInputStream stream(byte[] bytes) {
+        // In-memory stream: ImageIO.createImageInputStream could spill to a temporary file.
+        return new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes));
+    }
+
+    /** The first registered reader for the format, preferring the class whose name starts with {@code prefer}. */
+    private static ImageReader reader(String name, String formatName, String prefer) {
+        ImageReader first = null;
+        for (Iterator<ImageReader> it = ImageIO.getImageReadersByFormatName(formatName); it.hasNext(); ) {
+            ImageReader r = it.next();
+            if (prefer != null && r.getClass().getName().startsWith(prefer)) return r;
+            if (first == null) first = r;
+        }
+        if (first == null) {
+            throw new ImageDecodeException(name, "no ImageIO reader for " + formatName + " is installed (the "
+                    + "TwelveMonkeys ImageIO plugins must be on the class path, with their META-INF/services files)");
+        }
+        return first;
+    }
+
+    /** Header-only size check: refuses empty images and decompression bombs before pixels are decoded. */
+    private void checkSize(String name, Format format, long width, long height) {
+        if (width <= 0 || height <= 0) {
+            throw new ImageDecodeException(name, format.label + " image has zero size (" + width + "x" + height
+                    + ")");
+        }
+        long pixels = width * height;
+        if (pixels > maxPixels) {
+            throw new ImageDecodeException(name, format.label + " image of " + width + "x" + height + " = " + pixels
+                    + " pixels exceeds the limit of " + maxPixels + " pixels (possible decompression bomb); "
+                    + "raise it with ImageDecoder.withMaxPixels if the image is trusted");
+        }
+    }
+
+    private RgbImage decodeGeneric(byte[] bytes, String name, Format format) throws IOException {
+        // TwelveMonkeys registers its BMP/TIFF/WebP readers ahead of the JDK's; PNG has only the JDK reader.
+        ImageReader reader = reader(name, format.name().toLowerCase(Locale.ROOT),
+                format == Format.PNG ? null : "com.twelvemonkeys.");
+        try (ImageInputStream in = stream(bytes)) {
+            reader.setInput(in, true, true);
+            checkSize(name, format, reader.getWidth(0), reader.getHeight(0));
+            BufferedImage image = reader.read(0, rawDestination(reader));
+            return toRgb(image);
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // JPEG
+
+    private RgbImage decodeJpeg(byte[] bytes, String name) throws IOException {
+        ImageReader reader = reader(name, "jpeg", "com.sun.imageio.");
+        List<String> warnings = new ArrayList<>();
+        reader.addIIOReadWarningListener((src, warning) -> warnings.add(warning));
+        try (ImageInputStream in = stream(bytes)) {
+            reader.setInput(in, true, false);
+            checkSize(name, Format.JPEG, reader.getWidth(0), reader.getHeight(0));
+            int components = JpegHeaders.componentCount(bytes);
+            if (components != 1 && components != 3 && components != 4) {
+                throw new ImageDecodeException(name, "JPEG with " + components + " colour components is not supported");
+            }
+            // The raw decoded components (libjpeg's IDCT and upsampling, no colour conversion): the JDK's read()
+            // would apply an embedded ICC profile, which Pillow ignores.
+            Raster raw = reader.readRaster(0, null);
+            failOnTruncation(name, warnings);
+            RgbImage out;
+            if (components == 4) {
+                // Pillow opens 4-component JPEGs as CMYK with raw mode "CMYK;I" (Adobe inverted), whatever the markers.
+                out = cmykJpegToRgb(raw, JpegHeaders.adobeTransform(bytes) == 2);
+            } else {
+                out = jpegToRgb(raw, components == 3 && JpegHeaders.threeComponentIsYcc(bytes));
+            }
+            return out;
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    /**
+     * Read parameters asking for the reader's raw image type: a destination in the colour space of an embedded ICC
+     * profile means no colour conversion (Pillow ignores ICC profiles); with the default sRGB destination the JDK
+     * JPEG and TwelveMonkeys readers would convert.
+     */
+    private static ImageReadParam rawDestination(ImageReader reader) throws IOException {
+        ImageReadParam param = reader.getDefaultReadParam();
+        ImageTypeSpecifier raw = reader.getRawImageType(0);
+        if (raw != null) {
+            param.setDestinationType(raw);
+        }
+        return param;
+    }
+
+    /** libjpeg only warns about missing data; Pillow reports "image file is truncated". */
+    private static void failOnTruncation(String name, List<String> warnings) {
+        for (String w : warnings) {
+            String lw = w.toLowerCase(Locale.ROOT);
+            if (lw.contains("premature end") || lw.contains("truncated")) {
+                throw new ImageDecodeException(name, "JPEG file is truncated (" + String.join("; ", warnings) + ")");
+            }
+        }
+    }
+
+    /** Gray, RGB or YCbCr components to RGB, with libjpeg's fixed-point {@code ycc_rgb_convert}. */
+    private static RgbImage jpegToRgb(Raster raw, boolean ycc) {
+        int w = raw.getWidth();
+        int h = raw.getHeight();
+        int bands = raw.getNumBands();
+        byte[] out = new byte[w * h * 3];
+        int[] px = new int[bands];
+        int o = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raw.getPixel(raw.getMinX() + x, raw.getMinY() + y, px);
+                if (bands == 1) {
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[0];
+                } else if (ycc) {
+                    int yy = px[0], cb = px[1], cr = px[2];
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.crToR(cr));
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.cbCrToG(cb, cr));
+                    out[o++] = (byte) clamp8(yy + LibjpegYcc.cbToB(cb));
+                } else {
+                    out[o++] = (byte) px[0];
+                    out[o++] = (byte) px[1];
+                    out[o++] = (byte) px[2];
+                }
+            }
+        }
+        return new RgbImage(w, h, out);
+    }
+
+    private static RgbImage cmykJpegToRgb(Raster raw, boolean ycck) {
+        int w = raw.getWidth();
+        int h = raw.getHeight();
+        byte[] out = new byte[w * h * 3];
+        int[] px = new int[raw.getNumBands()];
+        int o = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raw.getPixel(raw.getMinX() + x, raw.getMinY() + y, px);
+                int c0 = px[0], c1 = px[1], c2 = px[2], k = px[3];
+                if (ycck) {
+                    // libjpeg's ycck_cmyk_convert: YCbCr -> RGB in fixed point, then C = 255 - R etc.; K unchanged.
+                    int yy = c0, cb = c1, cr = c2;
+                    c0 = 255 - clamp8(yy + LibjpegYcc.crToR(cr));
+                    c1 = 255 - clamp8(yy + LibjpegYcc.cbCrToG(cb, cr));
+                    c2 = 255 - clamp8(yy + LibjpegYcc.cbToB(cb));
+                }
+                // "CMYK;I": Pillow inverts every stored component.
+                out[o++] = (byte) cmykToRgbChannel(255 - c0, 255 - k);
+                out[o++] = (byte) cmykToRgbChannel(255 - c1, 255 - k);
+                out[o++] = (byte) cmykToRgbChannel(255 - c2, 255 - k);
+            }
+        }
+        return new RgbImage(w, h, out);
+    }
+
+    /** Pillow's {@code cmyk2rgb} for one channel: {@code CLIP8(nk - MULDIV255(c, nk))} with {@code nk = 255 - k}. */
+    static int cmykToRgbChannel(int c, int k) {
+        int nk = 255 - k;
+        int tmp = c * nk + 128;
+        int mul = ((tmp >> 8) + tmp) >> 8;
+        return clamp8(nk - mul);
+    }
+
+    private static int clamp8(int v) {
+        return v < 0 ? 0 : Math.min(v, 255);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // GIF: Pillow's first frame lives on the logical screen (grown to fit the frame), pixels outside the frame
+    // hold the transparency index if the frame has one, else index 0; the frame's palette maps everything.
+
+    private RgbImage decodeGif(byte[] bytes, String name) throws IOException {
+        ImageReader reader = reader(name, "gif", null);
+        try (ImageInputStream in = stream(bytes)) {
+            reader.setInput(in, false, false);
+            int screenW = 0;
+            int screenH = 0;
+            IIOMetadata streamMeta = reader.getStreamMetadata();
+            if (streamMeta != null) {
+                Node lsd = child(streamMeta.getAsTree("javax_imageio_gif_stream_1.0"), "LogicalScreenDescriptor");
+                screenW = intAttr(lsd, "logicalScreenWidth", 0);
+                screenH = intAttr(lsd, "logicalScreenHeight", 0);
+            }
+            // Header-only checks on the logical screen and the first frame's descriptor.
+            checkSize(name, Format.GIF, Math.max(screenW, 1), Math.max(screenH, 1));
+            IIOMetadata frameMeta = reader.getImageMetadata(0);
+            Node tree = frameMeta.getAsTree("javax_imageio_gif_image_1.0");
+            Node desc = child(tree, "ImageDescriptor");
+            int left = intAttr(desc, "imageLeftPosition", 0);
+            int top = intAttr(desc, "imageTopPosition", 0);
+            int fw = intAttr(desc, "imageWidth", 0);
+            int fh = intAttr(desc, "imageHeight", 0);
+            int canvasW = Math.max(screenW, left + fw);
+            int canvasH = Math.max(screenH, top + fh);
+            checkSize(name, Format.GIF, canvasW, canvasH);
+            Node gce = child(tree, "GraphicControlExtension");
+            int fill = 0;
+            if (gce != null && "TRUE".equalsIgnoreCase(attr(gce, "transparentColorFlag"))) {
+                fill = intAttr(gce, "transparentColorIndex", 0);
+            }
+            BufferedImage frame = reader.read(0);
+            if (!(frame.getColorModel() instanceof IndexColorModel palette)) {
+                return toRgb(frame);
+            }
+            if (left == 0 && top == 0 && frame.getWidth() == canvasW && frame.getHeight() == canvasH) {
+                return toRgb(frame);
+            }
+            byte[] out = new byte[canvasW * canvasH * 3];
+            Raster raster = frame.getRaster();
+            for (int y = 0; y < canvasH; y++) {
+                for (int x = 0; x < canvasW; x++) {
+                    int fx = x - left;
+                    int fy = y - top;
+                    int index = fx >= 0 && fy >= 0 && fx < frame.getWidth() && fy < frame.getHeight()
+                            ? raster.getSample(fx, fy, 0) : fill;
+                    int o = (y * canvasW + x) * 3;
+                    putPaletteColour(palette, index, out, o);
+                }
+            }
+            return new RgbImage(canvasW, canvasH, out);
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    private static Node child(Node parent, String name) {
+        if (parent == null) return null;
+        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
+            if (name.equals(n.getNodeName())) return n;
+        }
+        return null;
+    }
+
+    private static String attr(Node node, String name) {
+        if (node == null) return null;
+        NamedNodeMap attrs = node.getAttributes();
+        Node a = attrs == null ? null : attrs.getNamedItem(name);
+        return a == null ? null : a.getNodeValue();
+    }
+
+    private static int intAttr(Node node, String name, int dflt) {
+        String v = attr(node, name);
+        if (v == null) return dflt;
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            return dflt;
+        }
+    }
+
+    private static void putPaletteColour(IndexColorModel palette, int index, byte[] out, int o) {
+        if (index < palette.getMapSize()) {
+            out[o] = (byte) palette.getRed(index);
+            out[o + 1] = (byte) palette.getGreen(index);
+            out[o + 2] = (byte) palette.getBlue(index);
+        } else {
+            // Pillow's palettes are 256 entries; entries missing from the file are black.
+            out[o] = 0;
+            out[o + 1] = 0;
+            out[o + 2] = 0;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // BufferedImage -> Pillow's convert("RGB")
+
+    /**
+     * Reads the decoded samples directly (never {@code getRGB}, which would apply colour management) and maps them
+     * the way Pillow's modes convert to RGB.
+     */
+    static RgbImage toRgb(BufferedImage image) {
+        int w = image.getWidth();
+        int h = image.getHeight();
+        Raster raster = image.getRaster();
+        ColorModel cm = image.getColorModel();
+        byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
+        int bands = raster.getNumBands();
+        int[] px = new int[bands];
+        int minX = raster.getMinX();
+        int minY = raster.getMinY();
+
+        if (cm instanceof IndexColorModel palette) {
+            int o = 0;
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    putPaletteColour(palette, raster.getSample(minX + x, minY + y, 0), out, o);
+                    o += 3;
+                }
+            }
+            return new RgbImage(w, h, out);
+        }
+        if (cm instanceof DirectColorModel direct) {
+            // Packed pixels (e.g. 16-bit BMP): Pillow's unpackers scale an n-bit field v to v * 255 / (2^n - 1),
+            // rounding down.
+            int[] masks = {direct.getRedMask(), direct.getGreenMask(), direct.getBlueMask()};
+            Object data = null;
+            int o = 0;
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    data = raster.getDataElements(minX + x, minY + y, data);
+                    int pixel = packedValue(data);
+                    for (int c = 0; c < 3; c++) {
+                        out[o++] = (byte) scaleField(pixel, masks[c]);
+                    }
+                }
+            }
+            return new RgbImage(w, h, out);
+        }
+
+        int[] sizes = cm.getComponentSize();
+        ColorSpace cs = cm.getColorSpace();
+        boolean gray = cs.getType() == ColorSpace.TYPE_GRAY || bands <= 2;
+        boolean cmyk = cs.getType() == ColorSpace.TYPE_CMYK && bands >= 4;
+        int o = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                raster.getPixel(minX + x, minY + y, px);
+                if (gray) {
+                    int v = grayTo8(px[0], sizes[0], bands);
+                    out[o++] = (byte) v;
+                    out[o++] = (byte) v;
+                    out[o++] = (byte) v;
+                } else if (cmyk) {
+                    int k = to8(px[3], sizes[3]);
+                    out[o++] = (byte) cmykToRgbChannel(to8(px[0], sizes[0]), k);
+                    out[o++] = (byte) cmykToRgbChannel(to8(px[1], sizes[1]), k);
+                    out[o++] = (byte) cmykToRgbChannel(to8(px[2], sizes[2]), k);
+                } else {
+                    out[o++] = (byte) to8(px[0], sizes[0]);
+                    out[o++] = (byte) to8(px[1], sizes[1]);
+                    out[o++] = (byte) to8(px[2], sizes[2]);
+                }
+            }
+        }
+        return new RgbImage(w, h, out);
+    }
+
+    private static int packedValue(Object data) {
+        return switch (data) {
+            case int[] a -> a[0];
+            case short[] a -> a[0] & 0xFFFF;
+            case byte[] a -> a[0] & 0xFF;
+            default -> throw new IllegalStateException("unexpected packed pixel storage " + data.getClass());
+        };
+    }
+
+    private static int scaleField(int pixel, int mask) {
+        if (mask == 0) return 0;
+        int shift = Integer.numberOfTrailingZeros(mask);
+        int max = mask >>> shift;
+        int v = (pixel & mask) >>> shift;
+        return max == 255 ? v : (int) ((long) v * 255 / max);
+    }
+
+    /**
+     * Gray samples: 8-bit as is; a lone 16-bit gray band is Pillow mode "I" (PNG) / "I;16" (TIFF), whose conversion
+     * to RGB clips at 255; 16-bit gray with alpha is mode "LA" from raw "LA;16B", i.e. the high byte.
+     */
+    private static int grayTo8(int v, int bits, int bands) {
+        if (bits == 16 && bands == 1) return Math.min(v, 255);
+        return to8(v, bits);
+    }
+
+    /** Samples wider than 8 bits keep their high byte (Pillow's ";16B" raw modes); narrower ones are scaled. */
+    private static int to8(int v, int bits) {
+        if (bits == 8) return v;
+        if (bits > 8) return v >>> (bits - 8);
+        int max = (1 << bits) - 1;
+        return v * 255 / max;
+    }
+}

@@ -1,0 +1,121 @@
+package io.instella.model.image;
+
+/** The few JPEG header facts the decoder needs, read from the marker segments before the first scan. */
+final class JpegHeaders {
+    private JpegHeaders() {}
+
+    /** Number of colour components in the frame header (SOFn), or -1 when there is none before the first scan. */
+    static int componentCount(byte[] b) {
+        int[] found = {-1};
+        scan(b, (marker, off, len) -> {
+            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (sof && len >= 6) {
+                found[0] = b[off + 5] & 0xFF;
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /** Component identifiers from the frame header (SOFn), or an empty array when there is none. */
+    static int[] componentIds(byte[] b) {
+        int[][] found = {new int[0]};
+        scan(b, (marker, off, len) -> {
+            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (sof && len >= 6) {
+                int n = b[off + 5] & 0xFF;
+                if (len >= 6 + 3 * n) {
+                    int[] ids = new int[n];
+                    for (int i = 0; i < n; i++) ids[i] = b[off + 6 + 3 * i] & 0xFF;
+                    found[0] = ids;
+                }
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /** Whether an APP0 "JFIF\0" marker precedes the first scan. */
+    static boolean hasJfif(byte[] b) {
+        boolean[] found = {false};
+        scan(b, (marker, off, len) -> {
+            if (marker == 0xE0 && len >= 5 && b[off] == 'J' && b[off + 1] == 'F' && b[off + 2] == 'I'
+                    && b[off + 3] == 'F' && b[off + 4] == 0) {
+                found[0] = true;
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /**
+     * libjpeg's default colour space for a 3-component image ({@code default_decompress_parms}, the same in 6b and
+     * turbo): JFIF means YCbCr; else an Adobe transform 0 means RGB (other transforms YCbCr); else component ids
+     * 'R','G','B' mean RGB; everything else is YCbCr.
+     */
+    static boolean threeComponentIsYcc(byte[] b) {
+        if (hasJfif(b)) return true;
+        int transform = adobeTransform(b);
+        if (transform >= 0) return transform != 0;
+        int[] ids = componentIds(b);
+        return !(ids.length == 3 && ids[0] == 'R' && ids[1] == 'G' && ids[2] == 'B');
+    }
+
+    /** The Adobe APP14 colour transform (0 = none/CMYK, 1 = YCbCr, 2 = YCCK), or -1 without an Adobe marker. */
+    static int adobeTransform(byte[] b) {
+        int[] found = {-1};
+        scan(b, (marker, off, len) -> {
+            if (marker == 0xEE && len >= 12 && b[off] == 'A' && b[off + 1] == 'd' && b[off + 2] == 'o'
+                    && b[off + 3] == 'b' && b[off + 4] == 'e') {
+                found[0] = b[off + 11] & 0xFF;
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    /** The TIFF structure inside the first APP1 "Exif\0\0" segment: {offset, length}, or null. */
+    static int[] exifSegment(byte[] b) {
+        int[][] found = {null};
+        scan(b, (marker, off, len) -> {
+            if (marker == 0xE1 && len > 6 && b[off] == 'E' && b[off + 1] == 'x' && b[off + 2] == 'i'
+                    && b[off + 3] == 'f' && b[off + 4] == 0 && b[off + 5] == 0) {
+                found[0] = new int[] {off + 6, len - 6};
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
+    interface SegmentVisitor {
+        /** Sees one segment's payload (after the length field); returns false to stop. */
+        boolean visit(int marker, int payloadOffset, int payloadLength);
+    }
+
+    /** Walks the marker segments from SOI up to the first SOS (or the end of the data). */
+    static void scan(byte[] b, SegmentVisitor visitor) {
+        int p = 2; // after SOI
+        while (p + 4 <= b.length) {
+            if ((b[p] & 0xFF) != 0xFF) return;
+            int marker = b[p + 1] & 0xFF;
+            if (marker == 0xFF) { // fill byte
+                p++;
+                continue;
+            }
+            if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { // no length field
+                p += 2;
+                continue;
+            }
+            if (marker == 0xD9 || marker == 0xDA) return; // EOI, SOS
+            int len = ((b[p + 2] & 0xFF) << 8) | (b[p + 3] & 0xFF);
+            if (len < 2 || p + 2 + len > b.length) return;
+            if (!visitor.visit(marker, p + 4, len - 2)) return;
+            p += 2 + len;
+        }
+    }
+}
