@@ -67,7 +67,9 @@ public final class InstellaVL implements AutoCloseable {
             this.projector = new MlpProjector(mm.projectorType(), mm.mmHiddenSize(), config.text().hiddenSize(), checkpoint);
             this.imageNewline = mm.patchMergeType().contains("unpad")
                     ? checkpoint.get("model.image_newline", config.text().hiddenSize()).toFloatArray() : null;
-            this.imageConfig = ImageProcessingConfig.forModel(mm);
+            this.imageConfig = mm.preprocessorConfig() != null
+                    ? ImageProcessingConfig.fromPreprocessorConfig(mm.preprocessorConfig(), mm.imageAspectRatio(), mm.gridPinpoints())
+                    : clipPreprocessing(mm);
             this.preprocessor = new ImagePreprocessor(imageConfig);
         } else {
             this.visionTower = null;
@@ -127,22 +129,35 @@ public final class InstellaVL implements AutoCloseable {
         return new EncodedImage(pre, features, projected, merged, merged.length / h, (System.nanoTime() - t0) / 1e6);
     }
 
+    /** CLIP's processor settings at the tower's own input size, when no preprocessor_config.json is found. */
+    private static ImageProcessingConfig clipPreprocessing(InstellaConfig.Multimodal mm) {
+        int size = mm.vision().imageSize();
+        ImageProcessingConfig clip = ImageProcessingConfig.clipDefaults(mm.imageAspectRatio(), mm.gridPinpoints());
+        return new ImageProcessingConfig(size, size, clip.rescaleFactor(), clip.mean(), clip.std(),
+                mm.imageAspectRatio(), mm.gridPinpoints());
+    }
+
     private float[] merge(PreprocessedImage pre, float[] projected) {
         int h = config.text().hiddenSize();
         var mm = config.multimodal();
-        int perTile = visionTower.featuresPerTile();
-        if (pre.tiles() == 1) {
-            // Single tile (pad / square modes): its rows, plus one newline under *unpad (reference's 577-token path).
-            return mm.patchMergeType().contains("unpad") ? FeatureMerger.single(projected, perTile, h, imageNewline)
-                    : projected;
-        }
-        if (mm.patchMergeType().equals("flat")) return projected;
-        var layout = AnyresGeometry.layout(pre.originalWidth(), pre.originalHeight(), imageConfig.gridPinpoints(),
-                visionTower.config().patchesPerSide(), imageConfig.aspectRatioMode(), mm.patchMergeType());
         int side = visionTower.config().patchesPerSide();
-        float[] merged = FeatureMerger.spatialUnpad(projected, h, side, layout.gridW(), layout.gridH(),
-                layout.rowStart(), layout.rows(), layout.colStart(), layout.cols(),
-                mm.patchMergeType().contains("unpad") ? imageNewline : null);
+        var layout = AnyresGeometry.layout(pre.originalWidth(), pre.originalHeight(), imageConfig.gridPinpoints(),
+                side, visionTower.config().imageSize(), imageConfig.aspectRatioMode(), mm.patchMergeType());
+        if (layout.tiles() != pre.tiles()) {
+            throw new IllegalStateException("preprocessing made " + pre.tiles() + " tiles, the layout expects " + layout.tiles());
+        }
+        int perTile = visionTower.featuresPerTile();
+        float[] merged = switch (layout.kind()) {
+            case FLAT -> projected;
+            case SINGLE -> FeatureMerger.single(projected, perTile, h, layout.newline() ? imageNewline : null);
+            case GRID -> {
+                if (perTile != side * side) {
+                    throw new InstellaException("mm_vision_select_feature 'cls_patch' cannot be merged spatially; use 'patch'");
+                }
+                yield FeatureMerger.spatial(projected, h, side, layout.gridW(), layout.gridH(), layout.rowStart(), layout.rows(),
+                        layout.colStart(), layout.cols(), layout.outRows(), layout.outCols(), layout.newline() ? imageNewline : null);
+            }
+        };
         if (merged.length / h != layout.numImageTokens()) {
             throw new IllegalStateException("merged " + merged.length / h + " image tokens, geometry says " + layout.numImageTokens());
         }

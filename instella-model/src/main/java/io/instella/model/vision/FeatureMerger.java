@@ -47,6 +47,47 @@ public final class FeatureMerger {
         return out;
     }
 
+    /**
+     * The general grid merge: the kept window, resized bilinearly to outRows × outCols when they differ
+     * (anyres_max_N: PyTorch {@code F.interpolate(mode="bilinear", align_corners=False)}), with newlines.
+     */
+    public static float[] spatial(float[] features, int dim, int side, int gridW, int gridH, int rowStart, int rows,
+                                  int colStart, int cols, int outRows, int outCols, float[] newline) {
+        if (outRows == rows && outCols == cols) {
+            return spatialUnpad(features, dim, side, gridW, gridH, rowStart, rows, colStart, cols, newline);
+        }
+        float[] window = spatialUnpad(features, dim, side, gridW, gridH, rowStart, rows, colStart, cols, null);
+        int perTile = side * side;
+        int width = outCols + (newline != null ? 1 : 0);
+        float[] out = new float[(perTile + outRows * width) * dim];
+        System.arraycopy(window, 0, out, 0, perTile * dim);
+        int base = perTile * dim;
+        float sy = (float) rows / outRows, sx = (float) cols / outCols;
+        int o = base;
+        for (int y = 0; y < outRows; y++) {
+            float fy = Math.max(0f, (y + 0.5f) * sy - 0.5f);
+            int y0 = Math.min((int) fy, rows - 1), y1 = Math.min(y0 + 1, rows - 1);
+            float ly = fy - y0;
+            for (int x = 0; x < outCols; x++) {
+                float fx = Math.max(0f, (x + 0.5f) * sx - 0.5f);
+                int x0 = Math.min((int) fx, cols - 1), x1 = Math.min(x0 + 1, cols - 1);
+                float lx = fx - x0;
+                int a = base + (y0 * cols + x0) * dim, b = base + (y0 * cols + x1) * dim;
+                int c = base + (y1 * cols + x0) * dim, d = base + (y1 * cols + x1) * dim;
+                for (int k = 0; k < dim; k++) {
+                    out[o + k] = (1 - ly) * ((1 - lx) * window[a + k] + lx * window[b + k])
+                            + ly * ((1 - lx) * window[c + k] + lx * window[d + k]);
+                }
+                o += dim;
+            }
+            if (newline != null) {
+                System.arraycopy(newline, 0, out, o, dim);
+                o += dim;
+            }
+        }
+        return out;
+    }
+
     /** Single-tile inputs ({@code pad}, or one tile): the tile's rows, then one newline if present. */
     public static float[] single(float[] features, int tokens, int dim, float[] newline) {
         float[] out = new float[(tokens + (newline != null ? 1 : 0)) * dim];
