@@ -151,6 +151,78 @@ public final class OlmoModel {
         return x;
     }
 
+    /**
+     * One decode step for several independent sequences at once (continuous batching): row i of
+     * {@code inputEmbeds} is the next token of the sequence whose cache is {@code caches[i]}. The weight
+     * matmuls run batched over all rows; attention runs per row against its own cache. Returns the final
+     * LayerNorm output [n, hidden]. Results equal n separate single-row {@link #forward} calls up to float
+     * summation order.
+     */
+    public float[] forwardBatch(float[] inputEmbeds, KVCache[] caches) {
+        int n = caches.length;
+        int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
+        int[] pos = new int[n];
+        for (int i = 0; i < n; i++) {
+            pos[i] = caches[i].length();
+            caches[i].ensureCapacity(pos[i] + 1);
+        }
+        float eps = config.layerNormEps();
+        float[] x = java.util.Arrays.copyOf(inputEmbeds, n * h);
+        float[] normed = new float[n * h];
+        float[] q = new float[n * h];
+        float[] k = new float[n * kvDim];
+        float[] v = new float[n * kvDim];
+        float[] attn = new float[n * h];
+        float[] proj = new float[n * h];
+        float[] gate = new float[n * inter];
+        float[] up = new float[n * inter];
+        float[] rowQ = new float[h], rowK = new float[kvDim], rowV = new float[kvDim];
+        int heads = config.numHeads(), hd = config.headDim(), group = heads / config.numKvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            Norms.layerNorm(x, normed, n, h, null, null, eps);
+            MatMul.linear(normed, n, w.q, w.qBias, q);
+            MatMul.linear(normed, n, w.k, w.kBias, k);
+            MatMul.linear(normed, n, w.v, w.vBias, v);
+            if (config.clipQkv() != null) {
+                float c = config.clipQkv().floatValue();
+                clamp(q, c);
+                clamp(k, c);
+                clamp(v, c);
+            }
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(q, i * h, rowQ, 0, h);
+                System.arraycopy(k, i * kvDim, rowK, 0, kvDim);
+                System.arraycopy(v, i * kvDim, rowV, 0, kvDim);
+                rope.apply(rowQ, 1, config.numHeads(), pos[i]);
+                rope.apply(rowK, 1, config.numKvHeads(), pos[i]);
+                System.arraycopy(rowQ, 0, q, i * h, h);
+                caches[i].put(l, pos[i], rowK, rowV, 1);
+            }
+            final int layer = l;
+            Parallel.forRange(n * heads, 1, (t0, t1) -> {
+                for (int t = t0; t < t1; t++) {
+                    int row = t / heads, head = t % heads;
+                    KVCache c = caches[row];
+                    Attention.attendRow(q, row * h + head * hd, c.keys(layer), c.values(layer), (head / group) * hd, kvDim,
+                            pos[row] + 1, hd, scale, attn, row * h + head * hd);
+                }
+            });
+            MatMul.linear(attn, n, w.o, w.oBias, proj);
+            VectorMath.addInPlace(x, proj, n * h);
+            Norms.layerNorm(x, normed, n, h, null, null, eps);
+            MatMul.linear(normed, n, w.gate, null, gate);
+            MatMul.linear(normed, n, w.up, null, up);
+            Activations.swiglu(gate, up, n * inter);
+            MatMul.linear(gate, n, w.down, null, proj);
+            VectorMath.addInPlace(x, proj, n * h);
+        }
+        for (int i = 0; i < n; i++) caches[i].setLength(pos[i] + 1);
+        Norms.layerNorm(x, x, n, h, null, null, eps);
+        return x;
+    }
+
     private void causalAttention(float[] q, int n, int start, float[] keys, float[] values, float[] out) {
         int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize(), kvDim = config.kvDim();
         int group = heads / config.numKvHeads();
