@@ -31,6 +31,23 @@ public final class InitRandomCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "bf16", description = "bf16, f16 or f32 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
+    @Option(names = "--hidden-size", description = "Override the preset's language-model width.")
+    Integer hidden;
+    @Option(names = "--intermediate-size", description = "Override the language model's MLP width.")
+    Integer intermediate;
+    @Option(names = "--num-layers", description = "Override the language model's layer count.")
+    Integer layers;
+    @Option(names = "--num-heads", description = "Override the language model's head count.")
+    Integer heads;
+    @Option(names = "--vision-hidden-size", description = "Override the vision tower's width.")
+    Integer visionHidden;
+    @Option(names = "--vision-intermediate-size", description = "Override the vision tower's MLP width.")
+    Integer visionIntermediate;
+    @Option(names = "--vision-layers", description = "Override the vision tower's layer count.")
+    Integer visionLayers;
+    @Option(names = "--vision-heads", description = "Override the vision tower's head count.")
+    Integer visionHeads;
+
     @Option(names = "--force", description = "Overwrite an existing non-empty output directory.")
     boolean force;
 
@@ -46,10 +63,17 @@ public final class InitRandomCommand implements Callable<Integer> {
         }
         DType dt = DType.fromSafetensors(dtype);
         if (dt == null) throw new InstellaException("unknown --dtype " + dtype + " (bf16, f16, f32)");
-        var p = RandomCheckpoint.Preset.named(preset);
+        var base = RandomCheckpoint.Preset.named(preset);
+        var p = new RandomCheckpoint.Preset(base.name(),
+                or(visionHidden, base.visionHidden()), or(visionIntermediate, base.visionIntermediate()),
+                or(visionLayers, base.visionLayers()), or(visionHeads, base.visionHeads()),
+                or(hidden, base.hidden()), or(intermediate, base.intermediate()), or(layers, base.layers()), or(heads, base.heads()));
+        p.validate();
         long t0 = System.nanoTime();
         RandomCheckpoint.write(p, out, tokenizer, seed, dt);
         System.err.printf("wrote %s random checkpoint to %s in %.1f s%n", p.name(), out, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
+
+    private static int or(Integer v, int d) { return v != null ? v : d; }
 }

@@ -34,6 +34,19 @@ public final class RandomCheckpoint {
         public static final Preset SMALL = new Preset("small", 256, 1024, 4, 4, 512, 2048, 4, 8);
         public static final Preset INSTELLA_VL_1B = new Preset("instella-vl-1b", 1024, 4096, 24, 16, 2048, 8192, 16, 16);
 
+        /** Checks the shape is one the model code accepts (even head dims, widths divisible by heads). */
+        public void validate() {
+            int[] all = {visionHidden, visionIntermediate, visionLayers, visionHeads, hidden, intermediate, layers, heads};
+            for (int v : all) if (v < 1) throw new InstellaException("model sizes must be positive: " + this);
+            if (hidden % heads != 0 || (hidden / heads) % 2 != 0) {
+                throw new InstellaException("hidden size " + hidden + " must split into " + heads + " heads of even width");
+            }
+            if (visionHidden % visionHeads != 0) {
+                throw new InstellaException("vision hidden size " + visionHidden + " must be divisible by " + visionHeads + " heads");
+            }
+            if (visionLayers < 2) throw new InstellaException("the vision tower needs at least 2 layers (the last one is skipped by select layer -2)");
+        }
+
         public static Preset named(String name) {
             return switch (name.toLowerCase(Locale.ROOT)) {
                 case "tiny" -> TINY;
