@@ -10,6 +10,7 @@ import io.instella.eval.py.PyJson;
 import io.instella.eval.score.Scorer;
 import io.instella.eval.tasks.AggregationContext;
 import io.instella.eval.tasks.DatasetSpec;
+import io.instella.eval.tasks.EvalInputException;
 import io.instella.eval.tasks.EvalTask;
 import io.instella.eval.tasks.PopeTask;
 import io.instella.eval.tasks.Tasks;
@@ -129,7 +130,12 @@ public final class EvalRunner {
                 Progress progress = new Progress(err, task.name(), n, alreadyDone, interactive, System::nanoTime);
                 for (int docId = 0; docId < n; docId++) {
                     ObjectNode doc = docs.get(docId);
-                    String prompt = task.docToText(doc);
+                    String prompt;
+                    try {
+                        prompt = task.docToText(doc);
+                    } catch (EvalInputException e) {
+                        throw new IllegalStateException(task.name() + " document " + docId + " of " + spec.path() + ": " + e.getMessage(), e);
+                    }
                     String promptHash = sha256(prompt);
                     Journal.Entry entry = done.get(docId);
                     List<byte[]> visuals;
