@@ -35,6 +35,8 @@ public final class Main implements Runnable {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.addSubcommand("eval", new io.instella.eval.cli.EvalCommand(
+                model -> io.instella.eval.run.InstellaEvalModel.open(java.nio.file.Path.of(model))));
         cl.setExecutionExceptionHandler(Main::handle);
         cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true));
         cl.setErr(new PrintWriter(new java.io.OutputStreamWriter(System.err, java.nio.charset.StandardCharsets.UTF_8), true));

@@ -75,7 +75,10 @@ public final class Generator {
         List<TokenLogprob> logprobs = options.logprobs() ? new ArrayList<>() : null;
         StopStringFilter filter = new StopStringFilter(options.stopStrings());
         FinishReason reason = FinishReason.LENGTH;
-        String text = "";
+        String text;
+        // Incremental decoding keeps streaming linear in the number of tokens.
+        var decoder = tok.newIncrementalDecoder(true);
+        StringBuilder decoded = new StringBuilder();
         float[] one = new float[lm.config().hiddenSize()];
         while (n < options.maxNewTokens()) {
             if (options.cancelled().getAsBoolean()) {
@@ -90,8 +93,8 @@ public final class Generator {
             generated[n++] = next;
             context[contextLen++] = next;
             if (logprobs != null) logprobs.add(logprob(logits, allowed, next, options.topLogprobs(), tok));
-            String full = tok.decode(Arrays.copyOf(generated, n), true);
-            StopStringFilter.Step step = filter.accept(full);
+            decoded.append(decoder.push(next));
+            StopStringFilter.Step step = filter.accept(decoded.toString());
             if (!step.delta().isEmpty() || step.stopped()) listener.onToken(next, step.delta());
             else listener.onToken(next, "");
             if (step.stopped()) {
@@ -103,7 +106,8 @@ public final class Generator {
             float[] h = lm.forward(one, 1, cache);
             logits = lm.logits(h, 0);
         }
-        text = filter.finish(tok.decode(Arrays.copyOf(generated, n), true));
+        decoded.append(decoder.finish());
+        text = filter.finish(decoded.toString());
         String tail = filter.pendingTail();
         if (!tail.isEmpty()) listener.onToken(-1, tail);
         long t2 = System.nanoTime();
