@@ -58,6 +58,13 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--image", description = "Image file (repeatable); attached to the first user turn.")
     List<Path> images = new ArrayList<>();
 
+    @Option(names = "--exif-orientation", description = "Rotate images by their EXIF orientation (the reference does not).")
+    boolean exifOrientation;
+
+    @Option(names = "--max-image-pixels", description = "Refuse images with more pixels than this, before decoding (default: ${DEFAULT-VALUE}).",
+            defaultValue = "178956970")
+    long maxImagePixels;
+
     @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).", defaultValue = "256")
     int maxNewTokens;
 
@@ -104,7 +111,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (threads != null) Parallel.setThreads(threads);
         List<RgbImage> decoded = new ArrayList<>();
-        ImageDecoder decoder = ImageDecoder.defaults();
+        ImageDecoder decoder = ImageDecoder.defaults().withMaxPixels(maxImagePixels).withExifOrientation(exifOrientation);
         for (Path p : images) decoded.add(decoder.decode(p));
         long tLoad = System.nanoTime();
         try (InstellaVL vl = InstellaVL.load(model)) {
