@@ -1,0 +1,27 @@
+package io.instella.api;
+
+/**
+ * Receives an answer while it is produced. Only {@link #onText} must be implemented, so a lambda works:
+ * {@code model.generate(chat, options, System.out::print)}. Calls come from the thread that called
+ * {@code generate}, in order.
+ */
+@FunctionalInterface
+public interface GenerationListener {
+
+    /**
+     * The next piece of the answer. Pieces never split a character and never show the beginning of a stop
+     * string that is then cut; concatenated they equal {@link Response#text()}.
+     */
+    void onText(String delta);
+
+    /** An image of the conversation was encoded: {@code done} of {@code total} images that needed encoding. */
+    default void onImageEncoded(int done, int total) {
+    }
+
+    /**
+     * The prompt is running through the language model: {@code done} of {@code total} positions (positions
+     * reused from the previous answer of the same conversation are not counted).
+     */
+    default void onPromptProgress(int done, int total) {
+    }
+}
