@@ -78,7 +78,8 @@ public final class ModelSource {
         Path path = Path.of(expandHome(t));
         if (Files.exists(path)) return new ModelSource(t, path, null);
         if (looksLikePath(t)) {
-            throw new InstellaException(t + ": no such model directory (a repo id looks like org/name, e.g. amd/Instella-VL-1B)");
+            String what = t.endsWith(".json") || t.endsWith(".safetensors") ? "no such file" : "no such model directory";
+            throw new InstellaException(t + ": " + what + " (a Hugging Face repo id looks like org/name, e.g. amd/Instella-VL-1B)");
         }
         if (RepoId.looksLikeRepoId(t)) {
             try {
