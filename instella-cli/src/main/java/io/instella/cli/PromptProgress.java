@@ -71,11 +71,6 @@ final class PromptProgress implements GenerationListener, AutoCloseable {
         what = String.format(Locale.ROOT, "prompt %d/%d tokens (%d%%)", done, total, total == 0 ? 100 : done * 100L / total);
     }
 
-    /** Called before any image is encoded, when some are new. */
-    synchronized void encodingImages(int count) {
-        if (count > 0) what = "encoding image 1/" + count;
-    }
-
     private synchronized void draw() {
         if (answering) return;
         long now = System.nanoTime();

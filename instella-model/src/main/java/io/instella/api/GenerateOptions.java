@@ -22,7 +22,7 @@ import java.util.function.BooleanSupplier;
  * @param seed              sampling seed for reproducible answers; null: random
  * @param stop              the answer stops before the first of these strings
  * @param ignoreEos         keep generating past the end-of-sequence token (benchmarks)
- * @param cancellation      polled between steps (and between prompt chunks); returning true ends the answer
+ * @param cancellation      polled between images, prompt chunks and tokens; returning true ends the answer
  *                          with {@link FinishReason#CANCELLED}; null: never
  */
 public record GenerateOptions(Integer maxNewTokens, Double temperature, Integer topK, Double topP, Double minP,

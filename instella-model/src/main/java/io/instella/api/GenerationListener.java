@@ -14,7 +14,10 @@ public interface GenerationListener {
      */
     void onText(String delta);
 
-    /** An image of the conversation was encoded: {@code done} of {@code total} images that needed encoding. */
+    /**
+     * Images of the conversation that the model has not seen yet are being encoded: called with {@code done = 0}
+     * before the first, then after each ({@code done} of {@code total}).
+     */
     default void onImageEncoded(int done, int total) {
     }
 

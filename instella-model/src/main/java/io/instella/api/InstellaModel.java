@@ -188,10 +188,17 @@ public final class InstellaModel implements AutoCloseable {
         int toEncode = (int) images.stream().distinct().filter(i -> !encodedImages.containsKey(i)).count();
         int done = 0;
         double visionMillis = 0;
+        if (toEncode > 0) out.onImageEncoded(0, toEncode);
         for (Image img : images) {
             EncodedImage e = known.get(img);
             if (e == null) e = encodedImages.get(img);
             if (e == null) {
+                if (options.cancellation() != null && options.cancellation().getAsBoolean()) {
+                    // Stopped while images were encoded (each takes seconds on a CPU); keep the ones done.
+                    encodedImages.putAll(known);
+                    return new Response("", new int[0], FinishReason.CANCELLED,
+                            new Response.Stats(0, 0, 0, done, visionMillis, 0, 0, 0));
+                }
                 e = vl.encodeImage(img.pixels());
                 visionMillis += e.millis();
                 out.onImageEncoded(++done, toEncode);

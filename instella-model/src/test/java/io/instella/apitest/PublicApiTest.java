@@ -99,7 +99,7 @@ class PublicApiTest {
         assertThat(r.stats().promptTokens()).isEqualTo(c.get("sequence_length_after_merge").asInt());
         assertThat(r.stats().imageTokens()).isEqualTo(c.get("num_image_tokens").asInt());
         assertThat(r.stats().imagesEncoded()).isEqualTo(1);
-        assertThat(encodedCalls.get()).isEqualTo(1);
+        assertThat(encodedCalls.get()).as("before and after the one image").isEqualTo(2);
         assertThat(lastProgress[0]).isEqualTo(lastProgress[1]).isEqualTo(r.stats().promptTokens() - r.stats().reusedPromptTokens());
         assertThat(r.stats().generatedTokens()).isEqualTo(16);
         assertThat(r.stats().generationTokensPerSecond()).isPositive();
@@ -146,6 +146,17 @@ class PublicApiTest {
         assertThat(r.finishReason()).isEqualTo(FinishReason.CANCELLED);
         assertThat(r.tokenIds().length).isBetween(3, 20);
         assertThat(String.join("", pieces)).isEqualTo(r.text());
+
+        // Cancelled before the image is encoded: nothing is computed, and the next answer still works.
+        Image image = Image.fromPath(Golden.resolve("images/sq336.png"));
+        Conversation chat = Conversation.create().user("What is this?", image);
+        Response stopped = model.generate(chat, GenerateOptions.greedy().withCancellation(() -> true));
+        assertThat(stopped.finishReason()).isEqualTo(FinishReason.CANCELLED);
+        assertThat(stopped.tokenIds()).isEmpty();
+        assertThat(stopped.stats().imagesEncoded()).isZero();
+        Response next = model.generate(chat, GenerateOptions.greedy().withMaxNewTokens(2).withIgnoreEos(true));
+        assertThat(next.stats().imagesEncoded()).isEqualTo(1);
+        assertThat(next.tokenIds()).hasSize(2);
     }
 
     @Test
