@@ -22,8 +22,9 @@ public final class DetokenizeCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory, or a tokenizer.json file.")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "MODEL",
+            description = "Model directory, a tokenizer.json file, or a Hugging Face repo id org/name[@revision] (only its tokenizer files are downloaded).")
+    String model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -43,7 +44,7 @@ public final class DetokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Tokenizer tok = TokenizeCommand.loadTokenizer(model);
+        Tokenizer tok = TokenizeCommand.loadTokenizer(model, spec.commandLine().getErr());
         ObjectMapper m = new ObjectMapper();
         java.io.PrintWriter out = spec.commandLine().getOut();
         try {

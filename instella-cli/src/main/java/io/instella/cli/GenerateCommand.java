@@ -19,6 +19,7 @@ import io.instella.model.generate.TokenListener;
 import io.instella.model.generate.TokenLogprob;
 import io.instella.model.image.ImageDecoder;
 import io.instella.model.image.RgbImage;
+import io.instella.model.source.ModelSource;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,8 +41,8 @@ public final class GenerateCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
 
-    @Option(names = "--model", required = true, description = "Model directory (Hugging Face layout).")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "MODEL", description = ModelRefs.MODEL_HELP)
+    String model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     PromptSource source;
@@ -113,8 +114,9 @@ public final class GenerateCommand implements Callable<Integer> {
         List<RgbImage> decoded = new ArrayList<>();
         ImageDecoder decoder = ImageDecoder.defaults().withMaxPixels(maxImagePixels).withExifOrientation(exifOrientation);
         for (Path p : images) decoded.add(decoder.decode(p));
+        Path dir = ModelRefs.resolve(model, ModelSource.Need.MODEL, spec.commandLine().getErr());
         long tLoad = System.nanoTime();
-        try (InstellaVL vl = InstellaVL.load(model)) {
+        try (InstellaVL vl = InstellaVL.load(dir)) {
             double loadMs = (System.nanoTime() - tLoad) / 1e6;
             String promptText = buildPrompt(decoded.size());
             PreparedPrompt prompt = vl.prepare(promptText, decoded);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.instella.model.InstellaException;
+import io.instella.model.source.ModelSource;
 import io.instella.model.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -27,8 +28,9 @@ public final class TokenizeCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory, or a tokenizer.json file.")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "MODEL",
+            description = "Model directory, a tokenizer.json file, or a Hugging Face repo id org/name[@revision] (only its tokenizer files are downloaded).")
+    String model;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -43,7 +45,8 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print {\"ids\": [...], \"decoded\": ...} (always so with --input).")
     boolean json;
 
-    static Tokenizer loadTokenizer(Path model) {
+    static Tokenizer loadTokenizer(String ref, java.io.PrintWriter err) {
+        Path model = ModelRefs.resolve(ref, ModelSource.Need.TOKENIZER, err);
         Path file = Files.isDirectory(model) ? model.resolve("tokenizer.json") : model;
         if (!Files.isRegularFile(file)) throw new InstellaException(file + ": tokenizer.json not found");
         return Tokenizer.load(file);
@@ -51,7 +54,7 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Tokenizer tok = loadTokenizer(model);
+        Tokenizer tok = loadTokenizer(model, spec.commandLine().getErr());
         ObjectMapper m = new ObjectMapper();
         java.io.PrintWriter out = spec.commandLine().getOut();
         try {

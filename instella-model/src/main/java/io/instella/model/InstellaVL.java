@@ -169,10 +169,29 @@ public final class InstellaVL implements AutoCloseable {
      * encode each piece, join with -200; then encodes the images (one per placeholder, in order).
      */
     public PreparedPrompt prepare(String prompt, List<RgbImage> images) {
+        int[] ids = tokenizePrompt(prompt, images.size());
+        List<EncodedImage> encoded = new ArrayList<>();
+        for (RgbImage img : images) encoded.add(encodeImage(img));
+        return prepared(prompt, ids, encoded);
+    }
+
+    /** {@link #prepare} with images encoded earlier (by {@link #encodeImage}), e.g. once per conversation. */
+    public PreparedPrompt prepareEncoded(String prompt, List<EncodedImage> images) {
+        return prepared(prompt, tokenizePrompt(prompt, images.size()), List.copyOf(images));
+    }
+
+    private PreparedPrompt prepared(String prompt, int[] ids, List<EncodedImage> encoded) {
+        int placeholders = (int) java.util.Arrays.stream(ids).filter(i -> i == PreparedPrompt.IMAGE_TOKEN_INDEX).count();
+        int length = ids.length - placeholders + encoded.stream().mapToInt(EncodedImage::tokens).sum();
+        return new PreparedPrompt(prompt, ids, List.copyOf(encoded), length);
+    }
+
+    /** Prompt ids with -200 at each {@code <image>}; checks there is one image per placeholder. */
+    private int[] tokenizePrompt(String prompt, int imageCount) {
         String[] chunks = prompt.split(java.util.regex.Pattern.quote("<image>"), -1);
         int placeholders = chunks.length - 1;
-        if (placeholders != images.size()) {
-            throw new InstellaException("the prompt has " + placeholders + " <image> placeholder(s) but " + images.size()
+        if (placeholders != imageCount) {
+            throw new InstellaException("the prompt has " + placeholders + " <image> placeholder(s) but " + imageCount
                     + " image(s) were given; give one image per placeholder");
         }
         if (placeholders > 0 && !supportsImages()) {
@@ -183,11 +202,7 @@ public final class InstellaVL implements AutoCloseable {
             if (c > 0) ids.add(PreparedPrompt.IMAGE_TOKEN_INDEX);
             for (int id : tokenizer.encode(chunks[c])) ids.add(id);
         }
-        List<EncodedImage> encoded = new ArrayList<>();
-        for (RgbImage img : images) encoded.add(encodeImage(img));
-        int[] idArray = ids.stream().mapToInt(Integer::intValue).toArray();
-        int length = idArray.length - placeholders + encoded.stream().mapToInt(EncodedImage::tokens).sum();
-        return new PreparedPrompt(prompt, idArray, List.copyOf(encoded), length);
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** The prompt's input embeddings [sequenceLength, hidden]: text rows from embed_tokens, image rows spliced in. */

@@ -1,0 +1,35 @@
+package io.instella.cli;
+
+import io.instella.api.InstellaModel;
+import io.instella.api.LoadOptions;
+import io.instella.core.kernels.Parallel;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+
+/** How {@code run} and {@code chat} find and load the model. */
+final class ModelOptions {
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", defaultValue = ModelRefs.DEFAULT_MODEL,
+            description = ModelRefs.MODEL_HELP + " Default: ${DEFAULT-VALUE}.")
+    String model;
+
+    @Option(names = "--ctx", paramLabel = "N", description = "Context length in tokens (default: the model's, 32768 for Instella-VL-1B).")
+    Integer ctx;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress or timing lines on stderr; only the answer.")
+    boolean quiet;
+
+    InstellaModel load(PrintWriter err) {
+        if (threads != null) {
+            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            Parallel.setThreads(threads);
+        }
+        LoadOptions o = LoadOptions.defaults();
+        if (!quiet) o = o.withDownloadListener(ModelRefs.progress(err));
+        if (ctx != null) o = o.withContextLength(ctx);
+        return InstellaModel.load(model, o);
+    }
+}

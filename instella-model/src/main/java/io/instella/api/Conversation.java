@@ -1,0 +1,119 @@
+package io.instella.api;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The turns of a chat, in order: optional system text, then user and assistant turns alternating, starting with
+ * a user turn. Images attach to user turns. A conversation is a plain mutable list; it does not talk to a model.
+ * Give it to {@link InstellaModel#generate} when it ends with a user turn, then add the answer with
+ * {@link #assistant}.
+ *
+ * <pre>{@code
+ * Conversation chat = Conversation.create()
+ *         .user("What is in this picture?", Image.fromPath(Path.of("photo.jpg")));
+ * Response r = model.generate(chat);
+ * chat.assistant(r.text()).user("What colour is it?");
+ * }</pre>
+ *
+ * <p>Instella's chat template has no system slot; system text is put before the first user turn's text
+ * (followed by a blank line).
+ */
+public final class Conversation {
+
+    public enum Role { SYSTEM, USER, ASSISTANT }
+
+    /** One turn; {@code images} is empty except for user turns. */
+    public record Turn(Role role, String text, List<Image> images) {
+        public Turn {
+            Objects.requireNonNull(role, "role");
+            Objects.requireNonNull(text, "text");
+            images = List.copyOf(images);
+            if (role != Role.USER && !images.isEmpty()) throw new IllegalArgumentException("only user turns take images");
+        }
+    }
+
+    private final List<Turn> turns = new ArrayList<>();
+
+    private Conversation() {}
+
+    public static Conversation create() {
+        return new Conversation();
+    }
+
+    /** System text (instructions); only before the first user turn. */
+    public Conversation system(String text) {
+        Objects.requireNonNull(text, "text");
+        if (turns.stream().anyMatch(t -> t.role() != Role.SYSTEM)) {
+            throw new IllegalStateException("system text must come before the first user turn");
+        }
+        turns.add(new Turn(Role.SYSTEM, text, List.of()));
+        return this;
+    }
+
+    /** A user turn with any number of images (shown to the model before the text). */
+    public Conversation user(String text, Image... images) {
+        return user(text, Arrays.asList(images));
+    }
+
+    public Conversation user(String text, List<Image> images) {
+        Objects.requireNonNull(text, "text");
+        for (Image i : images) Objects.requireNonNull(i, "image");
+        Role last = lastRole();
+        if (last == Role.USER) {
+            throw new IllegalStateException("the previous user turn has no answer yet: add assistant(...) before the next user turn");
+        }
+        turns.add(new Turn(Role.USER, text, images));
+        return this;
+    }
+
+    /** The model's (or a scripted) answer to the last user turn. */
+    public Conversation assistant(String text) {
+        Objects.requireNonNull(text, "text");
+        if (lastRole() != Role.USER) {
+            throw new IllegalStateException("an assistant turn must follow a user turn");
+        }
+        turns.add(new Turn(Role.ASSISTANT, text, List.of()));
+        return this;
+    }
+
+    /** Removes and returns the last turn (e.g. a question whose answer was cancelled); null when empty. */
+    public Turn removeLast() {
+        return turns.isEmpty() ? null : turns.removeLast();
+    }
+
+    /** Removes every turn. */
+    public Conversation clear() {
+        turns.clear();
+        return this;
+    }
+
+    public List<Turn> turns() {
+        return Collections.unmodifiableList(new ArrayList<>(turns));
+    }
+
+    /** Every image of the conversation, in prompt order. */
+    public List<Image> images() {
+        List<Image> all = new ArrayList<>();
+        for (Turn t : turns) all.addAll(t.images());
+        return all;
+    }
+
+    public boolean isEmpty() {
+        return turns.isEmpty();
+    }
+
+    /** An independent copy (the images are shared; they are immutable). */
+    public Conversation copy() {
+        Conversation c = new Conversation();
+        c.turns.addAll(turns);
+        return c;
+    }
+
+    private Role lastRole() {
+        return turns.isEmpty() ? null : turns.getLast().role();
+    }
+}
