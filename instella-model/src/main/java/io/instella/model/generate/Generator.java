@@ -3,19 +3,12 @@ package io.instella.model.generate;
 import io.instella.model.InstellaException;
 import io.instella.model.InstellaVL;
 import io.instella.model.PreparedPrompt;
-import io.instella.model.lm.KVCache;
-import io.instella.model.lm.OlmoModel;
-import io.instella.model.tokenizer.Tokenizer;
-
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * Autoregressive generation with a KV cache: the prompt (text and image rows) runs through the language
- * model in one pass, then one token per step. Stops on the end-of-sequence ids, a stop string,
- * {@code maxNewTokens} or cancellation; streams text deltas that never split a UTF-8 character and never
- * show the beginning of a stop string that is then cut.
+ * model in one pass, then one token per step (a {@link GenerationSession} driven to the end). Stops on the
+ * end-of-sequence ids, a stop string, {@code maxNewTokens} or cancellation; streams text deltas that never
+ * split a UTF-8 character and never show the beginning of a stop string that is then cut.
  */
 public final class Generator {
     private final InstellaVL model;
@@ -49,79 +42,10 @@ public final class Generator {
      */
     public GenerationResult generate(PreparedPrompt prompt, GenerationOptions options, TokenListener listener,
                                      int contextLength, boolean keepPromptTensors) {
-        if (listener == null) listener = TokenListener.NONE;
         checkContext(prompt, options.maxNewTokens(), contextLength);
-        OlmoModel lm = model.languageModel();
-        Tokenizer tok = model.tokenizer();
-        int allowed = Math.min(tok.vocabSize(), lm.config().vocabSize());
-        List<Integer> eos = options.ignoreEos() ? List.of() : model.generationDefaults().eosTokenIds();
-        Sampler sampler = new Sampler(options, allowed);
-
-        long t0 = System.nanoTime();
-        float[] embeds = model.embed(prompt);
-        int L = prompt.sequenceLength();
-        KVCache cache = lm.newCache(Math.min(contextLength, L + Math.max(1, options.maxNewTokens())));
-        float[] hidden = lm.forward(embeds, L, cache);
-        float[] logits = lm.logits(hidden, L - 1);
-        long t1 = System.nanoTime();
-        float[] keptHidden = keepPromptTensors ? hidden : null;
-        float[] keptLogits = keepPromptTensors ? logits.clone() : null;
-
-        int[] textIds = prompt.textIds();
-        int[] context = Arrays.copyOf(textIds, textIds.length + options.maxNewTokens());
-        int contextLen = textIds.length;
-        int[] generated = new int[options.maxNewTokens()];
-        int n = 0;
-        List<TokenLogprob> logprobs = options.logprobs() ? new ArrayList<>() : null;
-        StopStringFilter filter = new StopStringFilter(options.stopStrings());
-        FinishReason reason = FinishReason.LENGTH;
-        String text = "";
-        float[] one = new float[lm.config().hiddenSize()];
-        while (n < options.maxNewTokens()) {
-            if (options.cancelled().getAsBoolean()) {
-                reason = FinishReason.CANCELLED;
-                break;
-            }
-            int next = sampler.next(logits, context, contextLen, generated, n);
-            if (eos.contains(next)) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            generated[n++] = next;
-            context[contextLen++] = next;
-            if (logprobs != null) logprobs.add(logprob(logits, allowed, next, options.topLogprobs(), tok));
-            String full = tok.decode(Arrays.copyOf(generated, n), true);
-            StopStringFilter.Step step = filter.accept(full);
-            if (!step.delta().isEmpty() || step.stopped()) listener.onToken(next, step.delta());
-            else listener.onToken(next, "");
-            if (step.stopped()) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            if (n == options.maxNewTokens()) break;
-            lm.embed(new int[]{next}, 0, 1, one, 0);
-            float[] h = lm.forward(one, 1, cache);
-            logits = lm.logits(h, 0);
-        }
-        text = filter.finish(tok.decode(Arrays.copyOf(generated, n), true));
-        String tail = filter.pendingTail();
-        if (!tail.isEmpty()) listener.onToken(-1, tail);
-        long t2 = System.nanoTime();
-        return new GenerationResult(L, Arrays.copyOf(generated, n), text, reason, logprobs == null ? List.of() : logprobs,
-                prompt.visionMillis(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, keptHidden, keptLogits);
-    }
-
-    private static TokenLogprob logprob(float[] logits, int allowed, int chosen, int top, Tokenizer tok) {
-        double[] lp = Sampler.logSoftmax(logits, allowed);
-        List<TokenLogprob.Alternative> alts = new ArrayList<>();
-        if (top > 0) {
-            Integer[] idx = new Integer[allowed];
-            for (int i = 0; i < allowed; i++) idx[i] = i;
-            Arrays.sort(idx, (a, b) -> Double.compare(lp[b], lp[a]));
-            for (int i = 0; i < top && i < allowed; i++) {
-                alts.add(new TokenLogprob.Alternative(idx[i], tok.decode(new int[]{idx[i]}, false), lp[idx[i]]));
-            }
-        }
-        return new TokenLogprob(chosen, tok.decode(new int[]{chosen}, false), lp[chosen], alts);
+        GenerationSession session = GenerationSession.fresh(model, prompt, options, listener, contextLength, keepPromptTensors);
+        session.prefill(Math.max(1, prompt.sequenceLength()));
+        while (!session.finished()) session.decodeOne();
+        return session.result();
     }
 }
