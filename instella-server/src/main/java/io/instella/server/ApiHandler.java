@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.instella.model.generate.GenerationResult;
 import io.instella.model.generate.TokenLogprob;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -143,7 +144,7 @@ final class ApiHandler extends Handler.Abstract {
                 engine.submit(job);
                 // A client that goes away while waiting for a whole answer: Jetty reports the broken connection here.
                 request.addFailureListener(t -> job.cancel());
-                return parsed.stream() ? stream(response, callback, parsed, job) : complete(response, callback, parsed, job);
+                return parsed.stream() ? stream(response, callback, parsed, job) : complete(request, response, callback, parsed, job);
             }
             default -> {
                 if (path.startsWith("/v1/models/")) {
@@ -262,10 +263,23 @@ final class ApiHandler extends Handler.Abstract {
 
     // ---- non-streamed answers
 
-    private int complete(Response response, Callback callback, RequestParser.Parsed parsed, Job job) {
+    private int complete(Request request, Response response, Callback callback, RequestParser.Parsed parsed, Job job) {
         GenerationResult[] results = new GenerationResult[job.choiceCount()];
+        boolean watching = true;
+        long nextProbe = System.nanoTime();
         while (true) {
-            Job.Event ev = take(job);
+            Job.Event ev = poll(job);
+            if (System.nanoTime() - nextProbe >= 0) {
+                nextProbe = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(250);
+                if (watching && !job.cancelled()) {
+                    ClientState state = probe(request);
+                    if (state == ClientState.GONE) job.cancel();
+                    if (state == ClientState.SENT_MORE) {
+                        watching = false;
+                        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                    }
+                }
+            }
             if (ev instanceof Job.ChoiceDone d) {
                 results[d.choice()] = d.result();
             } else if (ev instanceof Job.Done) {
@@ -311,13 +325,35 @@ final class ApiHandler extends Handler.Abstract {
         return sendJson(response, callback, 200, o);
     }
 
-    private Job.Event take(Job job) {
+    private Job.Event poll(Job job) {
         try {
-            return job.events().take();
+            return job.events().poll(250, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             job.cancel();
             Thread.currentThread().interrupt();
             throw new ApiError(503, "service_unavailable", null, "shutting_down", "the server is shutting down");
+        }
+    }
+
+    private enum ClientState { WAITING, GONE, SENT_MORE }
+
+    /**
+     * Whether the client of a request that is waiting for its whole answer is still there. Jetty does not read
+     * an HTTP/1.1 connection while its request is handled, so nothing would notice a closed connection until
+     * the answer is written; this reads (non-blocking) from the connection: end-of-stream means the client has
+     * gone. A client that pipelines another request meanwhile loses it (the byte read cannot be put back), so
+     * the connection is then closed after this answer; OpenAI clients do not pipeline.
+     */
+    private static ClientState probe(Request request) {
+        try {
+            EndPoint ep = request.getConnectionMetaData().getConnection().getEndPoint();
+            if (!ep.isOpen() || ep.isInputShutdown()) return ClientState.GONE;
+            if (ep.isFillInterested()) return ClientState.WAITING; // Jetty watches it itself
+            ByteBuffer one = BufferUtil.allocate(1);
+            int n = ep.fill(one);
+            return n < 0 ? ClientState.GONE : n == 0 ? ClientState.WAITING : ClientState.SENT_MORE;
+        } catch (IOException e) {
+            return ClientState.GONE;
         }
     }
 
