@@ -24,6 +24,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Continuous batching, the bounded queue, cancellation on disconnect, timeouts and the caches. */
 class SchedulingTest {
 
+    /** Client threads of their own (the common pool may have a single thread on a small machine). */
+    static final ExecutorService CLIENTS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "test-client");
+        t.setDaemon(true);
+        return t;
+    });
+
     static String chatBody(String text, int maxTokens, boolean stream) {
         ObjectNode o = TestServers.JSON.createObjectNode();
         o.putArray("messages").addObject().put("role", "user").put("content", text);
@@ -64,7 +71,7 @@ class SchedulingTest {
                 } catch (Exception e) {
                     throw new RuntimeException(e);
                 }
-            });
+            }, CLIENTS);
             while (TestServers.metric(s, "instella_generation_tokens_total") < 20) Thread.sleep(5);
             HttpResponse<String> shortOne = TestServers.post(s, "/v1/chat/completions", chatBody("Short.", 5, false));
             assertThat(answer(shortOne)).isNotEmpty();
@@ -84,7 +91,7 @@ class SchedulingTest {
                     } catch (Exception e) {
                         throw new RuntimeException(e);
                     }
-                }));
+                }, CLIENTS));
             }
             while (TestServers.metric(s, "instella_requests_waiting") < 1) Thread.sleep(5);
             HttpResponse<String> refused = TestServers.post(s, "/v1/chat/completions", chatBody("me too", 2, false));
