@@ -237,8 +237,11 @@ public final class Engine implements AutoCloseable {
                 };
                 PrefixCache.Lease lease = prefixCache.acquire(job.promptKeys, lm, options.contextLength());
                 sessions.add(new GenerationSession(model, job.prompt, opts, listener, lease.cache(), lease.reusedPositions(), false));
-                if (c == 0) job.cachedPositions(lease.reusedPositions());
-                metrics.promptAdmitted(length, lease.reusedPositions());
+                if (c == 0) {
+                    // counted once per request, as usage.prompt_tokens reports it
+                    job.cachedPositions(lease.reusedPositions());
+                    metrics.promptAdmitted(length, lease.reusedPositions());
+                }
             }
         } catch (RuntimeException e) {
             job.sessions = sessions;
