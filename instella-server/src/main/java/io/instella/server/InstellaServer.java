@@ -45,7 +45,9 @@ public final class InstellaServer implements AutoCloseable {
         this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         connector.setHost(options.host());
         connector.setPort(options.port());
-        connector.setIdleTimeout(Duration.ofMinutes(5).toMillis());
+        // A request waiting for a whole answer sends nothing for as long as generation takes: let the request
+        // timeout, not the connection's idle timeout, decide when that is too long.
+        connector.setIdleTimeout(options.requestTimeout().plusSeconds(60).toMillis());
         server.addConnector(connector);
         this.graceful = new GracefulHandler(new ApiHandler(options, engine, parser, metrics));
         server.setHandler(graceful);

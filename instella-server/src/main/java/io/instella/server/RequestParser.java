@@ -72,7 +72,11 @@ final class RequestParser {
             if (!so.isObject()) throw ApiError.invalid("stream_options", "stream_options must be an object");
             for (Iterator<String> it = so.fieldNames(); it.hasNext(); ) {
                 String f = it.next();
-                if (!f.equals("include_usage")) {
+                if (f.equals("include_obfuscation")) {
+                    if (bool(so, f, false, "stream_options." + f)) {
+                        throw ApiError.unsupported("stream_options.include_obfuscation", "stream obfuscation is not supported (loopback and local networks do not need it)");
+                    }
+                } else if (!f.equals("include_usage")) {
                     throw ApiError.invalid("stream_options." + f, "unknown_parameter", "Unrecognized stream option: " + f);
                 }
             }
