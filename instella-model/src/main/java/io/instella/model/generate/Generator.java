@@ -4,18 +4,12 @@ import io.instella.model.InstellaException;
 import io.instella.model.InstellaVL;
 import io.instella.model.PreparedPrompt;
 import io.instella.model.lm.KVCache;
-import io.instella.model.lm.OlmoModel;
-import io.instella.model.tokenizer.Tokenizer;
-
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * Autoregressive generation with a KV cache: the prompt (text and image rows) runs through the language
- * model in one pass, then one token per step. Stops on the end-of-sequence ids, a stop string,
- * {@code maxNewTokens} or cancellation; streams text deltas that never split a UTF-8 character and never
- * show the beginning of a stop string that is then cut.
+ * model in one pass, then one token per step (a {@link GenerationSession} driven to the end). Stops on the
+ * end-of-sequence ids, a stop string, {@code maxNewTokens} or cancellation; streams text deltas that never
+ * split a UTF-8 character and never show the beginning of a stop string that is then cut.
  */
 public final class Generator {
     private final InstellaVL model;
@@ -50,9 +44,10 @@ public final class Generator {
     public GenerationResult generate(PreparedPrompt prompt, GenerationOptions options, TokenListener listener,
                                      int contextLength, boolean keepPromptTensors) {
         checkContext(prompt, options.maxNewTokens(), contextLength);
-        int L = prompt.sequenceLength();
-        KVCache cache = model.languageModel().newCache(Math.min(contextLength, L + Math.max(1, options.maxNewTokens())));
-        return run(prompt, options, listener, cache, keepPromptTensors, null);
+        GenerationSession session = GenerationSession.fresh(model, prompt, options, listener, contextLength, keepPromptTensors);
+        session.prefill(Math.max(1, prompt.sequenceLength()));
+        while (!session.finished()) session.decodeOne();
+        return session.result();
     }
 
     /**
@@ -61,116 +56,27 @@ public final class Generator {
      * {@code sequenceLength - 1} are kept, since the last position must run to give logits). Only the rest of the
      * prompt runs through the model, in chunks of {@value #PREFILL_CHUNK} positions, with progress reported and
      * cancellation checked between chunks. The context is the cache's maximum length. Afterwards the cache holds
-     * the prompt and the generated tokens that were fed back: {@code cache.length() - sequenceLength} of them.
+     * the prompt and the generated tokens that were fed back.
      */
     public GenerationResult generate(PreparedPrompt prompt, GenerationOptions options, TokenListener listener,
                                      KVCache cache, PrefillListener progress) {
         checkContext(prompt, options.maxNewTokens(), cache.maxLength());
-        return run(prompt, options, listener, cache, false, progress != null ? progress : PrefillListener.NONE);
+        PrefillListener report = progress != null ? progress : PrefillListener.NONE;
+        int length = prompt.sequenceLength();
+        int start = Math.min(cache.length(), length - 1);
+        GenerationSession session = new GenerationSession(model, prompt, options, listener, cache, start, false);
+        while (session.state() == GenerationSession.State.PREFILL) {
+            if (options.cancelled().getAsBoolean()) {
+                session.cancel();
+                return session.result();
+            }
+            session.prefill(PREFILL_CHUNK);
+            report.onProgress(length - session.remainingPrompt() - start, length - start);
+        }
+        while (!session.finished()) session.decodeOne();
+        return session.result();
     }
 
     /** Positions per prefill pass in {@link #generate(PreparedPrompt, GenerationOptions, TokenListener, KVCache, PrefillListener)}. */
     public static final int PREFILL_CHUNK = 256;
-
-    private GenerationResult run(PreparedPrompt prompt, GenerationOptions options, TokenListener listener,
-                                 KVCache cache, boolean keepPromptTensors, PrefillListener chunked) {
-        if (listener == null) listener = TokenListener.NONE;
-        OlmoModel lm = model.languageModel();
-        Tokenizer tok = model.tokenizer();
-        int allowed = Math.min(tok.vocabSize(), lm.config().vocabSize());
-        List<Integer> eos = options.ignoreEos() ? List.of() : model.generationDefaults().eosTokenIds();
-        Sampler sampler = new Sampler(options, allowed);
-
-        long t0 = System.nanoTime();
-        float[] embeds = model.embed(prompt);
-        int L = prompt.sequenceLength();
-        float[] hidden;
-        float[] logits;
-        if (chunked == null) {
-            // One pass over the whole prompt: the path the golden parity tests pin down.
-            hidden = lm.forward(embeds, L, cache);
-            logits = lm.logits(hidden, L - 1);
-        } else {
-            int h = lm.config().hiddenSize();
-            int start = Math.min(cache.length(), L - 1);
-            cache.truncate(start);
-            hidden = null;
-            logits = null;
-            for (int done = start; done < L; ) {
-                if (options.cancelled().getAsBoolean()) {
-                    return new GenerationResult(L, new int[0], "", FinishReason.CANCELLED, List.of(), prompt.visionMillis(),
-                            (System.nanoTime() - t0) / 1e6, 0, null, null);
-                }
-                int n = Math.min(PREFILL_CHUNK, L - done);
-                float[] out = lm.forward(Arrays.copyOfRange(embeds, done * h, (done + n) * h), n, cache);
-                done += n;
-                chunked.onProgress(done - start, L - start);
-                if (done == L) logits = lm.logits(out, n - 1);
-            }
-        }
-        long t1 = System.nanoTime();
-        float[] keptHidden = keepPromptTensors ? hidden : null;
-        float[] keptLogits = keepPromptTensors ? logits.clone() : null;
-
-        int[] textIds = prompt.textIds();
-        int[] context = Arrays.copyOf(textIds, textIds.length + options.maxNewTokens());
-        int contextLen = textIds.length;
-        int[] generated = new int[options.maxNewTokens()];
-        int n = 0;
-        List<TokenLogprob> logprobs = options.logprobs() ? new ArrayList<>() : null;
-        StopStringFilter filter = new StopStringFilter(options.stopStrings());
-        FinishReason reason = FinishReason.LENGTH;
-        String text;
-        // Incremental decoding keeps streaming linear in the number of tokens.
-        var decoder = tok.newIncrementalDecoder(true);
-        StringBuilder decoded = new StringBuilder();
-        float[] one = new float[lm.config().hiddenSize()];
-        while (n < options.maxNewTokens()) {
-            if (options.cancelled().getAsBoolean()) {
-                reason = FinishReason.CANCELLED;
-                break;
-            }
-            int next = sampler.next(logits, context, contextLen, generated, n);
-            if (eos.contains(next)) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            generated[n++] = next;
-            context[contextLen++] = next;
-            if (logprobs != null) logprobs.add(logprob(logits, allowed, next, options.topLogprobs(), tok));
-            decoded.append(decoder.push(next));
-            StopStringFilter.Step step = filter.accept(decoded.toString());
-            if (!step.delta().isEmpty() || step.stopped()) listener.onToken(next, step.delta());
-            else listener.onToken(next, "");
-            if (step.stopped()) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            if (n == options.maxNewTokens()) break;
-            lm.embed(new int[]{next}, 0, 1, one, 0);
-            float[] h = lm.forward(one, 1, cache);
-            logits = lm.logits(h, 0);
-        }
-        decoded.append(decoder.finish());
-        text = filter.finish(decoded.toString());
-        String tail = filter.pendingTail();
-        if (!tail.isEmpty()) listener.onToken(-1, tail);
-        long t2 = System.nanoTime();
-        return new GenerationResult(L, Arrays.copyOf(generated, n), text, reason, logprobs == null ? List.of() : logprobs,
-                prompt.visionMillis(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, keptHidden, keptLogits);
-    }
-
-    private static TokenLogprob logprob(float[] logits, int allowed, int chosen, int top, Tokenizer tok) {
-        double[] lp = Sampler.logSoftmax(logits, allowed);
-        List<TokenLogprob.Alternative> alts = new ArrayList<>();
-        if (top > 0) {
-            Integer[] idx = new Integer[allowed];
-            for (int i = 0; i < allowed; i++) idx[i] = i;
-            Arrays.sort(idx, (a, b) -> Double.compare(lp[b], lp[a]));
-            for (int i = 0; i < top && i < allowed; i++) {
-                alts.add(new TokenLogprob.Alternative(idx[i], tok.decode(new int[]{idx[i]}, false), lp[idx[i]]));
-            }
-        }
-        return new TokenLogprob(chosen, tok.decode(new int[]{chosen}, false), lp[chosen], alts);
-    }
 }

@@ -97,19 +97,31 @@ public final class Sampler {
         return p;
     }
 
-    /** transformers' TopPLogitsWarper: drop the low tail whose cumulative mass is <= 1 - top_p; keep at least one. */
+    /**
+     * transformers' TopPLogitsWarper: drop the low tail whose cumulative mass is <= 1 - top_p; keep at least one.
+     * The tail is taken in ascending order of probability, equal probabilities in ascending id order (a stable
+     * sort of the ids): sorting the values alone gives the same sums and the cut, and the ids at the cut's value
+     * are dropped lowest first, so no boxed sort of the vocabulary is needed.
+     */
     static void topP(float[] l, double[] p, double topP) {
-        Integer[] order = new Integer[p.length];
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        Arrays.sort(order, (a, b) -> Double.compare(p[a], p[b])); // ascending
+        int n = p.length;
+        double[] sorted = p.clone();
+        Arrays.sort(sorted);
         double cum = 0;
-        for (int r = 0; r < order.length - 1; r++) {
-            cum += p[order[r]];
-            if (cum <= 1 - topP) {
-                p[order[r]] = 0;
-                l[order[r]] = Float.NEGATIVE_INFINITY;
-            } else {
-                break;
+        int drop = 0;
+        for (int r = 0; r < n - 1; r++) {
+            cum += sorted[r];
+            if (cum <= 1 - topP) drop++;
+            else break;
+        }
+        if (drop == 0) return;
+        double cut = sorted[drop - 1];
+        int atCut = 0;
+        for (int r = drop - 1; r >= 0 && sorted[r] == cut; r--) atCut++;
+        for (int i = 0; i < n; i++) {
+            if (p[i] < cut || (p[i] == cut && atCut-- > 0)) {
+                p[i] = 0;
+                l[i] = Float.NEGATIVE_INFINITY;
             }
         }
     }

@@ -73,4 +73,40 @@ class SamplerTest {
         assertThatThrownBy(() -> GenerationOptions.builder().maxNewTokens(-1).build()).hasMessageContaining("max_new_tokens");
         assertThatThrownBy(() -> GenerationOptions.builder().stopStrings(List.of("")).build()).hasMessageContaining("stop");
     }
+
+    /** The stable-sort formulation of transformers' top-p filter, as Sampler first had it. */
+    static void topPBySortingIds(float[] l, double[] p, double topP) {
+        Integer[] order = new Integer[p.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[a], p[b]));
+        double cum = 0;
+        for (int r = 0; r < order.length - 1; r++) {
+            cum += p[order[r]];
+            if (cum <= 1 - topP) {
+                p[order[r]] = 0;
+                l[order[r]] = Float.NEGATIVE_INFINITY;
+            } else {
+                break;
+            }
+        }
+    }
+
+    @Test
+    void topPDropsExactlyWhatAStableSortOfTheIdsDrops() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int trial = 0; trial < 300; trial++) {
+            int n = 1 + rnd.nextInt(400);
+            float[] logits = new float[n];
+            // few distinct values, so that the cut often falls inside a run of equal probabilities; some -inf
+            for (int i = 0; i < n; i++) logits[i] = rnd.nextInt(8) == 0 ? Float.NEGATIVE_INFINITY : rnd.nextInt(6) * 0.5f;
+            if (logits[0] == Float.NEGATIVE_INFINITY) logits[0] = 1;
+            double top = new double[]{0.05, 0.3, 0.5, 0.9, 0.95, 0.999}[rnd.nextInt(6)];
+            double[] p1 = Sampler.softmax(logits), p2 = p1.clone();
+            float[] l1 = logits.clone(), l2 = logits.clone();
+            Sampler.topP(l1, p1, top);
+            topPBySortingIds(l2, p2, top);
+            assertThat(p1).as("trial %d", trial).containsExactly(p2);
+            assertThat(l1).containsExactly(l2);
+        }
+    }
 }

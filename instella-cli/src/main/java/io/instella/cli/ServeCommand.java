@@ -1,0 +1,143 @@
+package io.instella.cli;
+
+import io.instella.core.kernels.Parallel;
+import io.instella.model.InstellaVL;
+import io.instella.server.InstellaServer;
+import io.instella.server.ServerOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code instella serve}: the OpenAI-compatible HTTP server and chat page. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions with images, "
+                + "/v1/completions, /v1/models, /health, /metrics) and a chat page at /.")
+public final class ServeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "Model directory (Hugging Face layout).")
+    Path model;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default: ${DEFAULT-VALUE}; "
+            + "0.0.0.0 exposes the server to the network).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "TCP port (default: ${DEFAULT-VALUE}; 0 = any free port).")
+    int port;
+
+    @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1/* and /metrics "
+            + "(default: the INSTELLA_API_KEY environment variable, else no key).")
+    String apiKey;
+
+    @Option(names = "--model-name", description = "Model id reported by /v1/models and accepted in requests "
+            + "(default: the model directory's name).")
+    String modelName;
+
+    @Option(names = "--parallel", defaultValue = "4", description = "Sequences decoded together in one batch (default: ${DEFAULT-VALUE}).")
+    int parallel;
+
+    @Option(names = "--ctx", description = "Context length per sequence, prompt + completion (default: min(4096, the model's)).")
+    Integer ctx;
+
+    @Option(names = "--queue", defaultValue = "64", description = "Requests that may wait for a slot before 429 (default: ${DEFAULT-VALUE}).")
+    int queue;
+
+    @Option(names = "--max-tokens-default", defaultValue = "2048",
+            description = "Completion budget of a chat request that sets none (default: ${DEFAULT-VALUE}, capped by the context).")
+    int defaultMaxTokens;
+
+    @Option(names = "--timeout", defaultValue = "600", description = "Seconds a request may take before it is cancelled with 504 (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
+
+    @Option(names = "--max-body-mb", defaultValue = "20", description = "Largest request body in MiB (default: ${DEFAULT-VALUE}).")
+    long maxBodyMb;
+
+    @Option(names = "--max-image-pixels", defaultValue = "25000000", description = "Largest image, width x height (default: ${DEFAULT-VALUE}).")
+    long maxImagePixels;
+
+    @Option(names = "--max-images", defaultValue = "8", description = "Most images in one request (default: ${DEFAULT-VALUE}).")
+    int maxImages;
+
+    @Option(names = "--prefix-cache-mb", defaultValue = "1024",
+            description = "Memory for KV caches kept for continued conversations, MiB (default: ${DEFAULT-VALUE}; 0 = off).")
+    long prefixCacheMb;
+
+    @Option(names = "--image-cache-mb", defaultValue = "256",
+            description = "Memory for encoded images kept by content hash, MiB (default: ${DEFAULT-VALUE}; 0 = off).")
+    long imageCacheMb;
+
+    @Option(names = "--prefill-chunk", defaultValue = "512",
+            description = "Prompt positions computed per scheduler step (default: ${DEFAULT-VALUE}).")
+    int prefillChunk;
+
+    @Option(names = "--cors-origin", description = "Allow browser calls from this origin (repeatable; '*' = any). Default: CORS off.")
+    List<String> corsOrigins = new ArrayList<>();
+
+    @Option(names = "--allow-image-host", description = "Fetch http(s) image URLs from this host (repeatable; '*.example.com' "
+            + "matches subdomains). Default: no URL fetching, data: URLs only.")
+    List<String> imageHosts = new ArrayList<>();
+
+    @Option(names = "--image-url-max-mb", defaultValue = "10", description = "Largest fetched image, MiB (default: ${DEFAULT-VALUE}).")
+    long imageUrlMaxMb;
+
+    @Option(names = "--image-url-timeout", defaultValue = "10", description = "Seconds to fetch one image URL (default: ${DEFAULT-VALUE}).")
+    long imageUrlTimeout;
+
+    @Option(names = "--shutdown-grace", defaultValue = "30",
+            description = "On SIGTERM, seconds running requests may take to finish before they are cancelled (default: ${DEFAULT-VALUE}).")
+    long shutdownGrace;
+
+    @Option(names = "--threads", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (threads != null) Parallel.setThreads(threads);
+        if (apiKey == null) {
+            String env = System.getenv("INSTELLA_API_KEY");
+            if (env != null && !env.isBlank()) apiKey = env;
+        }
+        var out = spec.commandLine().getOut();
+        var err = spec.commandLine().getErr();
+        InstellaVL vl = InstellaVL.load(model);
+        String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
+        ServerOptions options = ServerOptions.builder().host(host).port(port).apiKey(apiKey).modelName(name).parallel(parallel)
+                .contextLength(ctx != null ? ctx : Math.min(4096, vl.contextLength())).queueSize(queue)
+                .maxBodyBytes(maxBodyMb << 20).maxImagePixels(maxImagePixels).maxImagesPerRequest(maxImages)
+                .requestTimeout(Duration.ofSeconds(timeoutSeconds)).defaultMaxTokens(defaultMaxTokens).prefillChunk(prefillChunk)
+                .prefixCacheBytes(prefixCacheMb << 20).imageCacheBytes(imageCacheMb << 20).corsOrigins(corsOrigins)
+                .imageUrlHosts(imageHosts).imageUrlMaxBytes(imageUrlMaxMb << 20).imageUrlTimeout(Duration.ofSeconds(imageUrlTimeout))
+                .shutdownGrace(Duration.ofSeconds(shutdownGrace)).build();
+        InstellaServer server;
+        try {
+            server = InstellaServer.start(vl, options);
+        } catch (java.io.IOException e) {
+            vl.close();
+            throw new java.io.UncheckedIOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM / Ctrl-C: finish or cancel running requests cleanly, then exit.
+        Thread hook = new Thread(() -> {
+            err.println("instella: shutting down (running requests get up to " + shutdownGrace + " s)...");
+            err.flush();
+            server.close();
+            vl.close();
+            stopped.countDown();
+        }, "instella-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        out.println("instella: serving " + name + " on " + server.url() + "  (chat page: " + server.url() + "/, API: "
+                + server.url() + "/v1, parallel " + parallel + ", context " + options.contextLength()
+                + (apiKey != null ? ", API key required" : "") + ")");
+        out.flush();
+        server.join();
+        stopped.await();
+        return 0;
+    }
+}
