@@ -39,6 +39,33 @@ class KernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({"1,1,32", "1,37,64", "2,5,96", "4,33,2048", "5,17,64", "7,40,288", "13,130,512"})
+    void quantizedLinearMatchesDequantizedReference(int n, int m, int k) {
+        SplittableRandom r = new SplittableRandom(n * 131L + m * 17L + k);
+        float[] x = rand(r, n * k), w = rand(r, m * k), bias = rand(r, m);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            for (DType dt : new DType[]{DType.Q8_0, DType.Q4_0}) {
+                Tensor wt = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("w", w, m, k), dt, arena);
+                float[] wq = wt.toFloatArray();
+                float[] out = new float[n * m];
+                MatMul.linear(x, n, wt, bias, out);
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < m; j++) {
+                        double ref = bias[j], mag = 0;
+                        for (int t = 0; t < k; t++) {
+                            ref += (double) x[i * k + t] * wq[j * k + t];
+                            mag += Math.abs((double) x[i * k + t] * wq[j * k + t]);
+                        }
+                        // Q4_0 decode quantizes activations to int8 (as llama.cpp does): error ~ 1/254 of the magnitudes.
+                        double tol = dt == DType.Q4_0 && n <= MatMul.GEMV_MAX_ROWS ? 0.01 * mag + 1e-4 : 1e-4 * Math.sqrt(k) + 1e-5 * mag;
+                        assertThat((double) out[i * m + j]).as("%s n=%d out[%d,%d]", dt, n, i, j).isCloseTo(ref, within(tol));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void layerNormWithAndWithoutAffine() {
         float[] x = {1, 2, 3, 4, 10, 10, 10, 10};
