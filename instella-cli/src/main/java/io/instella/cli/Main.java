@@ -14,7 +14,7 @@ import java.io.PrintWriter;
 @Command(name = "instella", mixinStandardHelpOptions = true, version = "instella 0.1.0",
         description = "Instella-VL-1B vision-language model on the JVM.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
-                InitRandomCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+                InitRandomCommand.class, InfoCommand.class, BenchCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -153,10 +153,12 @@ final class Gemm {
             c0 = av.fma(FloatVector.fromArray(F, b, bOff + t * NR), c0);
             c1 = av.fma(FloatVector.fromArray(F, b, bOff + t * NR + L), c1);
         }
+        float[] tile = TILE.get();
+        c0.intoArray(tile, 0);
+        c1.intoArray(tile, L);
         for (int q = 0; q < nr; q++) {
-            float v = q < L ? c0.lane(q) : c1.lane(q - L);
-            if (first) c[cOff + q] = v + (bias == null ? 0f : bias[jBias + q]);
-            else c[cOff + q] += v;
+            if (first) c[cOff + q] = tile[q] + (bias == null ? 0f : bias[jBias + q]);
+            else c[cOff + q] += tile[q];
         }
     }
 }

@@ -115,42 +115,32 @@ final class Gemv {
         return xs;
     }
 
-    /** out[j] = W[j]·x + bias[j] for rows [j0, j1) of a BF16 matrix, x split even/odd. */
+    /**
+     * out[j] = W[j]·x + bias[j] for rows [j0, j1) of a BF16 matrix, x split even/odd. One row at a time, two
+     * chunks per step: a single sequential stream runs at full DRAM speed (25 GB/s on one core here), while
+     * interleaving two rows' streams measured 10 GB/s.
+     */
     static void bf16Rows(MemorySegment seg, int k, float[] xs, int xsOff, int j0, int j1, float[] bias, float[] out, int outOff) {
-        int chunk = 2 * L, bound = k - k % chunk;
+        int chunk = 2 * L, bound = k - k % chunk, bound2 = k - k % (2 * chunk);
         long rowBytes = 2L * k;
-        int j = j0;
-        for (; j + 1 < j1; j += 2) {
-            long r0 = j * rowBytes, r1 = r0 + rowBytes;
-            FloatVector e0 = FloatVector.zero(F), o0 = e0, e1 = e0, o1 = e0;
-            for (int c = 0; c < bound; c += chunk) {
-                FloatVector xe = FloatVector.fromArray(F, xs, xsOff + c);
-                FloatVector xo = FloatVector.fromArray(F, xs, xsOff + c + L);
-                IntVector w0 = IntVector.fromMemorySegment(I, seg, r0 + 2L * c, LE);
-                IntVector w1 = IntVector.fromMemorySegment(I, seg, r1 + 2L * c, LE);
-                e0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e0);
-                o0 = w0.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o0);
-                e1 = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e1);
-                o1 = w1.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o1);
-            }
-            float s0 = e0.add(o0).reduceLanes(VectorOperators.ADD);
-            float s1 = e1.add(o1).reduceLanes(VectorOperators.ADD);
-            for (int t = bound; t < k; t++) {
-                s0 += xs[xsOff + t] * bf16(seg, r0 + 2L * t);
-                s1 += xs[xsOff + t] * bf16(seg, r1 + 2L * t);
-            }
-            out[outOff + j] = s0 + (bias == null ? 0f : bias[j]);
-            out[outOff + j + 1] = s1 + (bias == null ? 0f : bias[j + 1]);
-        }
-        for (; j < j1; j++) {
+        for (int j = j0; j < j1; j++) {
             long r0 = j * rowBytes;
-            FloatVector e0 = FloatVector.zero(F), o0 = e0;
-            for (int c = 0; c < bound; c += chunk) {
+            FloatVector e0 = FloatVector.zero(F), o0 = e0, e1 = e0, o1 = e0;
+            int c = 0;
+            for (; c < bound2; c += 2 * chunk) {
+                IntVector w0 = IntVector.fromMemorySegment(I, seg, r0 + 2L * c, LE);
+                IntVector w1 = IntVector.fromMemorySegment(I, seg, r0 + 2L * (c + chunk), LE);
+                e0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c), e0);
+                o0 = w0.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c + L), o0);
+                e1 = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c + chunk), e1);
+                o1 = w1.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c + chunk + L), o1);
+            }
+            for (; c < bound; c += chunk) {
                 IntVector w0 = IntVector.fromMemorySegment(I, seg, r0 + 2L * c, LE);
                 e0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c), e0);
                 o0 = w0.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c + L), o0);
             }
-            float s0 = e0.add(o0).reduceLanes(VectorOperators.ADD);
+            float s0 = e0.add(o0).add(e1.add(o1)).reduceLanes(VectorOperators.ADD);
             for (int t = bound; t < k; t++) s0 += xs[xsOff + t] * bf16(seg, r0 + 2L * t);
             out[outOff + j] = s0 + (bias == null ? 0f : bias[j]);
         }

@@ -86,9 +86,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         int n = (int) (count * cols);
         switch (dtype) {
             case F32 -> MemorySegment.copy(data, F32, start * 4, dst, dstOff, n);
-            case BF16 -> {
-                for (int i = 0; i < n; i++) dst[dstOff + i] = bf16ToFloat(data.getAtIndex(I16, start + i));
-            }
+            case BF16 -> io.instella.core.kernels.MatMul.widenBf16(data, start * 2, dst, dstOff, n);
             case Q8_0, Q4_0 -> {
                 if (cols % Quant.BLOCK != 0) throw new IllegalStateException(name + ": rows are not whole blocks");
                 Quant.dequantize(dtype, data, start, dst, dstOff, n);

@@ -66,6 +66,29 @@ class KernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({"1,0,true,2,2,8", "9,0,true,4,2,16", "40,0,true,2,1,64", "37,100,true,2,2,32", "70,5,false,3,3,64", "200,0,false,1,1,8"})
+    void blockedAttentionMatchesRowByRowAttention(int n, int start, boolean causal, int heads, int kvHeads, int hd) {
+        SplittableRandom r = new SplittableRandom(n * 7L + start + hd);
+        int kvLen = causal ? start + n : n + start;
+        int qStride = heads * hd + 3, kvStride = kvHeads * hd + 5, outStride = heads * hd + 1;
+        float[] q = rand(r, n * qStride + 2), k = rand(r, kvLen * kvStride + 4), v = rand(r, kvLen * kvStride + 4);
+        for (int i = 0; i < q.length; i++) q[i] *= 3; // peaky softmax rows
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] out = new float[n * outStride + 1], ref = new float[n * outStride + 1];
+        BlockedAttention.attention(q, 2, qStride, k, v, 4, kvStride, kvLen, n, start, causal, heads, kvHeads, hd, scale,
+                out, 1, outStride);
+        int group = heads / kvHeads;
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < heads; h++) {
+                int len = causal ? start + i + 1 : kvLen;
+                Attention.attendRow(q, 2 + i * qStride + h * hd, k, v, 4 + (h / group) * hd, kvStride, len, hd, scale,
+                        ref, 1 + i * outStride + h * hd);
+            }
+        }
+        for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(ref[i], within(2e-5f));
+    }
+
     @Test
     void layerNormWithAndWithoutAffine() {
         float[] x = {1, 2, 3, 4, 10, 10, 10, 10};

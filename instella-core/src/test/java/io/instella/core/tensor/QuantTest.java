@@ -124,6 +124,29 @@ class QuantTest {
     }
 
     @Test
+    void vectorQuantizerIsBitIdenticalToTheScalarReference() {
+        SplittableRandom r = new SplittableRandom(11);
+        int n = 32 * 200;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = switch (i / 32 % 5) {
+                case 0 -> (float) r.nextGaussian();
+                case 1 -> (float) (r.nextInt(-16, 17) * 0.5); // exact halves after scaling, repeated maxima
+                case 2 -> i % 32 == 3 ? -4f : i % 32 == 9 ? 4f : 0.25f; // ties of +max and -max: the first wins
+                case 3 -> 0f;
+                default -> (float) (r.nextGaussian() * 1e-30); // tiny scales
+            };
+        }
+        for (DType type : new DType[]{DType.Q8_0, DType.Q4_0}) {
+            MemorySegment fast = MemorySegment.ofArray(new byte[(int) type.bytesFor(n)]);
+            MemorySegment ref = MemorySegment.ofArray(new byte[(int) type.bytesFor(n)]);
+            Quant.quantizeRow(type, x, 0, n, fast, 0);
+            Quant.quantizeRowScalar(type, x, 0, n, ref, 0);
+            assertThat(fast.toArray(ValueLayout.JAVA_BYTE)).as(type.name()).isEqualTo(ref.toArray(ValueLayout.JAVA_BYTE));
+        }
+    }
+
+    @Test
     void rowsMustBeWholeBlocks() {
         Tensor t = Tensor.ofFloats("odd", new float[40], 1, 40);
         try (Arena arena = Arena.ofShared()) {

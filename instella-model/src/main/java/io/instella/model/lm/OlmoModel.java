@@ -2,6 +2,7 @@ package io.instella.model.lm;
 
 import io.instella.core.kernels.Activations;
 import io.instella.core.kernels.Attention;
+import io.instella.core.kernels.BlockedAttention;
 import io.instella.core.kernels.MatMul;
 import io.instella.core.kernels.Norms;
 import io.instella.core.kernels.Parallel;
@@ -13,6 +14,7 @@ import io.instella.model.config.TextConfig;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * AMD OLMo 1B as Hugging Face {@code OlmoForCausalLM} computes it (spec §8): pre-norm decoder layers with
@@ -36,6 +38,14 @@ public final class OlmoModel {
                         float[] qBias, float[] kBias, float[] vBias, float[] oBias) {}
 
     public OlmoModel(TextConfig config, Checkpoint ckpt) {
+        this(config, ckpt, UnaryOperator.identity());
+    }
+
+    /**
+     * @param linearWeights applied to every decoder-layer projection weight as it is loaded (e.g. quantization
+     *                      to Q8_0/Q4_0); the embeddings and the head tied to them stay as stored
+     */
+    public OlmoModel(TextConfig config, Checkpoint ckpt, UnaryOperator<Tensor> linearWeights) {
         this.config = config;
         int h = config.hiddenSize(), kv = config.kvDim(), inter = config.intermediateSize();
         this.embedTokens = ckpt.get(PREFIX + "embed_tokens.weight", config.vocabSize(), h);
@@ -49,13 +59,13 @@ public final class OlmoModel {
             String p = PREFIX + "layers." + i + ".";
             boolean b = config.attentionBias();
             layers[i] = new Layer(
-                    ckpt.get(p + "self_attn.q_proj.weight", h, h),
-                    ckpt.get(p + "self_attn.k_proj.weight", kv, h),
-                    ckpt.get(p + "self_attn.v_proj.weight", kv, h),
-                    ckpt.get(p + "self_attn.o_proj.weight", h, h),
-                    ckpt.get(p + "mlp.gate_proj.weight", inter, h),
-                    ckpt.get(p + "mlp.up_proj.weight", inter, h),
-                    ckpt.get(p + "mlp.down_proj.weight", h, inter),
+                    linearWeights.apply(ckpt.get(p + "self_attn.q_proj.weight", h, h)),
+                    linearWeights.apply(ckpt.get(p + "self_attn.k_proj.weight", kv, h)),
+                    linearWeights.apply(ckpt.get(p + "self_attn.v_proj.weight", kv, h)),
+                    linearWeights.apply(ckpt.get(p + "self_attn.o_proj.weight", h, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.gate_proj.weight", inter, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.up_proj.weight", inter, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.down_proj.weight", h, inter)),
                     b ? ckpt.get(p + "self_attn.q_proj.bias", h).toFloatArray() : null,
                     b ? ckpt.get(p + "self_attn.k_proj.bias", kv).toFloatArray() : null,
                     b ? ckpt.get(p + "self_attn.v_proj.bias", kv).toFloatArray() : null,
@@ -81,6 +91,22 @@ public final class OlmoModel {
     }
 
     public TextConfig config() { return config; }
+
+    /** Bytes of weights one decode step reads: every layer's projections and the output head. */
+    public long decodeBytesPerToken() {
+        long b = lmHead.byteSize();
+        for (Layer w : layers) {
+            for (Tensor t : new Tensor[]{w.q, w.k, w.v, w.o, w.gate, w.up, w.down}) b += t.byteSize();
+        }
+        return b;
+    }
+
+    /** Bytes of all weights this model holds (embeddings counted once when the head is tied). */
+    public long weightBytes() {
+        long b = decodeBytesPerToken();
+        if (lmHead != embedTokens) b += embedTokens.byteSize();
+        return b;
+    }
 
     public Tensor embedTokens() { return embedTokens; }
 
@@ -227,6 +253,11 @@ public final class OlmoModel {
         int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize(), kvDim = config.kvDim();
         int group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
+        if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+            BlockedAttention.attention(q, 0, h, keys, values, 0, kvDim, start + n, n, start, true,
+                    heads, config.numKvHeads(), hd, scale, out, 0, h);
+            return;
+        }
         // Work item t = head * n + row: rows of one head stay together for cache locality.
         Parallel.forRange(heads * n, Math.max(1, 64 / Math.max(1, start + n) ), (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
@@ -237,6 +268,9 @@ public final class OlmoModel {
             }
         });
     }
+
+    /** From this many new rows on, attention runs blocked over queries and keys (prefill). */
+    static final int BLOCKED_ATTENTION_MIN_ROWS = 8;
 
     private static void clamp(float[] a, float c) {
         for (int i = 0; i < a.length; i++) a[i] = Math.max(-c, Math.min(c, a[i]));
