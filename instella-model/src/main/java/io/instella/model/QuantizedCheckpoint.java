@@ -21,9 +21,12 @@ import java.util.stream.Stream;
  * everything else as stored. Loading it maps the blocks in place: no conversion at load time.
  */
 public final class QuantizedCheckpoint {
-    /** The weights that are quantized: exactly those the model's constructors quantize at load time. */
+    /**
+     * The weights that are quantized: exactly those the model's constructors quantize at load time (the
+     * language model's q/k projections stay wide, see {@link io.instella.model.lm.OlmoModel}).
+     */
     private static final Pattern PROJECTION = Pattern.compile(
-            "^model\\.layers\\.\\d+\\.(self_attn\\.[qkvo]_proj|mlp\\.(gate|up|down)_proj)\\.weight$"
+            "^model\\.layers\\.\\d+\\.(self_attn\\.[vo]_proj|mlp\\.(gate|up|down)_proj)\\.weight$"
                     + "|^model\\.vision_tower\\.vision_tower\\.vision_model\\.encoder\\.layers\\.\\d+\\.(self_attn\\.(q|k|v|out)_proj|mlp\\.fc[12])\\.weight$");
 
     private QuantizedCheckpoint() {}
