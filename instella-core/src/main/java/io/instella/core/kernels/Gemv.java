@@ -52,17 +52,26 @@ final class Gemv {
             case BF16 -> {
                 float[] xs = splitEvenOdd(x, xOff, n, k);
                 Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                    for (int i = 0; i < n; i++) bf16Rows(seg, k, xs, i * k, j0, j1, bias, out, outOff + i * m);
+                    if (n == 1) bf16Rows(seg, k, xs, 0, j0, j1, bias, out, outOff);
+                    else for (int j = j0; j < j1; j++) { // each weight row once from memory, then from L1 for the other tokens
+                        for (int i = 0; i < n; i++) bf16Rows(seg, k, xs, i * k, j, j + 1, bias, out, outOff + i * m);
+                    }
                 });
             }
             case Q8_0 -> Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                for (int i = 0; i < n; i++) q8Rows(seg, k, x, xOff + i * k, j0, j1, bias, out, outOff + i * m);
+                if (n == 1) q8Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
+                else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) q8Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+                }
             });
             case Q4_0 -> {
                 if (INT_Q4) {
                     QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
                     Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                        for (int i = 0; i < n; i++) q4RowsInt(seg, k, qa, i, j0, j1, bias, out, outOff + i * m);
+                        if (n == 1) q4RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
+                        else for (int j = j0; j < j1; j++) {
+                            for (int i = 0; i < n; i++) q4RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+                        }
                     });
                 } else {
                     Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
