@@ -27,18 +27,20 @@ public final class MachineLimits {
             buf.fill((byte) 1); // fault every page in before timing
             long total = bytes;
             int threads = Parallel.threads();
-            long per = total / threads / F.vectorByteSize() * F.vectorByteSize();
+            // Many chunks, claimed dynamically: every thread gets work even if one wakes late.
+            int parts = threads * 16;
+            long per = total / parts / F.vectorByteSize() * F.vectorByteSize();
             double best = 0;
             DoubleAdder sink = new DoubleAdder();
             // Compile the loop as a whole method first (an on-stack-replaced first call runs unoptimised vectors).
             for (int i = 0; i < 20_000; i++) sink.add(sumFloats(buf, 0, 64L * F.vectorByteSize()));
             for (int r = 0; r < reps; r++) {
                 long t0 = System.nanoTime();
-                Parallel.forRange(threads, 1, (a, b) -> {
+                Parallel.forRange(parts, 1, (a, b) -> {
                     for (int t = a; t < b; t++) sink.add(sumFloats(buf, t * per, per));
                 });
                 double s = (System.nanoTime() - t0) / 1e9;
-                best = Math.max(best, per * threads / s / 1e9);
+                best = Math.max(best, per * parts / s / 1e9);
             }
             if (sink.sum() == 42) System.out.print(""); // keep the sums alive
             return best;
@@ -67,11 +69,13 @@ public final class MachineLimits {
         for (int i = 0; i < 20_000; i++) sink.add(fmaLoop(100));
         for (int r = 0; r < reps; r++) {
             long t0 = System.nanoTime();
-            Parallel.forRange(threads, 1, (a, b) -> {
-                for (int t = a; t < b; t++) sink.add(fmaLoop(itersPerThread));
+            int parts = threads * 16;
+            long iters = itersPerThread / 16;
+            Parallel.forRange(parts, 1, (a, b) -> {
+                for (int t = a; t < b; t++) sink.add(fmaLoop(iters));
             });
             double s = (System.nanoTime() - t0) / 1e9;
-            best = Math.max(best, threads * itersPerThread * 12.0 * F.length() * 2 / s / 1e9);
+            best = Math.max(best, parts * iters * 12.0 * F.length() * 2 / s / 1e9);
         }
         if (sink.sum() == 42) System.out.print("");
         return best;
