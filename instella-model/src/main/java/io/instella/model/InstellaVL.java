@@ -44,14 +44,13 @@ public final class InstellaVL implements AutoCloseable {
     private final ImageProcessingConfig imageConfig;
     /** Holds weights quantized at load time; null when the weights are used as stored. */
     private final Arena quantized;
-    private final DType weightType;
 
     private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, DType quantize) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
         this.quantized = quantize == null ? null : Arena.ofShared();
-        this.weightType = quantize != null ? quantize : checkpoint.dominantDType();
+
         UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : w -> {
             if (w.dtype().isQuantized()) return w; // a pre-quantized file: use its blocks as they are
             Tensor q = Quant.quantize(w, quantize, quantized);
@@ -132,7 +131,7 @@ public final class InstellaVL implements AutoCloseable {
     }
 
     /** The type of the projection weights as loaded (the checkpoint's, or the quantization applied). */
-    public DType weightType() { return weightType; }
+    public DType weightType() { return languageModel.projectionType(); }
 
     public Path directory() { return directory; }
 

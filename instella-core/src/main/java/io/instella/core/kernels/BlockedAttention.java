@@ -106,7 +106,8 @@ public final class BlockedAttention {
                 FloatVector sum = FloatVector.zero(F);
                 int j = 0;
                 for (; j + L <= visible; j += L) {
-                    FloatVector p = FloatVector.fromArray(F, s, so + j).mul(vs).sub(vm).lanewise(VectorOperators.EXP);
+                    FloatVector p = FloatVector.fromArray(F, s, so + j).mul(vs).sub(vm);
+                    p = VectorMath.exp(p);
                     p.intoArray(s, so + j);
                     sum = sum.add(p);
                 }
@@ -117,7 +118,7 @@ public final class BlockedAttention {
                     tail += p;
                 }
                 for (; j < BK; j++) s[so + j] = 0f;
-                l[r] = l[r] * alpha + sum.reduceLanes(VectorOperators.ADD) + tail;
+                l[r] = l[r] * alpha + VectorMath.sumLanes(sum) + tail;
                 if (alpha != 1f) VectorMath.scale(o, r * hd, hd, alpha);
             }
             accumulate(s, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);

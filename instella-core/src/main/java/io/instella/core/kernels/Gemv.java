@@ -163,7 +163,7 @@ final class Gemv {
                 e0 = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c), e0);
                 o0 = w0.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(F, xs, xsOff + c + L), o0);
             }
-            float s0 = e0.add(o0).add(e1.add(o1)).reduceLanes(VectorOperators.ADD);
+            float s0 = VectorMath.sumLanes(e0.add(o0).add(e1.add(o1)));
             for (int t = bound; t < k; t++) s0 += xs[xsOff + t] * bf16(seg, r0 + 2L * t);
             out[outOff + j] = s0 + (bias == null ? 0f : bias[j]);
         }
@@ -195,7 +195,7 @@ final class Gemv {
                 }
                 acc0 = p0.fma(FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, o0))), acc0);
             }
-            out[outOff + j] = acc0.reduceLanes(VectorOperators.ADD) + (bias == null ? 0f : bias[j]);
+            out[outOff + j] = VectorMath.sumLanes(acc0) + (bias == null ? 0f : bias[j]);
         }
     }
 
@@ -272,7 +272,7 @@ final class Gemv {
                 float scale = Float.float16ToFloat(seg.get(I16, o)) * xd[b0 + b];
                 acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
             }
-            out[outOff + j] = acc.reduceLanes(VectorOperators.ADD) + (bias == null ? 0f : bias[j]);
+            out[outOff + j] = VectorMath.sumLanes(acc) + (bias == null ? 0f : bias[j]);
         }
     }
 
@@ -308,7 +308,7 @@ final class Gemv {
                 acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
                 corr += scale * c8[b0 + b];
             }
-            out[outOff + j] = acc.reduceLanes(VectorOperators.ADD) - corr + (bias == null ? 0f : bias[j]);
+            out[outOff + j] = VectorMath.sumLanes(acc) - corr + (bias == null ? 0f : bias[j]);
         }
     }
 
@@ -338,7 +338,7 @@ final class Gemv {
                 }
                 acc0 = p0.fma(FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, o0))), acc0);
             }
-            out[outOff + j] = acc0.reduceLanes(VectorOperators.ADD) + (bias == null ? 0f : bias[j]);
+            out[outOff + j] = VectorMath.sumLanes(acc0) + (bias == null ? 0f : bias[j]);
         }
     }
 }

@@ -90,6 +90,29 @@ class KernelsTest {
     }
 
     @Test
+    void vectorExpIsWithinAFewUlpAndSumLanesAddsInLaneOrder() {
+        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] in = new float[species.length()], out = new float[species.length()];
+        double worstUlps = 0;
+        for (float x = -87f; x < 87.9f; x += 0.0173f) {
+            for (int i = 0; i < in.length; i++) in[i] = x + i * 1e-3f;
+            VectorMath.exp(jdk.incubator.vector.FloatVector.fromArray(species, in, 0)).intoArray(out, 0);
+            for (int i = 0; i < in.length; i++) {
+                double ref = Math.exp(in[i]);
+                worstUlps = Math.max(worstUlps, Math.abs(out[i] - ref) / Math.ulp((float) ref));
+            }
+        }
+        assertThat(worstUlps).isLessThan(3);
+        VectorMath.exp(jdk.incubator.vector.FloatVector.broadcast(species, -1000f)).intoArray(out, 0);
+        assertThat(out[0]).isLessThan(1e-37f).isGreaterThanOrEqualTo(0f);
+        float[] lanes = new float[species.length()];
+        for (int i = 0; i < lanes.length; i++) lanes[i] = i == 0 ? 1e8f : 1f;
+        float expected = 0;
+        for (float v : lanes) expected += v;
+        assertThat(VectorMath.sumLanes(jdk.incubator.vector.FloatVector.fromArray(species, lanes, 0))).isEqualTo(expected);
+    }
+
+    @Test
     void layerNormWithAndWithoutAffine() {
         float[] x = {1, 2, 3, 4, 10, 10, 10, 10};
         float[] out = new float[8];

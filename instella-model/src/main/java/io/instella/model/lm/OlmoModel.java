@@ -95,6 +95,11 @@ public final class OlmoModel {
 
     public TextConfig config() { return config; }
 
+    /** The stored type of the decoder's projection weights as loaded (e.g. BF16, or Q8_0 after quantization). */
+    public io.instella.core.tensor.DType projectionType() {
+        return layers.length == 0 ? embedTokens.dtype() : layers[0].up.dtype();
+    }
+
     /** Bytes of weights one decode step reads: every layer's projections and the output head. */
     public long decodeBytesPerToken() {
         long b = lmHead.byteSize();
