@@ -93,7 +93,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (worker) {
             if (weights.size() != 1) throw new InstellaException("--worker takes exactly one weight type");
             String name = weights.get(0).trim().toLowerCase(java.util.Locale.ROOT);
-            out.println(new ObjectMapper().writeValueAsString(benchOne(mapper, name, quantOf(name), err)));
+            // The parent already wrote the quantized copy (its buffers then stay out of this process's RSS).
+            DType quant = quantOf(name);
+            out.println(new ObjectMapper().writeValueAsString(
+                    benchLoaded(mapper, mapper.createObjectNode(), name, model, quantAtLoad ? quant : null, err)));
             out.flush();
             return 0;
         }
@@ -107,7 +110,19 @@ public final class BenchCommand implements Callable<Integer> {
         for (String w : weights) {
             String name = w.trim().toLowerCase(java.util.Locale.ROOT);
             DType quant = quantOf(name);
-            results.add(inProcess ? benchOne(mapper, name, quant, err) : benchInChild(mapper, name, err));
+            if (inProcess) {
+                results.add(benchOne(mapper, name, quant, err));
+            } else {
+                ObjectNode pre = mapper.createObjectNode();
+                Path temp = quantizeAhead(name, quant, pre, err);
+                try {
+                    ObjectNode r = benchInChild(mapper, name, temp != null ? temp : model, err);
+                    if (pre.has("quantize_s")) r.set("quantize_s", pre.get("quantize_s"));
+                    results.add(r);
+                } finally {
+                    if (temp != null) deleteTree(temp);
+                }
+            }
             measureLimits(limits, probeMib, err);
         }
         double readGbps = limits[0], fmaGflops = limits[1];
@@ -159,18 +174,17 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** Runs one weight type in a fresh JVM (same program, same flags), so its peak RSS is its own. */
-    private ObjectNode benchInChild(ObjectMapper mapper, String name, PrintWriter err) throws IOException {
+    private ObjectNode benchInChild(ObjectMapper mapper, String name, Path dir, PrintWriter err) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent") && !a.startsWith("-XX:StartFlightRecording")) cmd.add(a);
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "--worker",
-                "--model", model.toString(), "--weights", name, "--threads", String.valueOf(Parallel.threads()),
+                "--model", dir.toString(), "--weights", name, "--threads", String.valueOf(Parallel.threads()),
                 "--prefill", String.valueOf(prefillTokens), "--decode", String.valueOf(decodeTokens), "--runs", String.valueOf(runs)));
         if (skipVision) cmd.add("--skip-vision");
         if (quantAtLoad) cmd.add("--quant-at-load");
-        if (scratch != null) cmd.addAll(List.of("--scratch", scratch.toString()));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String stdout = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         int rc;
@@ -189,23 +203,35 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private ObjectNode benchOne(ObjectMapper mapper, String name, DType quant, PrintWriter err) throws IOException {
-        ObjectNode r = mapper.createObjectNode();
-        Path dir = model;
-        Path temp = null;
-        if (quant != null && !quantAtLoad) {
-            // Quantize ahead of time (what `instella quantize` writes), then time the mmap load of that file.
-            temp = Files.createTempDirectory(scratch != null ? scratch : Path.of(System.getProperty("java.io.tmpdir")), "instella-bench-" + name + "-");
-            long q0 = System.nanoTime();
-            QuantizedCheckpoint.write(model, temp, quant);
-            r.put("quantize_s", round((System.nanoTime() - q0) / 1e9, 2));
-            err.printf("bench: wrote a %s copy in %.1f s%n", name, (System.nanoTime() - q0) / 1e9);
-            dir = temp;
-        }
+        ObjectNode pre = mapper.createObjectNode();
+        Path temp = quantizeAhead(name, quant, pre, err);
         try {
-            return benchLoaded(mapper, r, name, dir, quantAtLoad ? quant : null, err);
+            ObjectNode r = benchLoaded(mapper, mapper.createObjectNode(), name, temp != null ? temp : model,
+                    quantAtLoad ? quant : null, err);
+            if (pre.has("quantize_s")) r.set("quantize_s", pre.get("quantize_s"));
+            return r;
         } finally {
             if (temp != null) deleteTree(temp);
         }
+    }
+
+    /**
+     * Writes the ahead-of-time quantized copy that the figures of a quantized type are measured on (what
+     * {@code instella quantize} writes), or returns null when the model is used as given.
+     */
+    private Path quantizeAhead(String name, DType quant, ObjectNode r, PrintWriter err) throws IOException {
+        if (quant == null || quantAtLoad) return null;
+        Path temp = Files.createTempDirectory(scratch != null ? scratch : Path.of(System.getProperty("java.io.tmpdir")), "instella-bench-" + name + "-");
+        long q0 = System.nanoTime();
+        try {
+            QuantizedCheckpoint.write(model, temp, quant);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(temp);
+            throw e;
+        }
+        r.put("quantize_s", round((System.nanoTime() - q0) / 1e9, 2));
+        err.printf("bench: wrote a %s copy in %.1f s%n", name, (System.nanoTime() - q0) / 1e9);
+        return temp;
     }
 
     private static void deleteTree(Path dir) throws IOException {

@@ -2,6 +2,7 @@ package io.instella.core.kernels;
 
 import io.instella.core.tensor.DType;
 import io.instella.core.tensor.Quant;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -36,8 +37,50 @@ final class Packing {
             case F16 -> {
                 for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(seg.get(I16, 2 * (first + i)));
             }
-            case Q8_0, Q4_0 -> Quant.dequantize(dt, seg, first, dst, dstOff, n);
+            case Q8_0 -> dequantizeQ8(seg, first, dst, dstOff, n);
+            case Q4_0 -> dequantizeQ4(seg, first, dst, dstOff, n);
             default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static final VectorSpecies<Byte> BQ = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    private static final boolean VECTOR_BLOCKS = 16 % F.length() == 0;
+
+    /** Q8_0 blocks → float, vectorised; the same products q·d as {@link Quant#dequantize}. */
+    static void dequantizeQ8(MemorySegment seg, long first, float[] dst, int dstOff, int n) {
+        if (!VECTOR_BLOCKS) {
+            Quant.dequantize(DType.Q8_0, seg, first, dst, dstOff, n);
+            return;
+        }
+        int L = F.length();
+        for (int i = 0; i < n; i += 32) {
+            long b = (first + i) / 32 * 34;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, b)));
+            for (int s = 0; s < 32; s += L) {
+                ((FloatVector) ByteVector.fromMemorySegment(BQ, seg, b + 2 + s, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + s);
+            }
+        }
+    }
+
+    /** Q4_0 blocks → float, vectorised; the same products (nibble − 8)·d as {@link Quant#dequantize}. */
+    static void dequantizeQ4(MemorySegment seg, long first, float[] dst, int dstOff, int n) {
+        if (!VECTOR_BLOCKS) {
+            Quant.dequantize(DType.Q4_0, seg, first, dst, dstOff, n);
+            return;
+        }
+        int L = F.length();
+        for (int i = 0; i < n; i += 32) {
+            long b = (first + i) / 32 * 18;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, b)));
+            for (int s = 0; s < 16; s += L) {
+                IntVector v = ByteVector.fromMemorySegment(BQ, seg, b + 2 + s, ByteOrder.LITTLE_ENDIAN).reinterpretAsInts();
+                ByteVector lo = v.and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
+                ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + s);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + 16 + s);
+            }
         }
     }
 

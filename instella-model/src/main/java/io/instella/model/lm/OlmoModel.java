@@ -137,7 +137,7 @@ public final class OlmoModel {
     }
 
     /** Prompt rows per prefill chunk: bounds the activation memory; the weights are re-read once per chunk. */
-    public static final int PREFILL_CHUNK = 256;
+    public static final int PREFILL_CHUNK = 512;
 
     /** Per-thread activation buffers, reused across calls (no allocation per token on the decode path). */
     private static final class Workspace {
