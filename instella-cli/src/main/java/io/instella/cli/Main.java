@@ -28,7 +28,7 @@ import java.io.PrintWriter;
                 "Exit codes: 0 success, 1 error (one line on stderr), 2 bad usage, 130 Ctrl-C."},
         subcommands = {RunCommand.class, ChatCommand.class, DownloadCommand.class, InfoCommand.class,
                 GenerateCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
-                InitRandomCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
+                InitRandomCommand.class, ServeCommand.class, BenchCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,6 +1,10 @@
 package io.instella.model;
 
 import io.instella.core.safetensors.Checkpoint;
+import io.instella.core.safetensors.MappedMemory;
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Quant;
+import io.instella.core.tensor.Tensor;
 import io.instella.model.config.GenerationDefaults;
 import io.instella.model.config.InstellaConfig;
 import io.instella.model.image.AnyresGeometry;
@@ -14,10 +18,12 @@ import io.instella.model.tokenizer.Tokenizer;
 import io.instella.model.vision.ClipVisionTower;
 import io.instella.model.vision.FeatureMerger;
 
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * The composed Instella-VL model (LLaVA-NeXT layout): CLIP vision tower → mlp2x_gelu projector →
@@ -36,11 +42,21 @@ public final class InstellaVL implements AutoCloseable {
     private final float[] imageNewline;
     private final ImagePreprocessor preprocessor;
     private final ImageProcessingConfig imageConfig;
+    /** Holds weights quantized at load time; null when the weights are used as stored. */
+    private final Arena quantized;
 
-    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint) {
+    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, DType quantize) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
+        this.quantized = quantize == null ? null : Arena.ofShared();
+
+        UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : w -> {
+            if (w.dtype().isQuantized()) return w; // a pre-quantized file: use its blocks as they are
+            Tensor q = Quant.quantize(w, quantize, quantized);
+            MappedMemory.release(w.data()); // the stored copy is not read again
+            return q;
+        };
         this.generationDefaults = GenerationDefaults.load(directory, config);
         Path tok = directory.resolve("tokenizer.json");
         if (!Files.isRegularFile(tok)) {
@@ -60,10 +76,10 @@ public final class InstellaVL implements AutoCloseable {
         }
         if (config.text().tieWordEmbeddings()) ignored.add("lm_head.weight");
         checkpoint.checkNames(names, ignored);
-        this.languageModel = new OlmoModel(config.text(), checkpoint);
+        this.languageModel = new OlmoModel(config.text(), checkpoint, linear);
         if (config.hasVision()) {
             var mm = config.multimodal();
-            this.visionTower = new ClipVisionTower(mm.vision(), checkpoint, mm.selectLayer(), mm.selectFeature());
+            this.visionTower = new ClipVisionTower(mm.vision(), checkpoint, mm.selectLayer(), mm.selectFeature(), linear);
             this.projector = new MlpProjector(mm.projectorType(), mm.mmHiddenSize(), config.text().hiddenSize(), checkpoint);
             this.imageNewline = mm.patchMergeType().contains("unpad")
                     ? checkpoint.get("model.image_newline", config.text().hiddenSize()).toFloatArray() : null;
@@ -80,18 +96,42 @@ public final class InstellaVL implements AutoCloseable {
         }
     }
 
-    /** Loads a checkpoint directory. */
+    /** Loads a checkpoint directory, weights used as stored. */
     public static InstellaVL load(Path directory) {
+        return load(directory, null);
+    }
+
+    /**
+     * Loads a checkpoint directory, quantizing the language model's and the vision tower's projection
+     * weights to {@code quantize} (Q8_0 or Q4_0; null = as stored). Embeddings, norms, the projector and
+     * image_newline stay as stored.
+     */
+    public static InstellaVL load(Path directory, DType quantize) {
+        if (quantize != null && !quantize.isQuantized()) {
+            throw new InstellaException("cannot quantize weights to " + quantize + " (choose q8_0 or q4_0)");
+        }
         if (!Files.isDirectory(directory)) throw new InstellaException(directory + ": no such model directory");
         InstellaConfig config = InstellaConfig.load(directory);
         Checkpoint ckpt = Checkpoint.open(directory);
         try {
-            return new InstellaVL(directory, config, ckpt);
+            return new InstellaVL(directory, config, ckpt, quantize);
         } catch (RuntimeException e) {
             ckpt.close();
             throw e;
         }
     }
+
+    /** Parses a weight format name as the CLI takes it: q8_0, q4_0 (case-insensitive). */
+    public static DType quantization(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "q8_0", "q8" -> DType.Q8_0;
+            case "q4_0", "q4" -> DType.Q4_0;
+            default -> throw new InstellaException("unknown quantization '" + name + "' (q8_0 or q4_0)");
+        };
+    }
+
+    /** The type of the projection weights as loaded (the checkpoint's, or the quantization applied). */
+    public DType weightType() { return languageModel.projectionType(); }
 
     public Path directory() { return directory; }
 
@@ -106,6 +146,23 @@ public final class InstellaVL implements AutoCloseable {
     public Checkpoint checkpoint() { return checkpoint; }
 
     public boolean supportsImages() { return visionTower != null; }
+
+    /** Bytes of the weights the model holds in memory (as loaded: quantized where quantized). */
+    public long weightBytes() {
+        long b = languageModel.weightBytes();
+        if (visionTower != null) b += visionTower.weightBytes() + projector.weightBytes();
+        if (imageNewline != null) b += 4L * imageNewline.length;
+        return b;
+    }
+
+    /** Bytes of weights one decode step reads. */
+    public long decodeBytesPerToken() { return languageModel.decodeBytesPerToken(); }
+
+    /** Vision encoder layers that run per tile (0 without vision). */
+    public int visionLayersRun() { return visionTower == null ? 0 : visionTower.layersRun(); }
+
+    /** The vision tower (null for a text-only config). */
+    public ClipVisionTower visionTower() { return visionTower; }
 
     public int contextLength() { return config.contextLength(); }
 
@@ -235,5 +292,6 @@ public final class InstellaVL implements AutoCloseable {
     @Override
     public void close() {
         checkpoint.close();
+        if (quantized != null) quantized.close();
     }
 }

@@ -1,23 +1,41 @@
 package io.instella.core.kernels;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /** Activation functions, element-wise. */
 public final class Activations {
     private Activations() {}
 
-    /** SwiGLU: gate[i] = silu(gate[i]) * up[i]. */
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /** SwiGLU: gate[i] = silu(gate[i]) * up[i] (vectorised exp, within ~2 ulp of the scalar one). */
     public static void swiglu(float[] gate, float[] up, int n) {
         Parallel.forRange(n, 1 << 14, (s, e) -> {
-            for (int i = s; i < e; i++) {
+            int i = s;
+            for (; i + F.length() <= e; i += F.length()) {
+                FloatVector g = FloatVector.fromArray(F, gate, i);
+                FloatVector den = VectorMath.exp(g.neg()).add(1f);
+                g.div(den).mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+            }
+            for (; i < e; i++) {
                 float g = gate[i];
                 gate[i] = g / (1.0f + (float) Math.exp(-g)) * up[i];
             }
         });
     }
 
-    /** quick_gelu(x) = x * sigmoid(1.702 x) (CLIP). */
+    /** quick_gelu(x) = x * sigmoid(1.702 x) (CLIP), vectorised. */
     public static void quickGelu(float[] x, int n) {
         Parallel.forRange(n, 1 << 14, (s, e) -> {
-            for (int i = s; i < e; i++) {
+            int i = s;
+            for (; i + F.length() <= e; i += F.length()) {
+                FloatVector v = FloatVector.fromArray(F, x, i);
+                FloatVector den = VectorMath.exp(v.mul(-1.702f)).add(1f);
+                v.div(den).intoArray(x, i);
+            }
+            for (; i < e; i++) {
                 float v = x[i];
                 x[i] = v / (1.0f + (float) Math.exp(-1.702f * v));
             }

@@ -1,14 +1,21 @@
 package io.instella.core.kernels;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * The engine's one thread pool, sized to the available cores (override with -Dinstella.threads=N
- * or {@link #setThreads}). Kernels split work into ranges; the calling thread takes part.
+ * The engine's one thread pool: {@code threads − 1} dedicated daemon workers plus the calling thread,
+ * sized to the cores (override with -Dinstella.threads=N or {@link #setThreads}). A call splits [0, n)
+ * into chunks that the caller and the workers claim from a shared counter, so exactly {@code threads}
+ * threads compute (no oversubscription, no task objects per chunk). Idle workers spin briefly for the
+ * next call (decode issues ~100 calls per token) and then park.
+ * <p>
+ * A call made while another is running (from inside a body, or from a second application thread) runs
+ * inline on its caller: correct, only not parallel.
  */
 public final class Parallel {
-    private static volatile ForkJoinPool pool = newPool(defaultThreads());
+    private static volatile Pool pool = new Pool(defaultThreads());
 
     private Parallel() {}
 
@@ -23,22 +30,13 @@ public final class Parallel {
         return Runtime.getRuntime().availableProcessors();
     }
 
-    private static ForkJoinPool newPool(int threads) {
-        return new ForkJoinPool(threads, p -> {
-            var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("instella-worker-" + t.getPoolIndex());
-            t.setDaemon(true);
-            return t;
-        }, null, false);
-    }
-
-    public static int threads() { return pool.getParallelism(); }
+    public static int threads() { return pool.threads; }
 
     public static synchronized void setThreads(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        if (threads == pool.getParallelism()) return;
-        ForkJoinPool old = pool;
-        pool = newPool(threads);
+        if (threads == pool.threads) return;
+        Pool old = pool;
+        pool = new Pool(threads);
         old.shutdown();
     }
 
@@ -48,43 +46,102 @@ public final class Parallel {
      */
     public static void forRange(int n, int grain, RangeBody body) {
         if (n <= 0) return;
-        int threads = pool.getParallelism();
+        Pool p = pool;
         grain = Math.max(1, grain);
-        if (threads == 1 || n <= grain) {
+        if (p.threads == 1 || n <= grain || !p.busy.compareAndSet(false, true)) {
             body.run(0, n);
             return;
         }
-        // Aim for a few chunks per thread for load balance, never below the grain.
-        int chunks = Math.min((n + grain - 1) / grain, threads * 4);
-        int chunk = (n + chunks - 1) / chunks;
-        Split root = new Split(body, 0, n, chunk);
-        if (Thread.currentThread() instanceof java.util.concurrent.ForkJoinWorkerThread w && w.getPool() == pool) {
-            root.compute(); // nested call from a worker: split within the same pool
-        } else {
-            pool.invoke(root);
+        try {
+            // A few chunks per thread balance uneven chunks and a thread descheduled by the OS.
+            int chunks = Math.min((n + grain - 1) / grain, p.threads * 4);
+            p.run(n, chunks, body);
+        } finally {
+            p.busy.set(false);
         }
     }
 
-    private static final class Split extends RecursiveAction {
-        private final RangeBody body;
-        private final int start, end, chunk;
+    private static final class Pool {
+        /** How long an idle worker polls for the next call before parking (ns). */
+        private static final long SPIN_NANOS = 50_000;
 
-        Split(RangeBody body, int start, int end, int chunk) {
-            this.body = body;
-            this.start = start;
-            this.end = end;
-            this.chunk = chunk;
+        final int threads;
+        final AtomicBoolean busy = new AtomicBoolean();
+        private final Thread[] workers;
+        private volatile boolean stopped;
+        // The current call: published by a write of generation, after the fields below.
+        private volatile int generation;
+        private RangeBody body;
+        private int n, chunks;
+        private final AtomicInteger nextChunk = new AtomicInteger();
+        private final AtomicInteger running = new AtomicInteger();
+        private volatile Throwable failure;
+
+        Pool(int threads) {
+            this.threads = threads;
+            this.workers = new Thread[threads - 1];
+            for (int i = 0; i < workers.length; i++) {
+                Thread t = new Thread(this::workerLoop, "instella-worker-" + i);
+                t.setDaemon(true);
+                workers[i] = t;
+                t.start();
+            }
         }
 
-        @Override
-        protected void compute() {
-            if (end - start <= chunk) {
-                body.run(start, end);
-                return;
+        void run(int n, int chunks, RangeBody body) {
+            this.body = body;
+            this.n = n;
+            this.chunks = chunks;
+            this.failure = null;
+            nextChunk.set(0);
+            running.set(workers.length);
+            generation++; // publishes the call
+            for (Thread w : workers) LockSupport.unpark(w);
+            work(body, n, chunks);
+            while (running.get() != 0) Thread.onSpinWait();
+            this.body = null;
+            Throwable f = failure;
+            if (f != null) {
+                if (f instanceof RuntimeException re) throw re;
+                if (f instanceof Error e) throw e;
+                throw new IllegalStateException(f);
             }
-            int pieces = (end - start + chunk - 1) / chunk;
-            int mid = start + (pieces / 2) * chunk;
-            invokeAll(new Split(body, start, mid, chunk), new Split(body, mid, end, chunk));
+        }
+
+        private void work(RangeBody body, int n, int chunks) {
+            int c;
+            while ((c = nextChunk.getAndIncrement()) < chunks) {
+                long start = (long) n * c / chunks, end = (long) n * (c + 1) / chunks;
+                try {
+                    body.run((int) start, (int) end);
+                } catch (Throwable t) {
+                    if (failure == null) failure = t;
+                }
+            }
+        }
+
+        private void workerLoop() {
+            // Generation 0 is the state at construction: a call published before this thread got here still counts.
+            int seen = 0;
+            while (!stopped) {
+                int g = generation;
+                if (g == seen) {
+                    long deadline = System.nanoTime() + SPIN_NANOS;
+                    while ((g = generation) == seen && !stopped && System.nanoTime() < deadline) Thread.onSpinWait();
+                    if (g == seen) {
+                        LockSupport.park(this);
+                        continue;
+                    }
+                }
+                seen = g;
+                work(body, n, chunks);
+                running.decrementAndGet();
+            }
+        }
+
+        void shutdown() {
+            stopped = true;
+            for (Thread w : workers) LockSupport.unpark(w);
         }
     }
 }

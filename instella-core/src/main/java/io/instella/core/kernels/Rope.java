@@ -44,6 +44,11 @@ public final class Rope {
 
     /** Rotates n rows of x (each row = numHeads heads of headDim) at positions startPos.. in place. */
     public void apply(float[] x, int n, int numHeads, int startPos) {
+        apply(x, 0, n, numHeads, startPos);
+    }
+
+    /** Rotates n rows of x starting at xOff (each row = numHeads heads of headDim) at positions startPos.. in place. */
+    public void apply(float[] x, int xOff, int n, int numHeads, int startPos) {
         ensure(startPos + n);
         final float[] c = cos, s = sin;
         int half = headDim / 2;
@@ -52,7 +57,7 @@ public final class Rope {
             for (int r = r0; r < r1; r++) {
                 int base = (startPos + r) * half;
                 for (int h = 0; h < numHeads; h++) {
-                    int off = r * rowWidth + h * headDim;
+                    int off = xOff + r * rowWidth + h * headDim;
                     for (int i = 0; i < half; i++) {
                         float x1 = x[off + i], x2 = x[off + i + half];
                         float cv = c[base + i], sv = s[base + i];

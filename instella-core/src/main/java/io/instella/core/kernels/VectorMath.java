@@ -1,12 +1,14 @@
 package io.instella.core.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Element-wise and reduction kernels on float arrays (Vector API, scalar tails). */
 public final class VectorMath {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
     private VectorMath() {}
 
@@ -22,9 +24,45 @@ public final class VectorMath {
         for (; i < bound; i += L) {
             acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc0.add(acc1));
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
+    }
+
+    /**
+     * The sum of a vector's lanes in a fixed order (lane 0 first). {@code reduceLanes(ADD)} may add in a
+     * different order once compiled than when interpreted, so a call's result could change in its last bit
+     * after warm-up; this one does not.
+     */
+    public static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int i = 0; i < v.length(); i++) s += v.lane(i);
+        return s;
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer
+
+    /**
+     * e^x lane-wise for vectors of the preferred species, to within ~2 ulp (Cephes expf: x = n·ln2 + r, degree-6 polynomial on r, 2^n built in
+     * the exponent bits). Built from IEEE add/mul/fma only, so interpreted and compiled code agree bit for
+     * bit, unlike {@code lanewise(EXP)} whose compiled form (SVML) and fallback (Math.exp) may differ.
+     * Inputs are clamped to [−87.3, 88]: below, the result is ~1e-38 (0 for softmax); above, e^88.
+     */
+    public static FloatVector exp(FloatVector x) {
+        x = x.max(-87.33654f).min(88f); // keeps n in [-126, 127]: 2^n is a normal float
+        FloatVector n = x.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector y = p.fma(r.mul(r), r.add(1f));
+        IntVector bits = ((IntVector) n.convertShape(VectorOperators.F2I, I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats());
     }
 
     /** y[yOff..] += alpha * x[xOff..] */

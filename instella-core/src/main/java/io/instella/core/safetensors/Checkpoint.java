@@ -123,7 +123,7 @@ public final class Checkpoint implements AutoCloseable {
             throw new SafeTensorsException(location + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
                     + ", the config implies " + Arrays.toString(shape) + " (config.json and weights disagree)");
         }
-        if (!t.dtype().isFloatingPoint()) {
+        if (!t.dtype().isWeightType()) {
             throw new SafeTensorsException(location + ": tensor '" + name + "' is " + t.dtype() + ", expected a float type");
         }
         return t;

@@ -115,6 +115,7 @@ public final class SafeTensorsFile implements AutoCloseable {
             entries.put(name, parseEntry(path, name, v, dataSize));
         }
         checkOverlaps(path, entries.values());
+        applyQuantization(path, entries, metadata);
         return new SafeTensorsFile(path, arena, data, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
     }
 
@@ -156,6 +157,35 @@ public final class SafeTensorsFile implements AutoCloseable {
                     + dtype + " needs " + expected);
         }
         return new Entry(name, dtype, shape, begin, end);
+    }
+
+    /** Metadata key prefix naming a block-quantized tensor stored as U8: {@code quant.<name>} = {@code Q8_0[rows,cols]}. */
+    public static final String QUANT_PREFIX = "quant.";
+    private static final java.util.regex.Pattern QUANT_VALUE = java.util.regex.Pattern.compile("^(Q8_0|Q4_0)\\[(\\d+),(\\d+)]$");
+
+    /**
+     * Re-types the U8 entries that the metadata describes as llama.cpp block-quantized weights (Q8_0/Q4_0,
+     * their logical [rows, cols] shape), after checking that the bytes are exactly rows × cols/32 blocks.
+     */
+    private static void applyQuantization(Path path, Map<String, Entry> entries, Map<String, String> metadata) {
+        for (Map.Entry<String, String> m : metadata.entrySet()) {
+            if (!m.getKey().startsWith(QUANT_PREFIX)) continue;
+            String name = m.getKey().substring(QUANT_PREFIX.length());
+            Entry e = entries.get(name);
+            if (e == null) throw error(path, name, "metadata describes a quantized tensor that is not in the file");
+            java.util.regex.Matcher q = QUANT_VALUE.matcher(m.getValue());
+            if (!q.matches()) {
+                throw error(path, name, "quantization metadata '" + m.getValue() + "' is not Q8_0[rows,cols] or Q4_0[rows,cols]");
+            }
+            DType type = DType.valueOf(q.group(1));
+            long rows = Long.parseLong(q.group(2)), cols = Long.parseLong(q.group(3));
+            if (e.dtype != DType.U8 || cols % type.blockSize() != 0
+                    || e.end - e.begin != rows * type.bytesFor(cols)) {
+                throw error(path, name, "holds " + (e.end - e.begin) + " bytes of " + e.dtype + ", not the " + type
+                        + " blocks of a " + rows + "×" + cols + " matrix (corrupt or mislabelled file)");
+            }
+            entries.put(name, new Entry(name, type, new long[]{rows, cols}, e.begin, e.end));
+        }
     }
 
     private static void checkOverlaps(Path path, java.util.Collection<Entry> all) {

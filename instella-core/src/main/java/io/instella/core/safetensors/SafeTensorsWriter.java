@@ -32,8 +32,23 @@ public final class SafeTensorsWriter {
     private final List<Pending> tensors = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
+    /** Adds a tensor; a block-quantized one is stored as U8 blocks plus a {@code quant.<name>} metadata entry. */
     public SafeTensorsWriter add(Tensor t) {
+        if (t.dtype().isQuantized()) {
+            return addQuantized(t.name(), t.dtype(), t.shape(), t::data);
+        }
         return addPending(new Pending(t.name(), t.dtype(), t.shape(), t.data().byteSize(), t::data));
+    }
+
+    /**
+     * Adds a block-quantized [rows, cols] matrix whose blocks are produced at write time: stored as U8
+     * [rows, cols/32 · block bytes] with metadata {@code quant.<name> = TYPE[rows,cols]}.
+     */
+    public SafeTensorsWriter addQuantized(String name, DType type, long[] shape, Supplier<MemorySegment> blocks) {
+        if (!type.isQuantized() || shape.length != 2) throw new IllegalArgumentException(name + ": not a quantized matrix");
+        long rowBytes = type.bytesFor(shape[1]);
+        metadata.put(SafeTensorsFile.QUANT_PREFIX + name, type.name() + "[" + shape[0] + "," + shape[1] + "]");
+        return addPending(new Pending(name, DType.U8, new long[]{shape[0], rowBytes}, shape[0] * rowBytes, blocks));
     }
 
     /**
@@ -41,7 +56,8 @@ public final class SafeTensorsWriter {
      * (so a multi-GB checkpoint never has to sit in memory at once).
      */
     public SafeTensorsWriter addDeferred(String name, DType dtype, long[] shape, Supplier<MemorySegment> data) {
-        return addPending(new Pending(name, dtype, shape.clone(), Tensor.numel(shape) * dtype.byteSize(), data));
+        if (dtype.isQuantized()) return addQuantized(name, dtype, shape, data);
+        return addPending(new Pending(name, dtype, shape.clone(), dtype.bytesFor(Tensor.numel(shape)), data));
     }
 
     private SafeTensorsWriter addPending(Pending p) {

@@ -5,27 +5,58 @@ import java.util.Locale;
 /** Element types, named as in the safetensors header. Q8_0/Q4_0 are llama.cpp's block-32 quantized layouts. */
 public enum DType {
     F64("F64", 8), F32("F32", 4), F16("F16", 2), BF16("BF16", 2),
-    I64("I64", 8), I32("I32", 4), I16("I16", 2), I8("I8", 1), U8("U8", 1), BOOL("BOOL", 1);
+    I64("I64", 8), I32("I32", 4), I16("I16", 2), I8("I8", 1), U8("U8", 1), BOOL("BOOL", 1),
+    /**
+     * llama.cpp {@code block_q8_0}: per 32 consecutive values of a row, an f16 scale d then 32 int8 q
+     * (34 bytes); value = d·q. Not a safetensors dtype: files store the blocks as U8 plus metadata.
+     */
+    Q8_0("Q8_0", 34, 32),
+    /**
+     * llama.cpp {@code block_q4_0}: per 32 values, an f16 scale d then 16 bytes; byte j holds value j in
+     * its low nibble and value j+16 in its high nibble (18 bytes); value = d·(nibble − 8).
+     */
+    Q4_0("Q4_0", 18, 32);
 
     private final String safetensorsName;
-    private final int byteSize;
+    private final int blockBytes;
+    private final int blockSize;
 
     DType(String safetensorsName, int byteSize) {
+        this(safetensorsName, byteSize, 1);
+    }
+
+    DType(String safetensorsName, int blockBytes, int blockSize) {
         this.safetensorsName = safetensorsName;
-        this.byteSize = byteSize;
+        this.blockBytes = blockBytes;
+        this.blockSize = blockSize;
     }
 
     public String safetensorsName() { return safetensorsName; }
 
-    public int byteSize() { return byteSize; }
+    /** Bytes of one element; for the block-quantized types, bytes of one block. */
+    public int byteSize() { return blockBytes; }
+
+    /** Values per block: 1, or 32 for the block-quantized types. */
+    public int blockSize() { return blockSize; }
+
+    public boolean isQuantized() { return blockSize > 1; }
+
+    /** Bytes that numel values take (numel must be a multiple of the block size). */
+    public long bytesFor(long numel) {
+        if (numel % blockSize != 0) throw new IllegalArgumentException(numel + " values are not whole " + this + " blocks of " + blockSize);
+        return Math.multiplyExact(numel / blockSize, (long) blockBytes);
+    }
 
     public boolean isFloatingPoint() { return this == F64 || this == F32 || this == F16 || this == BF16; }
+
+    /** A type that holds real-valued weights (wide floats or block-quantized). */
+    public boolean isWeightType() { return isFloatingPoint() || isQuantized(); }
 
     /** Parses a safetensors dtype string; returns null when unknown (the caller names file and tensor). */
     public static DType fromSafetensors(String name) {
         if (name == null) return null;
         for (DType d : values()) {
-            if (d.safetensorsName.equals(name.toUpperCase(Locale.ROOT))) return d;
+            if (!d.isQuantized() && d.safetensorsName.equals(name.toUpperCase(Locale.ROOT))) return d;
         }
         return null;
     }

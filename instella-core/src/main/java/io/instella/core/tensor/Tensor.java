@@ -48,8 +48,12 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             case I16 -> data.getAtIndex(I16, i);
             case I8 -> data.get(ValueLayout.JAVA_BYTE, i);
             case U8, BOOL -> data.get(ValueLayout.JAVA_BYTE, i) & 0xFF;
+            case Q8_0, Q4_0 -> Quant.element(dtype, data, i);
         };
     }
+
+    /** Bytes of the stored data (block-quantized types hold blocks, not one value per element). */
+    public long byteSize() { return data.byteSize(); }
 
     public long getLong(long i) {
         return switch (dtype) {
@@ -82,8 +86,10 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         int n = (int) (count * cols);
         switch (dtype) {
             case F32 -> MemorySegment.copy(data, F32, start * 4, dst, dstOff, n);
-            case BF16 -> {
-                for (int i = 0; i < n; i++) dst[dstOff + i] = bf16ToFloat(data.getAtIndex(I16, start + i));
+            case BF16 -> io.instella.core.kernels.MatMul.widenBf16(data, start * 2, dst, dstOff, n);
+            case Q8_0, Q4_0 -> {
+                if (cols % Quant.BLOCK != 0) throw new IllegalStateException(name + ": rows are not whole blocks");
+                Quant.dequantize(dtype, data, start, dst, dstOff, n);
             }
             default -> {
                 for (int i = 0; i < n; i++) dst[dstOff + i] = getFloat(start + i);

@@ -39,6 +39,79 @@ class KernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({"1,1,32", "1,37,64", "2,5,96", "4,33,2048", "5,17,64", "7,40,288", "13,130,512"})
+    void quantizedLinearMatchesDequantizedReference(int n, int m, int k) {
+        SplittableRandom r = new SplittableRandom(n * 131L + m * 17L + k);
+        float[] x = rand(r, n * k), w = rand(r, m * k), bias = rand(r, m);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            for (DType dt : new DType[]{DType.Q8_0, DType.Q4_0}) {
+                Tensor wt = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("w", w, m, k), dt, arena);
+                float[] wq = wt.toFloatArray();
+                float[] out = new float[n * m];
+                MatMul.linear(x, n, wt, bias, out);
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < m; j++) {
+                        double ref = bias[j], mag = 0;
+                        for (int t = 0; t < k; t++) {
+                            ref += (double) x[i * k + t] * wq[j * k + t];
+                            mag += Math.abs((double) x[i * k + t] * wq[j * k + t]);
+                        }
+                        // Decode quantizes activations to int8 (as llama.cpp does): error ~ 1/254 of the magnitudes.
+                        double tol = n <= MatMul.GEMV_MAX_ROWS ? 0.01 * mag + 1e-4 : 1e-4 * Math.sqrt(k) + 1e-5 * mag;
+                        assertThat((double) out[i * m + j]).as("%s n=%d out[%d,%d]", dt, n, i, j).isCloseTo(ref, within(tol));
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,0,true,2,2,8", "9,0,true,4,2,16", "40,0,true,2,1,64", "37,100,true,2,2,32", "70,5,false,3,3,64", "200,0,false,1,1,8"})
+    void blockedAttentionMatchesRowByRowAttention(int n, int start, boolean causal, int heads, int kvHeads, int hd) {
+        SplittableRandom r = new SplittableRandom(n * 7L + start + hd);
+        int kvLen = causal ? start + n : n + start;
+        int qStride = heads * hd + 3, kvStride = kvHeads * hd + 5, outStride = heads * hd + 1;
+        float[] q = rand(r, n * qStride + 2), k = rand(r, kvLen * kvStride + 4), v = rand(r, kvLen * kvStride + 4);
+        for (int i = 0; i < q.length; i++) q[i] *= 3; // peaky softmax rows
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] out = new float[n * outStride + 1], ref = new float[n * outStride + 1];
+        BlockedAttention.attention(q, 2, qStride, k, v, 4, kvStride, kvLen, n, start, causal, heads, kvHeads, hd, scale,
+                out, 1, outStride);
+        int group = heads / kvHeads;
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < heads; h++) {
+                int len = causal ? start + i + 1 : kvLen;
+                Attention.attendRow(q, 2 + i * qStride + h * hd, k, v, 4 + (h / group) * hd, kvStride, len, hd, scale,
+                        ref, 1 + i * outStride + h * hd);
+            }
+        }
+        for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(ref[i], within(2e-5f));
+    }
+
+    @Test
+    void vectorExpIsWithinAFewUlpAndSumLanesAddsInLaneOrder() {
+        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] in = new float[species.length()], out = new float[species.length()];
+        double worstUlps = 0;
+        for (float x = -87f; x < 87.9f; x += 0.0173f) {
+            for (int i = 0; i < in.length; i++) in[i] = x + i * 1e-3f;
+            VectorMath.exp(jdk.incubator.vector.FloatVector.fromArray(species, in, 0)).intoArray(out, 0);
+            for (int i = 0; i < in.length; i++) {
+                double ref = Math.exp(in[i]);
+                worstUlps = Math.max(worstUlps, Math.abs(out[i] - ref) / Math.ulp((float) ref));
+            }
+        }
+        assertThat(worstUlps).isLessThan(3);
+        VectorMath.exp(jdk.incubator.vector.FloatVector.broadcast(species, -1000f)).intoArray(out, 0);
+        assertThat(out[0]).isLessThan(1e-37f).isGreaterThanOrEqualTo(0f);
+        float[] lanes = new float[species.length()];
+        for (int i = 0; i < lanes.length; i++) lanes[i] = i == 0 ? 1e8f : 1f;
+        float expected = 0;
+        for (float v : lanes) expected += v;
+        assertThat(VectorMath.sumLanes(jdk.incubator.vector.FloatVector.fromArray(species, lanes, 0))).isEqualTo(expected);
+    }
+
     @Test
     void layerNormWithAndWithoutAffine() {
         float[] x = {1, 2, 3, 4, 10, 10, 10, 10};

@@ -128,4 +128,34 @@ class SafeTensorsFileTest {
         assertThatThrownBy(() -> SafeTensorsFile.open(f)).isInstanceOf(SafeTensorsException.class)
                 .hasMessageContaining(f.getFileName().toString()).hasMessageContaining(message);
     }
+
+    @Test
+    void quantizedTensorsRoundTripAsU8BlocksWithMetadata() throws IOException {
+        float[] w = new float[4 * 64];
+        for (int i = 0; i < w.length; i++) w[i] = (float) Math.sin(i);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            Tensor q4 = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("m.w", w, 4, 64), DType.Q4_0, arena);
+            Path f = dir.resolve("q.safetensors");
+            new SafeTensorsWriter().add(q4).addFloats("m.b", new float[]{1, 2}, 2).write(f);
+            try (SafeTensorsFile file = SafeTensorsFile.open(f)) {
+                assertThat(file.metadata()).containsEntry("quant.m.w", "Q4_0[4,64]");
+                Tensor back = file.tensor("m.w");
+                assertThat(back.dtype()).isEqualTo(DType.Q4_0);
+                assertThat(back.shape()).containsExactly(4, 64);
+                assertThat(back.toFloatArray()).containsExactly(q4.toFloatArray());
+                assertThat(file.tensor("m.b").dtype()).isEqualTo(DType.F32);
+            }
+            // Metadata that does not fit the stored bytes is refused with the tensor's name.
+            Path bad = dir.resolve("bad.safetensors");
+            new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
+                    .metadata("quant.m.w", "Q8_0[4,64]").write(bad);
+            assertThatThrownBy(() -> SafeTensorsFile.open(bad)).isInstanceOf(SafeTensorsException.class)
+                    .hasMessageContaining("m.w").hasMessageContaining("Q8_0 blocks of a 4×64 matrix");
+            Path garbled = dir.resolve("garbled.safetensors");
+            new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
+                    .metadata("quant.m.w", "Q4_0 4x64").write(garbled);
+            assertThatThrownBy(() -> SafeTensorsFile.open(garbled)).isInstanceOf(SafeTensorsException.class)
+                    .hasMessageContaining("is not Q8_0[rows,cols] or Q4_0[rows,cols]");
+        }
+    }
 }

@@ -2,6 +2,7 @@ package io.instella.model.lm;
 
 import io.instella.core.kernels.Activations;
 import io.instella.core.kernels.Attention;
+import io.instella.core.kernels.BlockedAttention;
 import io.instella.core.kernels.MatMul;
 import io.instella.core.kernels.Norms;
 import io.instella.core.kernels.Parallel;
@@ -13,6 +14,7 @@ import io.instella.model.config.TextConfig;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * AMD OLMo 1B as Hugging Face {@code OlmoForCausalLM} computes it (spec §8): pre-norm decoder layers with
@@ -36,6 +38,17 @@ public final class OlmoModel {
                         float[] qBias, float[] kBias, float[] vBias, float[] oBias) {}
 
     public OlmoModel(TextConfig config, Checkpoint ckpt) {
+        this(config, ckpt, UnaryOperator.identity());
+    }
+
+    /**
+     * @param linearWeights applied as they are loaded (e.g. quantization to Q8_0/Q4_0) to the decoder layers'
+     *                      v, o, gate, up and down projections. The embeddings, the head tied to them, and the
+     *                      q/k projections stay as stored: on the golden cases, quantizing q_proj or k_proj alone
+     *                      pushes Q8_0's logit RMS error past 2% (attention scores amplify their error), while
+     *                      all the other projections together stay well under it
+     */
+    public OlmoModel(TextConfig config, Checkpoint ckpt, UnaryOperator<Tensor> linearWeights) {
         this.config = config;
         int h = config.hiddenSize(), kv = config.kvDim(), inter = config.intermediateSize();
         this.embedTokens = ckpt.get(PREFIX + "embed_tokens.weight", config.vocabSize(), h);
@@ -51,11 +64,11 @@ public final class OlmoModel {
             layers[i] = new Layer(
                     ckpt.get(p + "self_attn.q_proj.weight", h, h),
                     ckpt.get(p + "self_attn.k_proj.weight", kv, h),
-                    ckpt.get(p + "self_attn.v_proj.weight", kv, h),
-                    ckpt.get(p + "self_attn.o_proj.weight", h, h),
-                    ckpt.get(p + "mlp.gate_proj.weight", inter, h),
-                    ckpt.get(p + "mlp.up_proj.weight", inter, h),
-                    ckpt.get(p + "mlp.down_proj.weight", h, inter),
+                    linearWeights.apply(ckpt.get(p + "self_attn.v_proj.weight", kv, h)),
+                    linearWeights.apply(ckpt.get(p + "self_attn.o_proj.weight", h, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.gate_proj.weight", inter, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.up_proj.weight", inter, h)),
+                    linearWeights.apply(ckpt.get(p + "mlp.down_proj.weight", h, inter)),
                     b ? ckpt.get(p + "self_attn.q_proj.bias", h).toFloatArray() : null,
                     b ? ckpt.get(p + "self_attn.k_proj.bias", kv).toFloatArray() : null,
                     b ? ckpt.get(p + "self_attn.v_proj.bias", kv).toFloatArray() : null,
@@ -82,6 +95,27 @@ public final class OlmoModel {
 
     public TextConfig config() { return config; }
 
+    /** The stored type of the decoder's projection weights as loaded (e.g. BF16, or Q8_0 after quantization). */
+    public io.instella.core.tensor.DType projectionType() {
+        return layers.length == 0 ? embedTokens.dtype() : layers[0].up.dtype();
+    }
+
+    /** Bytes of weights one decode step reads: every layer's projections and the output head. */
+    public long decodeBytesPerToken() {
+        long b = lmHead.byteSize();
+        for (Layer w : layers) {
+            for (Tensor t : new Tensor[]{w.q, w.k, w.v, w.o, w.gate, w.up, w.down}) b += t.byteSize();
+        }
+        return b;
+    }
+
+    /** Bytes of all weights this model holds (embeddings counted once when the head is tied). */
+    public long weightBytes() {
+        long b = decodeBytesPerToken();
+        if (lmHead != embedTokens) b += embedTokens.byteSize();
+        return b;
+    }
+
     public Tensor embedTokens() { return embedTokens; }
 
     public Layer layer(int i) { return layers[i]; }
@@ -102,53 +136,91 @@ public final class OlmoModel {
         return new KVCache(config, maxLength);
     }
 
+    /** Prompt rows per prefill chunk: bounds the activation memory; the weights are re-read once per chunk. */
+    public static final int PREFILL_CHUNK = 512;
+
+    /** Per-thread activation buffers, reused across calls (no allocation per token on the decode path). */
+    private static final class Workspace {
+        final int rows;
+        final float[] x, normed, q, attn, proj, gate, up;
+
+        Workspace(int rows, int h, int inter) {
+            this.rows = rows;
+            x = new float[rows * h];
+            normed = new float[rows * h];
+            q = new float[rows * h];
+            attn = new float[rows * h];
+            proj = new float[rows * h];
+            gate = new float[rows * inter];
+            up = new float[rows * inter];
+        }
+    }
+
+    private final ThreadLocal<Workspace> workspace = new ThreadLocal<>();
+
+    private Workspace workspace(int rows) {
+        Workspace ws = workspace.get();
+        if (ws == null || ws.rows < rows) {
+            ws = new Workspace(rows, config.hiddenSize(), config.intermediateSize());
+            workspace.set(ws);
+        }
+        return ws;
+    }
+
     /**
      * Runs n new positions (rows of {@code inputEmbeds}, width hidden) after the {@code cache.length()}
      * positions already in the cache, appends their keys/values, and returns the final LayerNorm output
-     * for the n rows ([n, hidden]).
+     * for the n rows ([n, hidden]). Long prompts run in chunks of {@link #PREFILL_CHUNK} rows through all
+     * layers; keys and values are projected straight into the cache.
      */
     public float[] forward(float[] inputEmbeds, int n, KVCache cache) {
-        int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
+        int h = config.hiddenSize();
         int start = cache.length();
         cache.ensureCapacity(start + n);
+        float[] result = new float[n * h];
+        Workspace ws = workspace(Math.min(n, PREFILL_CHUNK));
+        for (int c0 = 0; c0 < n; c0 += PREFILL_CHUNK) {
+            int cn = Math.min(PREFILL_CHUNK, n - c0);
+            System.arraycopy(inputEmbeds, c0 * h, ws.x, 0, cn * h);
+            forwardChunk(ws, cn, cache, start + c0);
+            cache.setLength(start + c0 + cn);
+            Norms.layerNorm(ws.x, ws.x, cn, h, null, null, config.layerNormEps());
+            System.arraycopy(ws.x, 0, result, c0 * h, cn * h);
+        }
+        return result;
+    }
+
+    /** All decoder layers for n rows in ws.x at positions pos.., their keys/values written into the cache. */
+    private void forwardChunk(Workspace ws, int n, KVCache cache, int pos) {
+        int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
         float eps = config.layerNormEps();
-        float[] x = java.util.Arrays.copyOf(inputEmbeds, n * h);
-        float[] normed = new float[n * h];
-        float[] q = new float[n * h];
-        float[] k = new float[n * kvDim];
-        float[] v = new float[n * kvDim];
-        float[] attn = new float[n * h];
-        float[] proj = new float[n * h];
-        float[] gate = new float[n * inter];
-        float[] up = new float[n * inter];
+        float[] x = ws.x, normed = ws.normed, q = ws.q, attn = ws.attn, proj = ws.proj, gate = ws.gate, up = ws.up;
+        int kvOff = pos * kvDim;
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
+            float[] keys = cache.keys(l), values = cache.values(l);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, n, w.q, w.qBias, q);
-            MatMul.linear(normed, n, w.k, w.kBias, k);
-            MatMul.linear(normed, n, w.v, w.vBias, v);
+            MatMul.linear(normed, 0, n, w.q, w.qBias, q, 0);
+            MatMul.linear(normed, 0, n, w.k, w.kBias, keys, kvOff);
+            MatMul.linear(normed, 0, n, w.v, w.vBias, values, kvOff);
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
-                clamp(q, c);
-                clamp(k, c);
-                clamp(v, c);
+                clamp(q, 0, n * h, c);
+                clamp(keys, kvOff, n * kvDim, c);
+                clamp(values, kvOff, n * kvDim, c);
             }
-            rope.apply(q, n, config.numHeads(), start);
-            rope.apply(k, n, config.numKvHeads(), start);
-            cache.put(l, start, k, v, n);
-            causalAttention(q, n, start, cache.keys(l), cache.values(l), attn);
-            MatMul.linear(attn, n, w.o, w.oBias, proj);
+            rope.apply(q, 0, n, config.numHeads(), pos);
+            rope.apply(keys, kvOff, n, config.numKvHeads(), pos);
+            causalAttention(q, n, pos, keys, values, attn);
+            MatMul.linear(attn, 0, n, w.o, w.oBias, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, n, w.gate, null, gate);
-            MatMul.linear(normed, n, w.up, null, up);
+            MatMul.linear(normed, 0, n, w.gate, null, gate, 0);
+            MatMul.linear(normed, 0, n, w.up, null, up, 0);
             Activations.swiglu(gate, up, n * inter);
-            MatMul.linear(gate, n, w.down, null, proj);
+            MatMul.linear(gate, 0, n, w.down, null, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
         }
-        cache.setLength(start + n);
-        Norms.layerNorm(x, x, n, h, null, null, eps);
-        return x;
     }
 
     /**
@@ -227,6 +299,11 @@ public final class OlmoModel {
         int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize(), kvDim = config.kvDim();
         int group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
+        if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+            BlockedAttention.attention(q, 0, h, keys, values, 0, kvDim, start + n, n, start, true,
+                    heads, config.numKvHeads(), hd, scale, out, 0, h);
+            return;
+        }
         // Work item t = head * n + row: rows of one head stay together for cache locality.
         Parallel.forRange(heads * n, Math.max(1, 64 / Math.max(1, start + n) ), (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
@@ -238,8 +315,15 @@ public final class OlmoModel {
         });
     }
 
+    /** From this many new rows on, attention runs blocked over queries and keys (prefill). */
+    static final int BLOCKED_ATTENTION_MIN_ROWS = 8;
+
     private static void clamp(float[] a, float c) {
-        for (int i = 0; i < a.length; i++) a[i] = Math.max(-c, Math.min(c, a[i]));
+        clamp(a, 0, a.length, c);
+    }
+
+    private static void clamp(float[] a, int off, int n, float c) {
+        for (int i = off; i < off + n; i++) a[i] = Math.max(-c, Math.min(c, a[i]));
     }
 
     /** Logits over the checkpoint's full vocabulary for one row of final hidden states. */

@@ -53,6 +53,12 @@ public final class MlpProjector {
 
     public int outDim() { return outDim; }
 
+    public long weightBytes() {
+        long b = 0;
+        for (int i = 0; i < weights.length; i++) b += weights[i].byteSize() + 4L * biases[i].length;
+        return b;
+    }
+
     /** Projects n rows of vision features ([n, inDim]) to [n, outDim]. */
     public float[] forward(float[] features, int n) {
         float[] x = new float[n * outDim];

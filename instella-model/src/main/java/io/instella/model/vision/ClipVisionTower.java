@@ -2,6 +2,7 @@ package io.instella.model.vision;
 
 import io.instella.core.kernels.Activations;
 import io.instella.core.kernels.Attention;
+import io.instella.core.kernels.BlockedAttention;
 import io.instella.core.kernels.MatMul;
 import io.instella.core.kernels.Norms;
 import io.instella.core.kernels.Parallel;
@@ -12,6 +13,7 @@ import io.instella.model.config.VisionConfig;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * The CLIP ViT vision tower as HF {@code CLIPVisionModel} computes it (spec §2): patch convolution without
@@ -41,6 +43,15 @@ public final class ClipVisionTower {
      * @param selectFeature "patch" drops the class token, "cls_patch" keeps it
      */
     public ClipVisionTower(VisionConfig config, Checkpoint ckpt, int selectLayer, String selectFeature) {
+        this(config, ckpt, selectLayer, selectFeature, UnaryOperator.identity());
+    }
+
+    /**
+     * @param linearWeights applied to every encoder-layer projection weight (q, k, v, out, fc1, fc2) as it is
+     *                      loaded (e.g. quantization); the patch embedding, norms and position embeddings stay as stored
+     */
+    public ClipVisionTower(VisionConfig config, Checkpoint ckpt, int selectLayer, String selectFeature,
+                           UnaryOperator<Tensor> linearWeights) {
         this.config = config;
         int states = config.numLayers() + 1;
         int index = selectLayer < 0 ? states + selectLayer : selectLayer;
@@ -59,13 +70,13 @@ public final class ClipVisionTower {
             String l = PREFIX + "encoder.layers." + i + ".";
             layers[i] = new Layer(
                     ckpt.get(l + "layer_norm1.weight", d).toFloatArray(), ckpt.get(l + "layer_norm1.bias", d).toFloatArray(),
-                    ckpt.get(l + "self_attn.q_proj.weight", d, d), ckpt.get(l + "self_attn.q_proj.bias", d).toFloatArray(),
-                    ckpt.get(l + "self_attn.k_proj.weight", d, d), ckpt.get(l + "self_attn.k_proj.bias", d).toFloatArray(),
-                    ckpt.get(l + "self_attn.v_proj.weight", d, d), ckpt.get(l + "self_attn.v_proj.bias", d).toFloatArray(),
-                    ckpt.get(l + "self_attn.out_proj.weight", d, d), ckpt.get(l + "self_attn.out_proj.bias", d).toFloatArray(),
+                    linearWeights.apply(ckpt.get(l + "self_attn.q_proj.weight", d, d)), ckpt.get(l + "self_attn.q_proj.bias", d).toFloatArray(),
+                    linearWeights.apply(ckpt.get(l + "self_attn.k_proj.weight", d, d)), ckpt.get(l + "self_attn.k_proj.bias", d).toFloatArray(),
+                    linearWeights.apply(ckpt.get(l + "self_attn.v_proj.weight", d, d)), ckpt.get(l + "self_attn.v_proj.bias", d).toFloatArray(),
+                    linearWeights.apply(ckpt.get(l + "self_attn.out_proj.weight", d, d)), ckpt.get(l + "self_attn.out_proj.bias", d).toFloatArray(),
                     ckpt.get(l + "layer_norm2.weight", d).toFloatArray(), ckpt.get(l + "layer_norm2.bias", d).toFloatArray(),
-                    ckpt.get(l + "mlp.fc1.weight", inter, d), ckpt.get(l + "mlp.fc1.bias", inter).toFloatArray(),
-                    ckpt.get(l + "mlp.fc2.weight", d, inter), ckpt.get(l + "mlp.fc2.bias", d).toFloatArray());
+                    linearWeights.apply(ckpt.get(l + "mlp.fc1.weight", inter, d)), ckpt.get(l + "mlp.fc1.bias", inter).toFloatArray(),
+                    linearWeights.apply(ckpt.get(l + "mlp.fc2.weight", d, inter)), ckpt.get(l + "mlp.fc2.bias", d).toFloatArray());
         }
     }
 
@@ -87,6 +98,19 @@ public final class ClipVisionTower {
     }
 
     public VisionConfig config() { return config; }
+
+    /** Encoder layers that run (up to the selected hidden state). */
+    public int layersRun() { return layers.length; }
+
+    /** Bytes of the weights this tower holds (the layers it runs, embeddings, norms). */
+    public long weightBytes() {
+        long b = patchWeight.byteSize() + 4L * (classEmbedding.length + positionEmbedding.length + preLnWeight.length + preLnBias.length);
+        for (Layer w : layers) {
+            for (Tensor t : new Tensor[]{w.q, w.k, w.v, w.out, w.fc1, w.fc2}) b += t.byteSize();
+            b += 4L * (w.ln1Weight.length * 4L + w.qBias.length * 4L + w.fc1Bias.length + w.fc2Bias.length);
+        }
+        return b;
+    }
 
     /** Feature rows per tile: patches, plus the class token for "cls_patch". */
     public int featuresPerTile() { return config.numPatches() + (keepCls ? 1 : 0); }
@@ -176,6 +200,14 @@ public final class ClipVisionTower {
     private void selfAttention(float[] q, float[] k, float[] v, int tiles, int tokens, float[] out) {
         int d = config.hiddenSize(), heads = config.numHeads(), hd = config.headDim();
         float scale = (float) Math.pow(hd, -0.5);
+        if (hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+            for (int t = 0; t < tiles; t++) {
+                int base = t * tokens * d;
+                BlockedAttention.attention(q, base, d, k, v, base, d, tokens, tokens, 0, false, heads, heads, hd, scale,
+                        out, base, d);
+            }
+            return;
+        }
         int perTile = heads * tokens;
         Parallel.forRange(tiles * perTile, 16, (i0, i1) -> {
             for (int i = i0; i < i1; i++) {

@@ -1,0 +1,216 @@
+package io.instella.core.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Scaled dot-product attention for many query rows at once (prefill, vision tower), blocked over the
+ * sequence the way FlashAttention is: a block of BQ queries meets one block of BK keys at a time; the
+ * scores of that block pair (BQ × BK floats) live in a per-thread scratch, softmax runs online (running
+ * max and sum per row, earlier output rescaled), so nothing of size L×L is ever materialised and each
+ * key/value block is read once per query block, from cache.
+ * <p>
+ * Both products are register-tiled: S = Q·Kᵀ against a transposed key block, O += P·V with rows of V
+ * as vectors; exp runs vectorised.
+ */
+public final class BlockedAttention {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Query rows per block. */
+    static final int BQ = 32;
+    /** Keys per block: a multiple of 2L so score tiles are whole vector pairs. */
+    static final int BK = Math.max(64, 2 * L);
+
+    private static final class Scratch {
+        float[] kt = new float[0];   // [hd][BK] transposed key block
+        final float[] s = new float[BQ * BK];
+        float[] o = new float[0];    // [BQ][hd] output accumulator
+        final float[] m = new float[BQ];
+        final float[] l = new float[BQ];
+
+        Scratch ensure(int hd) {
+            if (kt.length < hd * BK) kt = new float[hd * BK];
+            if (o.length < BQ * hd) o = new float[BQ * hd];
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private BlockedAttention() {}
+
+    /**
+     * For every head h and query row i < n: out[i, h] = softmax_j(scale · q[i, h]·k[j, g(h)]) · v[j, g(h)] over
+     * keys j < kvLen, where g(h) = h / (heads / kvHeads) and, when causal, only keys j ≤ start + i count
+     * (query row i sits at absolute position start + i). Rows of q/out/k/v are {@code *Stride} floats apart;
+     * head h occupies [h·hd, (h+1)·hd) of a row (after the respective offset).
+     */
+    public static void attention(float[] q, int qOff, int qStride, float[] k, float[] v, int kvOff, int kvStride, int kvLen,
+                                 int n, int start, boolean causal, int heads, int kvHeads, int hd, float scale,
+                                 float[] out, int outOff, int outStride) {
+        if (hd % L != 0) throw new IllegalArgumentException("head dimension " + hd + " is not a multiple of " + L);
+        int group = heads / kvHeads;
+        int qBlocks = (n + BQ - 1) / BQ;
+        Parallel.forRange(heads * qBlocks, 1, (t0, t1) -> {
+            Scratch sc = SCRATCH.get().ensure(hd);
+            for (int t = t0; t < t1; t++) {
+                // Later query blocks have more keys under a causal mask: hand them out first for balance.
+                int qb = qBlocks - 1 - t / heads, h = t % heads;
+                int i0 = qb * BQ, rows = Math.min(BQ, n - i0);
+                int keys = causal ? Math.min(kvLen, start + i0 + rows) : kvLen;
+                block(q, qOff + i0 * qStride + h * hd, qStride, k, v, kvOff + (h / group) * hd, kvStride, keys,
+                        rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd, scale,
+                        out, outOff + i0 * outStride + h * hd, outStride, sc);
+            }
+        });
+    }
+
+    /** One query block of one head against keys [0, keys); row r may see keys j ≤ pos0 + r. */
+    private static void block(float[] q, int qOff, int qStride, float[] k, float[] v, int kvOff, int kvStride, int keys,
+                              int rows, int pos0, int hd, float scale, float[] out, int outOff, int outStride, Scratch sc) {
+        float[] kt = sc.kt, s = sc.s, o = sc.o, m = sc.m, l = sc.l;
+        java.util.Arrays.fill(o, 0, rows * hd, 0f);
+        java.util.Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
+        java.util.Arrays.fill(l, 0, rows, 0f);
+        for (int j0 = 0; j0 < keys; j0 += BK) {
+            int bk = Math.min(BK, keys - j0);
+            // Transpose the key block: kt[d][j] = k[j0 + j][d]; columns past bk are zero (masked below).
+            for (int j = 0; j < BK; j++) {
+                if (j < bk) {
+                    int src = kvOff + (j0 + j) * kvStride;
+                    for (int d = 0; d < hd; d++) kt[d * BK + j] = k[src + d];
+                } else {
+                    for (int d = 0; d < hd; d++) kt[d * BK + j] = 0f;
+                }
+            }
+            scores(q, qOff, qStride, rows, kt, hd, s);
+            // Online softmax per row: mask, scale, new max, rescale the running output and sum.
+            for (int r = 0; r < rows; r++) {
+                int visible = Math.min(bk, pos0 + r - j0 + 1); // keys j0..j0+visible-1 are visible to row r
+                int so = r * BK;
+                if (visible <= 0) {
+                    java.util.Arrays.fill(s, so, so + BK, 0f);
+                    continue;
+                }
+                FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                int jv = 0;
+                for (; jv + L <= visible; jv += L) mx = mx.max(FloatVector.fromArray(F, s, so + jv));
+                float blockMax = mx.reduceLanes(VectorOperators.MAX);
+                for (int j = jv; j < visible; j++) blockMax = Math.max(blockMax, s[so + j]);
+                blockMax *= scale;
+                float mNew = Math.max(m[r], blockMax);
+                float alpha = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
+                m[r] = mNew;
+                FloatVector vs = FloatVector.broadcast(F, scale), vm = FloatVector.broadcast(F, mNew);
+                FloatVector sum = FloatVector.zero(F);
+                int j = 0;
+                for (; j + L <= visible; j += L) {
+                    FloatVector p = FloatVector.fromArray(F, s, so + j).mul(vs).sub(vm);
+                    p = VectorMath.exp(p);
+                    p.intoArray(s, so + j);
+                    sum = sum.add(p);
+                }
+                float tail = 0f;
+                for (; j < visible; j++) {
+                    float p = (float) Math.exp(s[so + j] * scale - mNew);
+                    s[so + j] = p;
+                    tail += p;
+                }
+                for (; j < BK; j++) s[so + j] = 0f;
+                l[r] = l[r] * alpha + VectorMath.sumLanes(sum) + tail;
+                if (alpha != 1f) VectorMath.scale(o, r * hd, hd, alpha);
+            }
+            accumulate(s, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);
+        }
+        for (int r = 0; r < rows; r++) {
+            float inv = 1f / l[r];
+            int dst = outOff + r * outStride;
+            for (int d = 0; d < hd; d += L) {
+                FloatVector.fromArray(F, o, r * hd + d).mul(inv).intoArray(out, dst + d);
+            }
+        }
+    }
+
+    /** s[r][0..BK) = q_r · kt (unscaled), 4 rows × 2 vectors of keys per register tile. */
+    private static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int hd, float[] s) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
+            for (int c = 0; c < BK; c += 2 * L) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                for (int d = 0; d < hd; d++) {
+                    FloatVector b0 = FloatVector.fromArray(F, kt, d * BK + c);
+                    FloatVector b1 = FloatVector.fromArray(F, kt, d * BK + c + L);
+                    FloatVector x = FloatVector.broadcast(F, q[q0 + d]);
+                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
+                    x = FloatVector.broadcast(F, q[q1 + d]);
+                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
+                    x = FloatVector.broadcast(F, q[q2 + d]);
+                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
+                    x = FloatVector.broadcast(F, q[q3 + d]);
+                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
+                }
+                int so = r * BK + c;
+                a00.intoArray(s, so); a01.intoArray(s, so + L);
+                a10.intoArray(s, so + BK); a11.intoArray(s, so + BK + L);
+                a20.intoArray(s, so + 2 * BK); a21.intoArray(s, so + 2 * BK + L);
+                a30.intoArray(s, so + 3 * BK); a31.intoArray(s, so + 3 * BK + L);
+            }
+        }
+        for (; r < rows; r++) {
+            int q0 = qOff + r * qStride;
+            for (int c = 0; c < BK; c += L) {
+                FloatVector a = FloatVector.zero(F);
+                for (int d = 0; d < hd; d++) a = FloatVector.broadcast(F, q[q0 + d]).fma(FloatVector.fromArray(F, kt, d * BK + c), a);
+                a.intoArray(s, r * BK + c);
+            }
+        }
+    }
+
+    /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 4 rows × 2 vectors of head dims per tile. */
+    private static void accumulate(float[] p, int rows, float[] v, int vOff, int vStride, int bk, int hd, float[] o) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int p0 = r * BK, p1 = p0 + BK, p2 = p1 + BK, p3 = p2 + BK;
+            for (int c = 0; c + 2 * L <= hd; c += 2 * L) {
+                int o0 = r * hd + c, o1 = o0 + hd, o2 = o1 + hd, o3 = o2 + hd;
+                FloatVector a00 = FloatVector.fromArray(F, o, o0), a01 = FloatVector.fromArray(F, o, o0 + L);
+                FloatVector a10 = FloatVector.fromArray(F, o, o1), a11 = FloatVector.fromArray(F, o, o1 + L);
+                FloatVector a20 = FloatVector.fromArray(F, o, o2), a21 = FloatVector.fromArray(F, o, o2 + L);
+                FloatVector a30 = FloatVector.fromArray(F, o, o3), a31 = FloatVector.fromArray(F, o, o3 + L);
+                for (int j = 0; j < bk; j++) {
+                    int vo = vOff + j * vStride + c;
+                    FloatVector b0 = FloatVector.fromArray(F, v, vo);
+                    FloatVector b1 = FloatVector.fromArray(F, v, vo + L);
+                    FloatVector x = FloatVector.broadcast(F, p[p0 + j]);
+                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
+                    x = FloatVector.broadcast(F, p[p1 + j]);
+                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
+                    x = FloatVector.broadcast(F, p[p2 + j]);
+                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
+                    x = FloatVector.broadcast(F, p[p3 + j]);
+                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
+                }
+                a00.intoArray(o, o0); a01.intoArray(o, o0 + L);
+                a10.intoArray(o, o1); a11.intoArray(o, o1 + L);
+                a20.intoArray(o, o2); a21.intoArray(o, o2 + L);
+                a30.intoArray(o, o3); a31.intoArray(o, o3 + L);
+            }
+            for (int c = hd - hd % (2 * L); c < hd; c += L) {
+                for (int rr = r; rr < r + 4; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, c, o, hd);
+            }
+        }
+        for (; r < rows; r++) {
+            for (int c = 0; c < hd; c += L) accumulateRow(p, r, v, vOff, vStride, bk, c, o, hd);
+        }
+    }
+
+    private static void accumulateRow(float[] p, int r, float[] v, int vOff, int vStride, int bk, int c, float[] o, int hd) {
+        FloatVector a = FloatVector.fromArray(F, o, r * hd + c);
+        for (int j = 0; j < bk; j++) {
+            a = FloatVector.broadcast(F, p[r * BK + j]).fma(FloatVector.fromArray(F, v, vOff + j * vStride + c), a);
+        }
+        a.intoArray(o, r * hd + c);
+    }
+}

@@ -1,0 +1,164 @@
+package io.instella.core.kernels;
+
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * {@code C[n×m] = A[n×k] · Wᵀ} for many rows of A (prefill, vision tower): GotoBLAS-style blocking.
+ * Weight rows are widened (bf16 shift, f16 convert, or Q8_0/Q4_0 dequantized) once into packed
+ * panels of NR = 2 vectors of output columns × KC depth, laid out depth-major so the micro-kernel
+ * reads one cache line per step; the 6×NR micro-kernel keeps 12 accumulators in registers and
+ * broadcasts A from its rows in place (A is float already, no packing needed).
+ */
+final class Gemm {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    static final int NR = 2 * L;
+    static final int MR = 6;
+    /** Depth of a packed slab: 6 A rows × KC floats stay in L1 with a panel of NR × KC. */
+    static final int KC = 256;
+    /** Output columns (weight rows) per parallel task. */
+    static final int NC = 8 * NR;
+    /** A rows per block, reused across the task's panels while in L2. */
+    static final int MC = 8 * MR;
+
+    private static final ThreadLocal<float[]> SLAB = ThreadLocal.withInitial(() -> new float[NC * KC]);
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[KC]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+
+    private Gemm() {}
+
+    static void linear(float[] a, int aOff, int n, Tensor w, float[] bias, float[] c, int cOff) {
+        int m = (int) w.dim(0), k = (int) w.dim(1);
+        MemorySegment seg = w.data();
+        DType dt = w.dtype();
+        int tasks = (m + NC - 1) / NC;
+        Parallel.forRange(tasks, 1, (t0, t1) -> {
+            float[] slab = SLAB.get();
+            float[] row = ROW.get();
+            float[] tile = TILE.get();
+            for (int task = t0; task < t1; task++) {
+                int j0 = task * NC, cols = Math.min(NC, m - j0);
+                int panels = (cols + NR - 1) / NR;
+                for (int pc = 0; pc < k; pc += KC) {
+                    int kc = Math.min(KC, k - pc);
+                    pack(seg, dt, k, j0, cols, pc, kc, slab, row);
+                    boolean first = pc == 0;
+                    for (int ic = 0; ic < n; ic += MC) {
+                        int mc = Math.min(MC, n - ic);
+                        for (int p = 0; p < panels; p++) {
+                            int jp = j0 + p * NR, nr = Math.min(NR, m - jp);
+                            int bOff = p * NR * kc;
+                            int ir = 0;
+                            for (; ir + MR <= mc; ir += MR) {
+                                int i = ic + ir;
+                                if (nr == NR) {
+                                    micro6(a, aOff + i * k + pc, k, slab, bOff, kc, c, cOff + i * m + jp, m, first, bias, jp);
+                                } else {
+                                    // Partial panel: compute into a tile, copy the valid columns.
+                                    for (int r = 0; r < MR; r++) {
+                                        for (int q = 0; q < nr; q++) tile[r * NR + q] = c[cOff + (i + r) * m + jp + q];
+                                    }
+                                    micro6(a, aOff + i * k + pc, k, slab, bOff, kc, tile, 0, NR, first, null, 0);
+                                    for (int r = 0; r < MR; r++) {
+                                        for (int q = 0; q < nr; q++) {
+                                            c[cOff + (i + r) * m + jp + q] = tile[r * NR + q] + (first && bias != null ? bias[jp + q] : 0f);
+                                        }
+                                    }
+                                }
+                            }
+                            for (; ir < mc; ir++) {
+                                microRow(a, aOff + (ic + ir) * k + pc, slab, bOff, kc, c, cOff + (ic + ir) * m + jp, nr, first, bias, jp);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Packs weight rows [j0, j0+cols) × depth [pc, pc+kc) into panels of NR rows: slab[p][t][q] =
+     * W[j0 + p·NR + q][pc + t], zero beyond the last row.
+     */
+    private static void pack(MemorySegment seg, DType dt, int k, int j0, int cols, int pc, int kc, float[] slab, float[] row) {
+        int panels = (cols + NR - 1) / NR;
+        for (int p = 0; p < panels; p++) {
+            int base = p * NR * kc;
+            for (int q = 0; q < NR; q++) {
+                int r = p * NR + q;
+                if (r < cols) {
+                    Packing.widen(seg, dt, (long) (j0 + r) * k + pc, row, 0, kc);
+                    for (int t = 0; t < kc; t++) slab[base + t * NR + q] = row[t];
+                } else {
+                    for (int t = 0; t < kc; t++) slab[base + t * NR + q] = 0f;
+                }
+            }
+        }
+    }
+
+    /** C[6 × NR] (+)= A[6 × kc] · panel; initialised from bias (or zero) on the first slab. */
+    private static void micro6(float[] a, int aOff, int lda, float[] b, int bOff, int kc, float[] c, int cOff, int ldc,
+                               boolean first, float[] bias, int jBias) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (first) {
+            FloatVector z0 = bias == null ? FloatVector.zero(F) : FloatVector.fromArray(F, bias, jBias);
+            FloatVector z1 = bias == null ? FloatVector.zero(F) : FloatVector.fromArray(F, bias, jBias + L);
+            c00 = z0; c10 = z0; c20 = z0; c30 = z0; c40 = z0; c50 = z0;
+            c01 = z1; c11 = z1; c21 = z1; c31 = z1; c41 = z1; c51 = z1;
+        } else {
+            c00 = FloatVector.fromArray(F, c, cOff); c01 = FloatVector.fromArray(F, c, cOff + L);
+            c10 = FloatVector.fromArray(F, c, cOff + ldc); c11 = FloatVector.fromArray(F, c, cOff + ldc + L);
+            c20 = FloatVector.fromArray(F, c, cOff + 2 * ldc); c21 = FloatVector.fromArray(F, c, cOff + 2 * ldc + L);
+            c30 = FloatVector.fromArray(F, c, cOff + 3 * ldc); c31 = FloatVector.fromArray(F, c, cOff + 3 * ldc + L);
+            c40 = FloatVector.fromArray(F, c, cOff + 4 * ldc); c41 = FloatVector.fromArray(F, c, cOff + 4 * ldc + L);
+            c50 = FloatVector.fromArray(F, c, cOff + 5 * ldc); c51 = FloatVector.fromArray(F, c, cOff + 5 * ldc + L);
+        }
+        int a0 = aOff, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        for (int t = 0; t < kc; t++) {
+            int bo = bOff + t * NR;
+            FloatVector b0 = FloatVector.fromArray(F, b, bo);
+            FloatVector b1 = FloatVector.fromArray(F, b, bo + L);
+            FloatVector av = FloatVector.broadcast(F, a[a0 + t]);
+            c00 = av.fma(b0, c00); c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, a[a1 + t]);
+            c10 = av.fma(b0, c10); c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, a[a2 + t]);
+            c20 = av.fma(b0, c20); c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, a[a3 + t]);
+            c30 = av.fma(b0, c30); c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(F, a[a4 + t]);
+            c40 = av.fma(b0, c40); c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(F, a[a5 + t]);
+            c50 = av.fma(b0, c50); c51 = av.fma(b1, c51);
+        }
+        c00.intoArray(c, cOff); c01.intoArray(c, cOff + L);
+        c10.intoArray(c, cOff + ldc); c11.intoArray(c, cOff + ldc + L);
+        c20.intoArray(c, cOff + 2 * ldc); c21.intoArray(c, cOff + 2 * ldc + L);
+        c30.intoArray(c, cOff + 3 * ldc); c31.intoArray(c, cOff + 3 * ldc + L);
+        c40.intoArray(c, cOff + 4 * ldc); c41.intoArray(c, cOff + 4 * ldc + L);
+        c50.intoArray(c, cOff + 5 * ldc); c51.intoArray(c, cOff + 5 * ldc + L);
+    }
+
+    /** One row of A against a panel, for the rows left over after the 6-row tiles; nr valid columns. */
+    private static void microRow(float[] a, int aOff, float[] b, int bOff, int kc, float[] c, int cOff, int nr,
+                                 boolean first, float[] bias, int jBias) {
+        FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F);
+        for (int t = 0; t < kc; t++) {
+            FloatVector av = FloatVector.broadcast(F, a[aOff + t]);
+            c0 = av.fma(FloatVector.fromArray(F, b, bOff + t * NR), c0);
+            c1 = av.fma(FloatVector.fromArray(F, b, bOff + t * NR + L), c1);
+        }
+        float[] tile = TILE.get();
+        c0.intoArray(tile, 0);
+        c1.intoArray(tile, L);
+        for (int q = 0; q < nr; q++) {
+            if (first) c[cOff + q] = tile[q] + (bias == null ? 0f : bias[jBias + q]);
+            else c[cOff + q] += tile[q];
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.instella.core.kernels;
+
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Quant;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/** Widening of stored weights (F32, F16, BF16, Q8_0, Q4_0) to float, for the GEMM's packed panels. */
+final class Packing {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    @SuppressWarnings("unchecked")
+    private static final VectorSpecies<Short> S_HALF =
+            (VectorSpecies<Short>) VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private Packing() {}
+
+    /**
+     * Widens n consecutive values starting at element index first of a row-major weight into dst.
+     * For the quantized types first and n must be multiples of 32.
+     */
+    static void widen(MemorySegment seg, DType dt, long first, float[] dst, int dstOff, int n) {
+        switch (dt) {
+            case F32 -> MemorySegment.copy(seg, F32, first * 4, dst, dstOff, n);
+            case BF16 -> widenBf16(seg, first * 2, dst, dstOff, n);
+            case F16 -> {
+                for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(seg.get(I16, 2 * (first + i)));
+            }
+            case Q8_0 -> dequantizeQ8(seg, first, dst, dstOff, n);
+            case Q4_0 -> dequantizeQ4(seg, first, dst, dstOff, n);
+            default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static final VectorSpecies<Byte> BQ = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    private static final boolean VECTOR_BLOCKS = 16 % F.length() == 0;
+
+    /** Q8_0 blocks → float, vectorised; the same products q·d as {@link Quant#dequantize}. */
+    static void dequantizeQ8(MemorySegment seg, long first, float[] dst, int dstOff, int n) {
+        if (!VECTOR_BLOCKS) {
+            Quant.dequantize(DType.Q8_0, seg, first, dst, dstOff, n);
+            return;
+        }
+        int L = F.length();
+        for (int i = 0; i < n; i += 32) {
+            long b = (first + i) / 32 * 34;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, b)));
+            for (int s = 0; s < 32; s += L) {
+                ((FloatVector) ByteVector.fromMemorySegment(BQ, seg, b + 2 + s, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + s);
+            }
+        }
+    }
+
+    /** Q4_0 blocks → float, vectorised; the same products (nibble − 8)·d as {@link Quant#dequantize}. */
+    static void dequantizeQ4(MemorySegment seg, long first, float[] dst, int dstOff, int n) {
+        if (!VECTOR_BLOCKS) {
+            Quant.dequantize(DType.Q4_0, seg, first, dst, dstOff, n);
+            return;
+        }
+        int L = F.length();
+        for (int i = 0; i < n; i += 32) {
+            long b = (first + i) / 32 * 18;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, b)));
+            for (int s = 0; s < 16; s += L) {
+                IntVector v = ByteVector.fromMemorySegment(BQ, seg, b + 2 + s, ByteOrder.LITTLE_ENDIAN).reinterpretAsInts();
+                ByteVector lo = v.and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
+                ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + s);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, dstOff + i + 16 + s);
+            }
+        }
+    }
+
+    /** bf16 → f32 is a 16-bit left shift of the bit pattern. */
+    static void widenBf16(MemorySegment seg, long byteOff, float[] dst, int dstOff, int n) {
+        int i = 0;
+        int L = F.length();
+        int bound = n - (n % L);
+        for (; i < bound; i += L) {
+            ShortVector s = ShortVector.fromMemorySegment(S_HALF, seg, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            IntVector iv = (IntVector) s.convertShape(VectorOperators.S2I, I, 0);
+            iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = Float.intBitsToFloat((seg.get(I16, byteOff + 2L * i) & 0xFFFF) << 16);
+        }
+    }
+}
