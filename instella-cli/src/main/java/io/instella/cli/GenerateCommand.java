@@ -99,6 +99,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--ctx", description = "Context length (default: the model's).")
     Integer ctx;
 
+    @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
+    String quant;
+
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -116,7 +119,7 @@ public final class GenerateCommand implements Callable<Integer> {
         for (Path p : images) decoded.add(decoder.decode(p));
         Path dir = ModelRefs.resolve(model, ModelSource.Need.MODEL, spec.commandLine().getErr());
         long tLoad = System.nanoTime();
-        try (InstellaVL vl = InstellaVL.load(dir)) {
+        try (InstellaVL vl = InstellaVL.load(dir, quant == null ? null : InstellaVL.quantization(quant))) {
             double loadMs = (System.nanoTime() - tLoad) / 1e6;
             String promptText = buildPrompt(decoded.size());
             PreparedPrompt prompt = vl.prepare(promptText, decoded);

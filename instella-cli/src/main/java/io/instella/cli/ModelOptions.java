@@ -19,6 +19,9 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--quant", paramLabel = "TYPE", description = "Quantize the projection weights at load time: q8_0 or q4_0.")
+    String quant;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress or timing lines on stderr; only the answer.")
     boolean quiet;
 
@@ -30,6 +33,7 @@ final class ModelOptions {
         LoadOptions o = LoadOptions.defaults();
         if (!quiet) o = o.withDownloadListener(ModelRefs.progress(err));
         if (ctx != null) o = o.withContextLength(ctx);
+        if (quant != null) o = o.withQuantization(quant);
         return InstellaModel.load(model, o);
     }
 }

@@ -43,6 +43,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--parallel", defaultValue = "4", description = "Sequences decoded together in one batch (default: ${DEFAULT-VALUE}).")
     int parallel;
 
+    @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
+    String quant;
+
     @Option(names = "--ctx", description = "Context length per sequence, prompt + completion (default: min(4096, the model's)).")
     Integer ctx;
 
@@ -106,7 +109,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
-        InstellaVL vl = InstellaVL.load(model);
+        InstellaVL vl = InstellaVL.load(model, quant == null ? null : InstellaVL.quantization(quant));
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions options = ServerOptions.builder().host(host).port(port).apiKey(apiKey).modelName(name).parallel(parallel)
                 .contextLength(ctx != null ? ctx : Math.min(4096, vl.contextLength())).queueSize(queue)

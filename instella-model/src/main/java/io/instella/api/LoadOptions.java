@@ -9,30 +9,40 @@ import io.instella.hub.DownloadListener;
  * @param downloadListener progress of Hub downloads (null: silent)
  * @param contextLength    tokens of context (prompt and answer) at most; null: the model's own (32768 for
  *                         Instella-VL-1B). The key/value cache grows with use, up to this length.
+ * @param quantization     "q8_0" or "q4_0" to quantize the projection weights at load time (llama.cpp block
+ *                         layouts); null: the weights as stored
  */
-public record LoadOptions(DownloadListener downloadListener, Integer contextLength) {
+public record LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization) {
 
     public LoadOptions {
         if (contextLength != null && contextLength < 2) {
             throw new IllegalArgumentException("contextLength must be at least 2, got " + contextLength);
         }
+        if (quantization != null && !quantization.matches("(?i)q8_0|q4_0|q8|q4")) {
+            throw new IllegalArgumentException("quantization must be q8_0 or q4_0, got " + quantization);
+        }
     }
 
     /** Silent downloads, the model's own context length. */
     public static LoadOptions defaults() {
-        return new LoadOptions(null, null);
+        return new LoadOptions(null, null, null);
     }
 
     public LoadOptions withDownloadListener(DownloadListener listener) {
-        return new LoadOptions(listener, contextLength);
+        return new LoadOptions(listener, contextLength, quantization);
     }
 
     /** A download progress bar on stderr (redrawn in place on a terminal, a line every 10 s otherwise). */
     public LoadOptions withConsoleProgress() {
-        return new LoadOptions(new ConsoleProgressBar(), contextLength);
+        return new LoadOptions(new ConsoleProgressBar(), contextLength, quantization);
     }
 
     public LoadOptions withContextLength(int tokens) {
-        return new LoadOptions(downloadListener, tokens);
+        return new LoadOptions(downloadListener, tokens, quantization);
+    }
+
+    /** Quantize the projection weights at load time: "q8_0" or "q4_0" (null: as stored). */
+    public LoadOptions withQuantization(String type) {
+        return new LoadOptions(downloadListener, contextLength, type);
     }
 }

@@ -155,7 +155,13 @@ class LoadTest {
         }
     }
 
+    /**
+     * A benchmark, not a unit test: timings on a shared 2-core machine are too noisy to gate CI on, so it runs only
+     * when asked for ({@code -Dinstella.bench.seconds=20}). That batching happens at all is checked structurally in
+     * {@code SchedulingTest} (mean batch size of concurrent requests).
+     */
     @Test
+    @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "instella.bench.seconds", matches = "\\d+")
     void batchingRaisesAggregateThroughput() throws Exception {
         int[] levels = {1, 2, 4, 8};
         double[] tps = new double[levels.length];
