@@ -128,6 +128,7 @@ public final class BenchCommand implements Callable<Integer> {
         double readGbps = limits[0], fmaGflops = limits[1];
         machine.put("read_gbps", round(readGbps, 2)).put("fma_gflops", round(fmaGflops, 1)).put("threads", Parallel.threads());
         machine.put("cpu", cpuName()).put("vector_bits", jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        machine.put("quantized_kernels", io.instella.core.kernels.NativeKernels.status());
         for (var node : results) {
             ObjectNode r = (ObjectNode) node;
             ObjectNode ratios = r.putObject("ratios");
@@ -295,6 +296,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("load_s", round(loadS, 3));
             r.put("prefill_tps", round(prefillTps, 2));
             r.put("decode_tps", round(decodeTps, 2));
+            r.put("decode_context", prefillTokens); // decode steps attend to the prompt before them
             r.put("prefill_gflop_per_token", round(prefillFlops / 1e9, 4));
             // Peak memory of the text benchmark (load, prefill, decode), the figure compared with the weights;
             // the image phase below is reported separately (its KV cache holds ~2,400 positions).

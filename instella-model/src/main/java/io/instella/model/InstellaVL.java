@@ -51,12 +51,7 @@ public final class InstellaVL implements AutoCloseable {
         this.checkpoint = checkpoint;
         this.quantized = quantize == null ? null : Arena.ofShared();
 
-        UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : w -> {
-            if (w.dtype().isQuantized()) return w; // a pre-quantized file: use its blocks as they are
-            Tensor q = Quant.quantize(w, quantize, quantized);
-            MappedMemory.release(w.data()); // the stored copy is not read again
-            return q;
-        };
+        UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : new QuantizationPlan(quantize).atLoad(quantized);
         this.generationDefaults = GenerationDefaults.load(directory, config);
         Path tok = directory.resolve("tokenizer.json");
         if (!Files.isRegularFile(tok)) {
@@ -103,8 +98,8 @@ public final class InstellaVL implements AutoCloseable {
 
     /**
      * Loads a checkpoint directory, quantizing the language model's and the vision tower's projection
-     * weights to {@code quantize} (Q8_0 or Q4_0; null = as stored). Embeddings, norms, the projector and
-     * image_newline stay as stored.
+     * weights and the output head as {@link QuantizationPlan} says for {@code quantize} (Q8_0 or Q4_0;
+     * null = as stored). Embeddings, norms, the projector and image_newline stay as stored.
      */
     public static InstellaVL load(Path directory, DType quantize) {
         if (quantize != null && !quantize.isQuantized()) {

@@ -5,36 +5,23 @@ import io.instella.core.safetensors.SafeTensorsWriter;
 import io.instella.core.tensor.DType;
 import io.instella.core.tensor.Quant;
 import io.instella.core.tensor.Tensor;
+import io.instella.model.config.InstellaConfig;
+import io.instella.model.lm.OlmoModel;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Ahead-of-time quantization ({@code instella quantize}): a copy of a checkpoint directory whose
- * language-model and vision-tower projection weights are stored as llama.cpp Q8_0/Q4_0 blocks (U8
+ * Ahead-of-time quantization ({@code instella quantize}): a copy of a checkpoint directory whose weights
+ * are stored as {@link QuantizationPlan} says, in llama.cpp Q8_0/Q4_0 blocks (U8
  * tensors plus {@code quant.<name>} metadata, see {@link io.instella.core.safetensors.SafeTensorsFile}),
  * everything else as stored. Loading it maps the blocks in place: no conversion at load time.
  */
 public final class QuantizedCheckpoint {
-    /**
-     * The weights that are quantized: exactly those the model's constructors quantize at load time (the
-     * language model's q/k projections stay wide, see {@link io.instella.model.lm.OlmoModel}).
-     */
-    private static final Pattern PROJECTION = Pattern.compile(
-            "^model\\.layers\\.\\d+\\.(self_attn\\.[vo]_proj|mlp\\.(gate|up|down)_proj)\\.weight$"
-                    + "|^model\\.vision_tower\\.vision_tower\\.vision_model\\.encoder\\.layers\\.\\d+\\.(self_attn\\.(q|k|v|out)_proj|mlp\\.fc[12])\\.weight$");
-
-    private QuantizedCheckpoint() {}
-
-    public static boolean isQuantizedProjection(String name) {
-        return PROJECTION.matcher(name).matches();
-    }
-
     /**
      * Writes {@code out} (a directory) from {@code source}: config and tokenizer files copied, weights in one
      * model.safetensors. Returns the bytes of tensor data written.
@@ -54,19 +41,38 @@ public final class QuantizedCheckpoint {
                 if (!k.startsWith("quant.")) w.metadata(k, v);
             });
             w.metadata("instella.quantization", type.name());
+            QuantizationPlan plan = new QuantizationPlan(type);
             for (String name : ckpt.names()) {
                 Tensor t = ckpt.get(name);
-                if (isQuantizedProjection(name) && t.rank() == 2 && t.dtype().isFloatingPoint() && t.dim(1) % Quant.BLOCK == 0) {
-                    w.addQuantized(name, type, t.shape(), () -> Quant.quantize(t, type, Arena.ofAuto()).data());
-                    bytes += t.dim(0) * type.bytesFor(t.dim(1));
+                if (t.dtype().isQuantized()) {
+                    throw new InstellaException(source + " is already quantized (" + name + " is " + t.dtype()
+                            + "): quantize the original checkpoint");
+                }
+                if (plan.quantizes(t)) {
+                    bytes += addQuantized(w, plan, t);
                 } else {
                     w.add(t);
                     bytes += t.byteSize();
                 }
             }
+            // A tied model's head is the embedding table, which stays wide for the row lookups: the head's
+            // quantized copy is stored beside it under lm_head.weight (the name the loader looks for).
+            InstellaConfig config = InstellaConfig.load(source);
+            String embed = OlmoModel.PREFIX + "embed_tokens.weight";
+            if (config.text().tieWordEmbeddings() && !ckpt.contains(QuantizationPlan.HEAD) && ckpt.contains(embed)) {
+                Tensor e = ckpt.get(embed);
+                Tensor head = new Tensor(QuantizationPlan.HEAD, e.dtype(), e.shape(), e.data());
+                if (plan.quantizes(head)) bytes += addQuantized(w, plan, head);
+            }
             w.write(out.resolve("model.safetensors"));
         }
         return bytes;
+    }
+
+    private static long addQuantized(SafeTensorsWriter w, QuantizationPlan plan, Tensor t) {
+        DType q = plan.typeFor(t.name());
+        w.addQuantized(t.name(), q, t.shape(), () -> Quant.quantize(t, q, Arena.ofAuto()).data());
+        return t.dim(0) * q.bytesFor(t.dim(1));
     }
 
     private static void copyNonWeightFiles(Path source, Path out) throws IOException {

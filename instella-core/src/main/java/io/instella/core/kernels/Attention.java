@@ -1,5 +1,8 @@
 package io.instella.core.kernels;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
+
 /**
  * Scaled dot-product attention for one query row of one head, over keys/values stored row-major with a
  * stride (a KV cache or a batch of tokens). Scores live in a caller-provided scratch row, so nothing of
@@ -23,26 +26,65 @@ public final class Attention {
     /**
      * out[outOff..+hd] = softmax_j(scale · q·k_j) · v_j for j in [0, len), where k_j starts at
      * kvOff + j·kvStride in k (and likewise in v).
+     * <p>
+     * Decode spends most of its non-weight time here (one query row against every cached key), so the
+     * scores are computed eight keys at a time: eight vector accumulators, then one transposing reduction
+     * that turns them into a vector of eight scores (instead of eight horizontal sums); exp runs vectorised.
+     * Every sum is in a fixed order, so results do not change between interpreted and compiled code.
      */
     public static void attendRow(float[] q, int qOff, float[] k, float[] v, int kvOff, int kvStride, int len,
                                  int hd, float scale, float[] out, int outOff) {
-        float[] scores = scratch(len);
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < len; j++) {
-            float sc = VectorMath.dot(q, qOff, k, kvOff + j * kvStride, hd) * scale;
-            scores[j] = sc;
-            if (sc > max) max = sc;
+        float[] scores = scratch(len + 8);
+        int j = 0;
+        if (EIGHT_KEYS && hd % L == 0) {
+            for (; j + 8 <= len; j += 8) scores8(q, qOff, k, kvOff + j * kvStride, kvStride, hd, scale, scores, j);
         }
-        float sum = 0;
-        for (int j = 0; j < len; j++) {
-            float e = (float) Math.exp(scores[j] - max);
-            scores[j] = e;
-            sum += e;
-        }
+        for (; j < len; j++) scores[j] = VectorMath.dot(q, qOff, k, kvOff + j * kvStride, hd) * scale;
+        float max = VectorMath.max(scores, 0, len);
+        float sum = VectorMath.expShiftedInPlace(scores, 0, len, max);
         float inv = 1.0f / sum;
         java.util.Arrays.fill(out, outOff, outOff + hd, 0f);
-        for (int j = 0; j < len; j++) {
+        for (j = 0; j < len; j++) {
             VectorMath.axpy(scores[j] * inv, v, kvOff + j * kvStride, out, outOff, hd);
         }
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Float> F = FloatVector.SPECIES_256;
+    private static final int L = F.length();
+    /** The eight-key path is written for 256-bit vectors; narrower machines take one dot product per key. */
+    private static final boolean EIGHT_KEYS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
+    /** Two-vector shuffles for the folding reduction (negative indices take lanes of the second vector). */
+    private static final VectorShuffle<Float> HALF_LO = VectorShuffle.fromValues(F, 0, 1, 2, 3, -8, -7, -6, -5);
+    private static final VectorShuffle<Float> HALF_HI = VectorShuffle.fromValues(F, 4, 5, 6, 7, -4, -3, -2, -1);
+    private static final VectorShuffle<Float> PAIR_LO = VectorShuffle.fromValues(F, 0, 1, 4, 5, -8, -7, -4, -3);
+    private static final VectorShuffle<Float> PAIR_HI = VectorShuffle.fromValues(F, 2, 3, 6, 7, -6, -5, -2, -1);
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromValues(F, 0, 2, 4, 6, -8, -6, -4, -2);
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromValues(F, 1, 3, 5, 7, -7, -5, -3, -1);
+
+    /** Adds the lanes that {@code lo} and {@code hi} pair up, a's partial sums first, then b's. */
+    private static FloatVector fold(FloatVector a, FloatVector b, VectorShuffle<Float> lo, VectorShuffle<Float> hi) {
+        return a.rearrange(lo, b).add(a.rearrange(hi, b));
+    }
+
+    /** scores[s..s+8) = scale · q·k_j for the eight keys starting at kOff (kStride apart); hd a multiple of 8. */
+    private static void scores8(float[] q, int qOff, float[] k, int kOff, int kStride, int hd, float scale, float[] scores, int s) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int d = 0; d < hd; d += L) {
+            FloatVector qv = FloatVector.fromArray(F, q, qOff + d);
+            int o = kOff + d;
+            a0 = qv.fma(FloatVector.fromArray(F, k, o), a0);
+            a1 = qv.fma(FloatVector.fromArray(F, k, o + kStride), a1);
+            a2 = qv.fma(FloatVector.fromArray(F, k, o + 2 * kStride), a2);
+            a3 = qv.fma(FloatVector.fromArray(F, k, o + 3 * kStride), a3);
+            a4 = qv.fma(FloatVector.fromArray(F, k, o + 4 * kStride), a4);
+            a5 = qv.fma(FloatVector.fromArray(F, k, o + 5 * kStride), a5);
+            a6 = qv.fma(FloatVector.fromArray(F, k, o + 6 * kStride), a6);
+            a7 = qv.fma(FloatVector.fromArray(F, k, o + 7 * kStride), a7);
+        }
+        // Three levels of pairwise folding: 8 vectors of 8 partial sums → 4 of (4+4) → 2 of (2+2+2+2) → 1 of 8.
+        FloatVector b01 = fold(a0, a1, HALF_LO, HALF_HI), b23 = fold(a2, a3, HALF_LO, HALF_HI);
+        FloatVector b45 = fold(a4, a5, HALF_LO, HALF_HI), b67 = fold(a6, a7, HALF_LO, HALF_HI);
+        FloatVector c0123 = fold(b01, b23, PAIR_LO, PAIR_HI), c4567 = fold(b45, b67, PAIR_LO, PAIR_HI);
+        fold(c0123, c4567, EVEN, ODD).mul(scale).intoArray(scores, s);
     }
 }

@@ -26,6 +26,10 @@ import java.nio.ByteOrder;
  *       vpmullw on shorts and the pairwise int sum is two shifts and an add; per block this measured 5.9
  *       (Q8_0) and 6.3 (Q4_0) cycles on one core against 8.5 and 9.5 for widening the weights to float and
  *       using FMAs with float x, which remain the path for narrower vectors.</li>
+ *   <li>Where the native kernels load ({@link NativeKernels}: Linux x86-64, AVX2), Q8_0/Q4_0 go through them
+ *       instead, with the same int8 activations: vpmaddubsw/vpmaddwd do a block in about half the
+ *       instructions (measured on one core, 8192 × 2048 Q4_0 from DRAM: 1.5 ns per block against 2.7 ns
+ *       for the Java kernel).</li>
  * </ul>
  */
 final class Gemv {
@@ -40,6 +44,8 @@ final class Gemv {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Rows per parallel task: enough work to amortise the hand-off, enough tasks to balance. */
     static final int ROW_GRAIN = 16;
+    /** Rows per native call: a call costs tens of nanoseconds, a row of 2048 Q4_0 weights about 100. */
+    static final int NATIVE_ROW_GRAIN = 64;
 
     private static final ThreadLocal<float[]> X_SPLIT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
@@ -61,7 +67,11 @@ final class Gemv {
                 });
             }
             case Q8_0 -> {
-                if (INT_DOT) {
+                if (NativeKernels.available()) {
+                    checkOut(out, outOff, n, m);
+                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
+                    Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> NativeKernels.q8_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff));
+                } else if (INT_DOT) {
                     QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
                     Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
                         if (n == 1) q8RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
@@ -79,7 +89,11 @@ final class Gemv {
                 }
             }
             case Q4_0 -> {
-                if (INT_DOT) {
+                if (NativeKernels.available()) {
+                    checkOut(out, outOff, n, m);
+                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
+                    Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> NativeKernels.q4_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff));
+                } else if (INT_DOT) {
                     QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
                     Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
                         if (n == 1) q4RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
@@ -102,6 +116,13 @@ final class Gemv {
                 }
             });
             default -> throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
+        }
+    }
+
+    /** The native kernels write without bounds checks: the output range is checked here first. */
+    private static void checkOut(float[] out, int outOff, int n, int m) {
+        if (outOff < 0 || (long) outOff + (long) n * m > out.length) {
+            throw new IndexOutOfBoundsException("output of " + n + " × " + m + " at " + outOff + " does not fit " + out.length);
         }
     }
 
@@ -213,21 +234,35 @@ final class Gemv {
     static final class QuantizedActivations {
         private static final ThreadLocal<QuantizedActivations> TL = ThreadLocal.withInitial(QuantizedActivations::new);
         short[] q = new short[0];
+        /** The same values as bytes, and each block's Σq, for the native kernels. */
+        byte[] q8 = new byte[0];
+        int[] sums = new int[0];
         float[] d = new float[0];
         float[] c8 = new float[0];
 
         static QuantizedActivations of(float[] x, int xOff, int n, int k) {
             QuantizedActivations a = TL.get();
             int blocks = n * k / 32;
-            if (a.q.length < n * k) a.q = new short[n * k];
+            if (a.q.length < n * k) {
+                a.q = new short[n * k];
+                a.q8 = new byte[n * k];
+            }
             if (a.d.length < blocks) {
                 a.d = new float[blocks];
                 a.c8 = new float[blocks];
+                a.sums = new int[blocks];
             }
             for (int b = 0; b < blocks; b++) {
                 int src = xOff + 32 * b;
-                float amax = 0;
-                for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[src + j]));
+                float amax;
+                if (L == 8) {
+                    FloatVector m = FloatVector.fromArray(F, x, src).abs();
+                    for (int j = 8; j < 32; j += 8) m = m.max(FloatVector.fromArray(F, x, src + j).abs());
+                    amax = m.reduceLanes(VectorOperators.MAX); // max is exact in any order
+                } else {
+                    amax = 0;
+                    for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[src + j]));
+                }
                 float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
                 int sum = 0;
                 for (int j = 0; j < 32; j++) {
@@ -235,10 +270,12 @@ final class Gemv {
                     int qv = (int) (Math.abs(v) + 0.5f);
                     if (v < 0) qv = -qv;
                     a.q[32 * b + j] = (short) qv;
+                    a.q8[32 * b + j] = (byte) qv;
                     sum += qv;
                 }
                 a.d[b] = d;
                 a.c8[b] = 8f * sum;
+                a.sums[b] = sum;
             }
             return a;
         }

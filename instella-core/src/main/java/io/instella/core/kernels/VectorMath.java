@@ -96,6 +96,25 @@ public final class VectorMath {
         for (; i < n; i++) dst[i] += src[i];
     }
 
+    /** a[i] = e^(a[i] − shift) for i in [off, off+n), vectorised ({@link #exp}); returns their sum (fixed order). */
+    public static float expShiftedInPlace(float[] a, int off, int n, float shift) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            FloatVector e = exp(FloatVector.fromArray(F, a, off + i).sub(shift));
+            e.intoArray(a, off + i);
+            acc = acc.add(e);
+        }
+        float sum = sumLanes(acc);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(a[off + i] - shift);
+            a[off + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
     public static float max(float[] a, int off, int n) {
         float m = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) m = Math.max(m, a[off + i]);

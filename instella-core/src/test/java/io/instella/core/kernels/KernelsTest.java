@@ -148,6 +148,38 @@ class KernelsTest {
         assertThat(out[1]).isCloseTo((float) ((2 * e1 + 4 * e0 + 6 * em) / s), within(1e-6f));
     }
 
+    /** The eight-keys-at-a-time path (and its tail) against a double-precision softmax, strided like a KV cache. */
+    @ParameterizedTest
+    @CsvSource({"1, 128", "7, 128", "8, 128", "9, 64", "100, 128", "643, 128", "20, 72"})
+    void attentionRowMatchesDoublePrecision(int len, int hd) {
+        SplittableRandom r = new SplittableRandom(len * 7L + hd);
+        int stride = 3 * hd, kvOff = hd + 5;
+        float[] q = new float[hd + 3], k = new float[kvOff + len * stride], v = new float[kvOff + len * stride];
+        for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+        for (int i = 0; i < k.length; i++) {
+            k[i] = (float) r.nextGaussian();
+            v[i] = (float) r.nextGaussian();
+        }
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] out = new float[hd + 4];
+        Attention.attendRow(q, 3, k, v, kvOff, stride, len, hd, scale, out, 4);
+        double[] w = new double[len];
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int j = 0; j < len; j++) {
+            double d = 0;
+            for (int t = 0; t < hd; t++) d += (double) q[3 + t] * k[kvOff + j * stride + t];
+            w[j] = d * scale;
+            max = Math.max(max, w[j]);
+        }
+        for (int j = 0; j < len; j++) sum += w[j] = Math.exp(w[j] - max);
+        for (int t = 0; t < hd; t++) {
+            double o = 0;
+            for (int j = 0; j < len; j++) o += w[j] / sum * v[kvOff + j * stride + t];
+            assertThat((double) out[4 + t]).as("dim %d", t).isCloseTo(o, within(2e-5));
+        }
+        assertThat(out[0]).isZero();
+    }
+
     @Test
     void ropeRotatesHalves() {
         Rope rope = new Rope(4, 10000);

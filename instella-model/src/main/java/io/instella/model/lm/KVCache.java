@@ -17,13 +17,18 @@ public final class KVCache {
     private int capacity;
     private int length;
 
+    /** Caches bounded by this many positions or fewer are allocated at full size up front. */
+    static final int WHOLE_UP_TO = 4096;
+
     public KVCache(TextConfig config, int maxLength) {
         this.layers = config.numLayers();
         this.kvDim = config.kvDim();
         this.maxLength = maxLength;
         this.keys = new float[layers][];
         this.values = new float[layers][];
-        ensureCapacity(Math.min(maxLength, 256));
+        // A cache whose bound is known and moderate is allocated whole: growing it later copies every layer
+        // while the old arrays are still live (twice the memory at the peak). Only very long bounds grow.
+        ensureCapacity(maxLength <= WHOLE_UP_TO ? maxLength : 256);
     }
 
     public int length() { return length; }

@@ -26,6 +26,8 @@ import java.util.function.UnaryOperator;
 public final class OlmoModel {
     /** Tensor names under the HF {@code model.} prefix. */
     public static final String PREFIX = "model.";
+    /** The output head's tensor name (absent from tied checkpoints unless quantized ahead of time). */
+    public static final String HEAD = "lm_head.weight";
 
     private final TextConfig config;
     private final Tensor embedTokens;
@@ -42,28 +44,37 @@ public final class OlmoModel {
     }
 
     /**
-     * @param linearWeights applied as they are loaded (e.g. quantization to Q8_0/Q4_0) to the decoder layers'
-     *                      v, o, gate, up and down projections. The embeddings, the head tied to them, and the
-     *                      q/k projections stay as stored: on the golden cases, quantizing q_proj or k_proj alone
-     *                      pushes Q8_0's logit RMS error past 2% (attention scores amplify their error), while
-     *                      all the other projections together stay well under it
+     * @param linearWeights applied, as they are loaded, to every projection weight of the decoder layers and to
+     *                      the output head; it decides by tensor name what to do (e.g. quantize to Q8_0/Q4_0, see
+     *                      {@code io.instella.model.QuantizationPlan}). For a tied model the head is offered as
+     *                      a view of the embeddings named {@code lm_head.weight}: returned unchanged, the head
+     *                      stays the embedding table; the embeddings themselves are never transformed. A tied
+     *                      checkpoint that carries a block-quantized {@code lm_head.weight} (an ahead-of-time
+     *                      quantized file) uses it as the head.
      */
     public OlmoModel(TextConfig config, Checkpoint ckpt, UnaryOperator<Tensor> linearWeights) {
         this.config = config;
         int h = config.hiddenSize(), kv = config.kvDim(), inter = config.intermediateSize();
         this.embedTokens = ckpt.get(PREFIX + "embed_tokens.weight", config.vocabSize(), h);
-        if (config.tieWordEmbeddings()) {
-            this.lmHead = embedTokens;
+        Tensor head;
+        if (!config.tieWordEmbeddings()) {
+            head = ckpt.get(HEAD, config.vocabSize(), h);
+        } else if (ckpt.contains(HEAD) && ckpt.get(HEAD).dtype().isQuantized()) {
+            head = ckpt.get(HEAD, config.vocabSize(), h);
         } else {
-            this.lmHead = ckpt.get("lm_head.weight", config.vocabSize(), h);
+            head = new Tensor(HEAD, embedTokens.dtype(), embedTokens.shape(), embedTokens.data());
         }
+        Tensor loadedHead = linearWeights.apply(head);
+        this.lmHead = loadedHead.data() == embedTokens.data() ? embedTokens : loadedHead;
+        // Only looked up row by row when the head is separate: keep just the rows read resident.
+        if (lmHead != embedTokens) io.instella.core.safetensors.MappedMemory.randomAccess(embedTokens.data());
         this.layers = new Layer[config.numLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = PREFIX + "layers." + i + ".";
             boolean b = config.attentionBias();
             layers[i] = new Layer(
-                    ckpt.get(p + "self_attn.q_proj.weight", h, h),
-                    ckpt.get(p + "self_attn.k_proj.weight", kv, h),
+                    linearWeights.apply(ckpt.get(p + "self_attn.q_proj.weight", h, h)),
+                    linearWeights.apply(ckpt.get(p + "self_attn.k_proj.weight", kv, h)),
                     linearWeights.apply(ckpt.get(p + "self_attn.v_proj.weight", kv, h)),
                     linearWeights.apply(ckpt.get(p + "self_attn.o_proj.weight", h, h)),
                     linearWeights.apply(ckpt.get(p + "mlp.gate_proj.weight", inter, h)),
@@ -81,7 +92,7 @@ public final class OlmoModel {
     public static List<String> tensorNames(TextConfig c) {
         List<String> names = new ArrayList<>();
         names.add(PREFIX + "embed_tokens.weight");
-        if (!c.tieWordEmbeddings()) names.add("lm_head.weight");
+        if (!c.tieWordEmbeddings()) names.add(HEAD);
         for (int i = 0; i < c.numLayers(); i++) {
             String p = PREFIX + "layers." + i + ".";
             for (String w : new String[]{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -108,6 +119,9 @@ public final class OlmoModel {
         }
         return b;
     }
+
+    /** The output head's weight type (the embeddings' when tied and not quantized separately). */
+    public io.instella.core.tensor.DType headType() { return lmHead.dtype(); }
 
     /** Bytes of all weights this model holds (embeddings counted once when the head is tied). */
     public long weightBytes() {

@@ -5,6 +5,7 @@ import io.instella.core.safetensors.SafeTensorsFile;
 import io.instella.core.tensor.DType;
 import io.instella.core.tensor.Quant;
 import io.instella.core.testing.Golden;
+import io.instella.model.QuantizationPlan;
 import io.instella.model.config.InstellaConfig;
 import io.instella.model.testing.GoldenCase;
 import org.junit.jupiter.api.AfterAll;
@@ -20,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Q8_0/Q4_0 projection weights against the stored (BF16) ones on the golden cases, over every prompt
  * position: Q8_0 must keep the BF16 top-1 token wherever BF16's top-1/top-2 margin exceeds 1.0, and its
- * logits' RMS error must stay under 2% of the BF16 logits' RMS. Q4_0 figures are reported, not bounded.
+ * logits' RMS error must stay under 2% of the BF16 logits' RMS. Both use {@link QuantizationPlan} (under Q8_0
+ * the q/k projections and the head stay wide). Q4_0 figures are reported, not bounded.
  */
 class QuantizedAccuracyTest {
     static Checkpoint ckpt;
@@ -33,8 +35,19 @@ class QuantizedAccuracyTest {
         ckpt = Checkpoint.open(Golden.resolve("model"));
         arena = Arena.ofShared();
         wide = new OlmoModel(cfg.text(), ckpt);
-        q8 = new OlmoModel(cfg.text(), ckpt, w -> Quant.quantize(w, DType.Q8_0, arena));
-        q4 = new OlmoModel(cfg.text(), ckpt, w -> Quant.quantize(w, DType.Q4_0, arena));
+        q8 = new OlmoModel(cfg.text(), ckpt, planned(DType.Q8_0));
+        q4 = new OlmoModel(cfg.text(), ckpt, planned(DType.Q4_0));
+        assertThat(q8.headType()).isEqualTo(wide.headType());
+        assertThat(q4.headType()).isEqualTo(DType.Q8_0);
+        assertThat(q8.layer(0).q().dtype()).isEqualTo(wide.layer(0).q().dtype());
+        assertThat(q4.layer(0).k().dtype()).isEqualTo(DType.Q4_0);
+        assertThat(q4.layer(0).down().dtype()).isEqualTo(DType.Q4_0);
+    }
+
+    /** The load-time plan, without letting go of the stored pages (the wide model reads the same mapping). */
+    static java.util.function.UnaryOperator<io.instella.core.tensor.Tensor> planned(DType type) {
+        QuantizationPlan plan = new QuantizationPlan(type);
+        return w -> plan.quantizes(w) ? Quant.quantize(w, plan.typeFor(w.name()), arena) : w;
     }
 
     @AfterAll

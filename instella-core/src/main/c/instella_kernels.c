@@ -1,0 +1,129 @@
+/*
+ * Native decode kernels for block-quantized weights (x86-64 with AVX2, FMA and F16C).
+ *
+ * Why native: a Q4_0/Q8_0 matrix-vector product is a stream of 8-bit integer dot products. x86 does them
+ * with vpmaddubsw + vpmaddwd (32 products and their pairwise sums in two instructions); the Java Vector
+ * API has no such operation, so the Java kernels (Gemv.q4RowsInt/q8RowsInt, which stay the portable
+ * path and the reference) spend about twice the instructions per block and run compute-bound, below the
+ * memory bandwidth. Called through the FFM API from the Java worker threads, one range of rows per call.
+ *
+ * Layouts (llama.cpp's): a Q8_0 block is an f16 scale d and 32 int8 values (34 bytes); a Q4_0 block is an
+ * f16 scale d and 16 bytes whose low nibbles are values 0..15 and high nibbles values 16..31, each value
+ * being d * (nibble - 8) (18 bytes). Activations arrive quantized per block of 32 (int8 xq, float scale xd,
+ * and for Q4_0 the block sum xs of xq), token after token.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+static inline float hsum(__m256 a) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+static inline float f16_to_f32(const uint8_t *p) {
+    return _cvtsh_ss((uint16_t) (p[0] | (p[1] << 8)));
+}
+
+/* 32 unsigned nibbles of a Q4_0 block as bytes 0..15, in value order. */
+static inline __m256i q4_nibbles(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *) qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
+/*
+ * Σ nibble·xq as 8 int32 lanes: vpmaddubsw multiplies the unsigned nibbles with the signed activations
+ * (|pair sum| ≤ 2·15·127, no saturation), vpmaddwd adds neighbouring pairs. The −8 offset of every value is
+ * applied once per block outside: Σ (n−8)·x = Σ n·x − 8·Σ x.
+ */
+static inline __m256 q4_dot(const uint8_t *qs, const int8_t *x) {
+    __m256i p = _mm256_maddubs_epi16(q4_nibbles(qs), _mm256_loadu_si256((const __m256i *) x));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* Σ w·x for signed bytes: |w|·sign(x, w), as vpmaddubsw needs one unsigned operand (|w| ≤ 127 in Q8_0). */
+static inline __m256 q8_dot(const int8_t *w, const int8_t *x) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *) w);
+    __m256i xv = _mm256_loadu_si256((const __m256i *) x);
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and tokens i < n of a Q4_0 matrix W [m, k].
+ * Four blocks per step with four accumulators (consecutive FMAs do not wait on each other) and a software
+ * prefetch 512 bytes ahead in the row: measured on 8192 × 2048 from DRAM, 2 threads, 24.5 GB/s against
+ * 19.8 GB/s for one block per step without prefetch. One row at a time: interleaving two rows' streams
+ * measured at less than half the speed on the same machine.
+ */
+void instella_q4_0_rows(const uint8_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1,
+                        const int8_t *xq, const float *xd, const int32_t *xs, int32_t n,
+                        const float *bias, float *out) {
+    const int64_t blocks = k / 32, row_bytes = 18 * blocks;
+    for (int32_t j = j0; j < j1; j++) {
+        const uint8_t *row = w + j * row_bytes;
+        for (int32_t i = 0; i < n; i++) {
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            const int32_t *sx = xs + i * blocks;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            __m128 offset4 = _mm_setzero_ps();
+            float offset = 0.0f;
+            int64_t b = 0;
+            for (; b + 3 < blocks; b += 4) {
+                const uint8_t *p = row + 18 * b;
+                _mm_prefetch((const char *) p + 512, _MM_HINT_T0);
+                float d0 = f16_to_f32(p) * dx[b], d1 = f16_to_f32(p + 18) * dx[b + 1];
+                float d2 = f16_to_f32(p + 36) * dx[b + 2], d3 = f16_to_f32(p + 54) * dx[b + 3];
+                acc0 = _mm256_fmadd_ps(q4_dot(p + 2, x + 32 * b), _mm256_set1_ps(d0), acc0);
+                acc1 = _mm256_fmadd_ps(q4_dot(p + 20, x + 32 * b + 32), _mm256_set1_ps(d1), acc1);
+                acc2 = _mm256_fmadd_ps(q4_dot(p + 38, x + 32 * b + 64), _mm256_set1_ps(d2), acc2);
+                acc3 = _mm256_fmadd_ps(q4_dot(p + 56, x + 32 * b + 96), _mm256_set1_ps(d3), acc3);
+                offset4 = _mm_fmadd_ps(_mm_setr_ps(d0, d1, d2, d3),
+                                       _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *) (sx + b))), offset4);
+            }
+            for (; b < blocks; b++) {
+                const uint8_t *p = row + 18 * b;
+                float d0 = f16_to_f32(p) * dx[b];
+                acc0 = _mm256_fmadd_ps(q4_dot(p + 2, x + 32 * b), _mm256_set1_ps(d0), acc0);
+                offset += d0 * (float) sx[b];
+            }
+            __m128 o = _mm_add_ps(offset4, _mm_movehl_ps(offset4, offset4));
+            o = _mm_add_ss(o, _mm_movehdup_ps(o));
+            offset += _mm_cvtss_f32(o);
+            __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+            out[i * m + j] = hsum(acc) - 8.0f * offset + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+/* out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and tokens i < n of a Q8_0 matrix W [m, k]. */
+void instella_q8_0_rows(const uint8_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1,
+                        const int8_t *xq, const float *xd, int32_t n,
+                        const float *bias, float *out) {
+    const int64_t blocks = k / 32, row_bytes = 34 * blocks;
+    for (int32_t j = j0; j < j1; j++) {
+        const uint8_t *row = w + j * row_bytes;
+        for (int32_t i = 0; i < n; i++) {
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            int64_t b = 0;
+            for (; b + 1 < blocks; b += 2) {
+                const uint8_t *p0 = row + 34 * b, *p1 = p0 + 34;
+                _mm_prefetch((const char *) p0 + 512, _MM_HINT_T0);
+                acc0 = _mm256_fmadd_ps(q8_dot((const int8_t *) p0 + 2, x + 32 * b), _mm256_set1_ps(f16_to_f32(p0) * dx[b]), acc0);
+                acc1 = _mm256_fmadd_ps(q8_dot((const int8_t *) p1 + 2, x + 32 * b + 32), _mm256_set1_ps(f16_to_f32(p1) * dx[b + 1]), acc1);
+            }
+            for (; b < blocks; b++) {
+                const uint8_t *p0 = row + 34 * b;
+                acc0 = _mm256_fmadd_ps(q8_dot((const int8_t *) p0 + 2, x + 32 * b), _mm256_set1_ps(f16_to_f32(p0) * dx[b]), acc0);
+            }
+            out[i * m + j] = hsum(_mm256_add_ps(acc0, acc1)) + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+/* Lets the loader check that it has the library it expects. */
+int32_t instella_kernels_version(void) { return 1; }

@@ -1,0 +1,103 @@
+package io.instella.core.kernels;
+
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Quant;
+import io.instella.core.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The native Q4_0/Q8_0 decode kernels against the Java ones (same int8 activations, so equal up to float
+ * summation order) and against the dequantized float product. Where the machine should have them (Linux
+ * x86-64 with AVX2 and gcc at build time, as CI), their absence under CI=true is a failure, not a skip.
+ */
+class NativeKernelsTest {
+    static boolean expectedHere() {
+        try {
+            String flags = Files.readString(Path.of("/proc/cpuinfo"));
+            return System.getProperty("os.arch", "").equals("amd64") && flags.contains(" avx2") && Files.exists(Path.of("/usr/bin/gcc"))
+                    && !"java".equalsIgnoreCase(System.getProperty("instella.kernels", System.getenv().getOrDefault("INSTELLA_KERNELS", "auto")));
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    static void requireNative() {
+        if (!NativeKernels.available() && "true".equals(System.getenv("CI")) && expectedHere()) {
+            throw new AssertionError("native kernels expected on this machine but not in use: " + NativeKernels.status());
+        }
+        assumeTrue(NativeKernels.available(), "native kernels not in use here: " + NativeKernels.status());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"Q4_0, 37, 64, 1, false", "Q4_0, 130, 2048, 1, true", "Q4_0, 64, 96, 3, true", "Q4_0, 16, 8192, 4, false",
+            "Q8_0, 37, 64, 1, false", "Q8_0, 130, 2048, 1, true", "Q8_0, 64, 96, 3, true", "Q8_0, 16, 8192, 4, false"})
+    void matchesTheJavaKernelAndTheFloatProduct(DType type, int m, int k, int n, boolean withBias) {
+        requireNative();
+        SplittableRandom r = new SplittableRandom(m * 31L + k + n);
+        float[] w = new float[m * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
+        float[] x = new float[n * k + 5];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        float[] bias = withBias ? new float[m] : null;
+        if (bias != null) for (int j = 0; j < m; j++) bias[j] = (float) r.nextGaussian();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor q = Quant.quantize(Tensor.ofFloats("w", w, m, k), type, arena);
+            int xOff = 5, outOff = 3;
+            float[] nativeOut = new float[outOff + n * m];
+            Gemv.linear(x, xOff, n, q, bias, nativeOut, outOff);
+
+            float[] javaOut = new float[n * m];
+            Gemv.QuantizedActivations qa = Gemv.QuantizedActivations.of(x, xOff, n, k);
+            for (int i = 0; i < n; i++) {
+                if (type == DType.Q4_0) Gemv.q4RowsInt(q.data(), k, qa, i, 0, m, bias, javaOut, i * m);
+                else Gemv.q8RowsInt(q.data(), k, qa, i, 0, m, bias, javaOut, i * m);
+            }
+            float[] deq = Quant.dequantizeAll(q);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < m; j++) {
+                    double exact = bias == null ? 0 : bias[j], scale = 0;
+                    for (int t = 0; t < k; t++) {
+                        exact += (double) deq[j * k + t] * x[xOff + i * k + t];
+                        scale += Math.abs((double) deq[j * k + t] * x[xOff + i * k + t]);
+                    }
+                    float got = nativeOut[outOff + i * m + j];
+                    assertThat((double) got).as("token %d row %d vs the Java kernel", i, j)
+                            .isCloseTo(javaOut[i * m + j], org.assertj.core.data.Offset.offset(1e-5 * (scale + 1)));
+                    // int8 activations: about 0.4% of each product's magnitude at worst, far less on average.
+                    assertThat((double) got).as("token %d row %d vs the float product", i, j)
+                            .isCloseTo(exact, org.assertj.core.data.Offset.offset(0.01 * scale + 1e-4));
+                }
+            }
+            assertThat(nativeOut[0]).isZero();
+            assertThat(nativeOut[outOff - 1]).isZero();
+        }
+    }
+
+    @Test
+    void outputThatDoesNotFitIsRefusedBeforeTheNativeCall() {
+        requireNative();
+        float[] w = new float[8 * 64];
+        try (Arena arena = Arena.ofShared()) {
+            Tensor q = Quant.quantize(Tensor.ofFloats("w", w, 8, 64), DType.Q4_0, arena);
+            assertThatThrownBy(() -> Gemv.linear(new float[64], 0, 1, q, null, new float[7], 0))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
+    void statusNamesTheKernelsInUse() {
+        assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-avx2" : "java \\(.+\\)");
+    }
+}
