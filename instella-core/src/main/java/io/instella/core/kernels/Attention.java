@@ -43,10 +43,42 @@ public final class Attention {
         float max = VectorMath.max(scores, 0, len);
         float sum = VectorMath.expShiftedInPlace(scores, 0, len, max);
         float inv = 1.0f / sum;
+        if (EIGHT_KEYS && hd % (8 * L) == 0) {
+            for (int d0 = 0; d0 < hd; d0 += 8 * L) weightedValues64(scores, inv, v, kvOff + d0, kvStride, len, out, outOff + d0);
+            return;
+        }
         java.util.Arrays.fill(out, outOff, outOff + hd, 0f);
         for (j = 0; j < len; j++) {
             VectorMath.axpy(scores[j] * inv, v, kvOff + j * kvStride, out, outOff, hd);
         }
+    }
+
+    /**
+     * out[0..64) = inv · Σ_j p_j · v_j[0..64): the 64 output values stay in eight registers across all keys (an
+     * axpy per key would load and store the output row once per key, which made this pass store-bound).
+     */
+    private static void weightedValues64(float[] p, float inv, float[] v, int vOff, int stride, int len, float[] out, int outOff) {
+        FloatVector o0 = FloatVector.zero(F), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+        for (int j = 0; j < len; j++) {
+            FloatVector pj = FloatVector.broadcast(F, p[j]);
+            int o = vOff + j * stride;
+            o0 = FloatVector.fromArray(F, v, o).fma(pj, o0);
+            o1 = FloatVector.fromArray(F, v, o + L).fma(pj, o1);
+            o2 = FloatVector.fromArray(F, v, o + 2 * L).fma(pj, o2);
+            o3 = FloatVector.fromArray(F, v, o + 3 * L).fma(pj, o3);
+            o4 = FloatVector.fromArray(F, v, o + 4 * L).fma(pj, o4);
+            o5 = FloatVector.fromArray(F, v, o + 5 * L).fma(pj, o5);
+            o6 = FloatVector.fromArray(F, v, o + 6 * L).fma(pj, o6);
+            o7 = FloatVector.fromArray(F, v, o + 7 * L).fma(pj, o7);
+        }
+        o0.mul(inv).intoArray(out, outOff);
+        o1.mul(inv).intoArray(out, outOff + L);
+        o2.mul(inv).intoArray(out, outOff + 2 * L);
+        o3.mul(inv).intoArray(out, outOff + 3 * L);
+        o4.mul(inv).intoArray(out, outOff + 4 * L);
+        o5.mul(inv).intoArray(out, outOff + 5 * L);
+        o6.mul(inv).intoArray(out, outOff + 6 * L);
+        o7.mul(inv).intoArray(out, outOff + 7 * L);
     }
 
     private static final jdk.incubator.vector.VectorSpecies<Float> F = FloatVector.SPECIES_256;
