@@ -66,47 +66,7 @@ final class Gemv {
                     }
                 });
             }
-            case Q8_0 -> {
-                if (NativeKernels.available()) {
-                    checkOut(out, outOff, n, m);
-                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-                    Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> NativeKernels.q8_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff));
-                } else if (INT_DOT) {
-                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-                    Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                        if (n == 1) q8RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
-                        else for (int j = j0; j < j1; j++) {
-                            for (int i = 0; i < n; i++) q8RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
-                        }
-                    });
-                } else {
-                    Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                        if (n == 1) q8Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
-                        else for (int j = j0; j < j1; j++) {
-                            for (int i = 0; i < n; i++) q8Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
-                        }
-                    });
-                }
-            }
-            case Q4_0 -> {
-                if (NativeKernels.available()) {
-                    checkOut(out, outOff, n, m);
-                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-                    Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> NativeKernels.q4_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff));
-                } else if (INT_DOT) {
-                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-                    Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                        if (n == 1) q4RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
-                        else for (int j = j0; j < j1; j++) {
-                            for (int i = 0; i < n; i++) q4RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
-                        }
-                    });
-                } else {
-                    Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                        for (int i = 0; i < n; i++) q4Rows(seg, k, x, xOff + i * k, j0, j1, bias, out, outOff + i * m);
-                    });
-                }
-            }
+            case Q8_0, Q4_0 -> quantized(dt == DType.Q4_0, seg, x, xOff, n, m, k, bias, out, outOff);
             case F32, F16 -> Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
                 float[] row = rowScratch(k);
                 for (int j = j0; j < j1; j++) {
@@ -116,6 +76,52 @@ final class Gemv {
                 }
             });
             default -> throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
+        }
+    }
+
+    /** Rows [j0, j1) of token {@code token} against int8 activations ({@link #q8RowsInt}, {@link #q4RowsInt}). */
+    @FunctionalInterface
+    private interface IntRows {
+        void run(MemorySegment seg, int k, QuantizedActivations qa, int token, int j0, int j1, float[] bias, float[] out, int outOff);
+    }
+
+    /** Rows [j0, j1) against float activations ({@link #q8Rows}, {@link #q4Rows}). */
+    @FunctionalInterface
+    private interface FloatRows {
+        void run(MemorySegment seg, int k, float[] x, int xOff, int j0, int j1, float[] bias, float[] out, int outOff);
+    }
+
+    /**
+     * Q8_0/Q4_0 weights: the native kernels where they load, else the Java integer kernels (256-bit vectors and
+     * up), else the float-dequantizing ones. With several tokens each weight row is read once from memory and
+     * then from L1 for the other tokens.
+     */
+    private static void quantized(boolean q4, MemorySegment seg, float[] x, int xOff, int n, int m, int k, float[] bias,
+                                  float[] out, int outOff) {
+        if (NativeKernels.available()) {
+            checkOut(out, outOff, n, m);
+            QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
+            Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> {
+                if (q4) NativeKernels.q4_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
+                else NativeKernels.q8_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
+            });
+        } else if (INT_DOT) {
+            IntRows rows = q4 ? Gemv::q4RowsInt : Gemv::q8RowsInt;
+            QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
+            Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
+                if (n == 1) rows.run(seg, k, qa, 0, j0, j1, bias, out, outOff);
+                else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) rows.run(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+                }
+            });
+        } else {
+            FloatRows rows = q4 ? Gemv::q4Rows : Gemv::q8Rows;
+            Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
+                if (n == 1) rows.run(seg, k, x, xOff, j0, j1, bias, out, outOff);
+                else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) rows.run(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+                }
+            });
         }
     }
 
