@@ -1,5 +1,6 @@
 /*
- * Native decode kernels for block-quantized weights (x86-64 with AVX2, FMA and F16C).
+ * Native decode kernels (x86-64 with AVX2, FMA and F16C): matrix-vector products for block-quantized and BF16
+ * weights, and one-row attention over a head-major F32/F16 KV cache.
  *
  * Why native: a Q4_0/Q8_0 matrix-vector product is a stream of 8-bit integer dot products. x86 does them
  * with vpmaddubsw + vpmaddwd (32 products and their pairwise sums in two instructions); the Java Vector
@@ -13,6 +14,7 @@
  * and for Q4_0 the block sum xs of xq), token after token.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 
 static inline float hsum(__m256 a) {
@@ -125,5 +127,123 @@ void instella_q8_0_rows(const uint8_t *w, int64_t k, int64_t m, int32_t j0, int3
     }
 }
 
+/*
+ * out[j] = W[j]·x (+ bias[j]) for rows j in [j0, j1) of a BF16 matrix W [m, k] and one token, k a multiple of 32.
+ * x comes split like the Java kernel's (Gemv.splitEvenOdd): per 16 values, the 8 even ones then the 8 odd
+ * ones, so a 32-bit load of two bf16 weights widens with one shift (even) and one mask (odd).
+ */
+void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
+                        float *out) {
+    const __m256i odd = _mm256_set1_epi32((int32_t) 0xFFFF0000);
+    for (int32_t j = j0; j < j1; j++) {
+        const uint16_t *r = w + (int64_t) j * k;
+        __m256 e0 = _mm256_setzero_ps(), o0 = e0, e1 = e0, o1 = e0;
+        for (int64_t c = 0; c < k; c += 32) {
+            __m256i w0 = _mm256_loadu_si256((const __m256i *) (r + c));
+            __m256i w1 = _mm256_loadu_si256((const __m256i *) (r + c + 16));
+            e0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(xs + c), e0);
+            o0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, odd)), _mm256_loadu_ps(xs + c + 8), o0);
+            e1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(xs + c + 16), e1);
+            o1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, odd)), _mm256_loadu_ps(xs + c + 24), o1);
+        }
+        out[j] = hsum(_mm256_add_ps(_mm256_add_ps(e0, o0), _mm256_add_ps(e1, o1))) + (bias ? bias[j] : 0.0f);
+    }
+}
+
+/*
+ * e^x for 8 lanes: the same Cephes expf reduction and polynomial as the Java kernels' VectorMath.exp
+ * (x = n·ln2 + r, degree-6 polynomial on r, 2^n built in the exponent bits), inputs clamped to [−87.3, 88].
+ */
+static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.0f));
+    const __m256 round = _mm256_set1_ps(12582912.0f);
+    __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), round), round);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 p = _mm256_fmadd_ps(r, _mm256_set1_ps(1.9875691500e-4f), _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+}
+
+/* Key/value rows in the cache's two element types, widened to 8 floats. */
+static inline __m256 load_f32(const float *p) { return _mm256_loadu_ps(p); }
+static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p)); }
+
+/*
+ * Softmax over scores[0, len) in place (after the max shift); returns 1 / Σ. The tail past the last whole
+ * vector is done with scalar expf.
+ */
+static float softmax_in_place(float *scores, int32_t len) {
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int32_t j = 0;
+    for (; j + 8 <= len; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(scores + j));
+    float m = -INFINITY;
+    float lanes[8];
+    _mm256_storeu_ps(lanes, mx);
+    for (int i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+    for (; j < len; j++) m = scores[j] > m ? scores[j] : m;
+    __m256 vm = _mm256_set1_ps(m), sum = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= len; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vm));
+        _mm256_storeu_ps(scores + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float s = hsum(sum);
+    for (; j < len; j++) {
+        float e = expf(scores[j] - m);
+        scores[j] = e;
+        s += e;
+    }
+    return 1.0f / s;
+}
+
+/*
+ * Decode attention for one query row of one head, over len key/value rows stored contiguously (hd floats or
+ * halves apart, the KV cache's head-major layout): out = softmax(scale · q·kⱼ) · V. Keys are read one row
+ * after the other (a sequential stream the hardware prefetcher follows), each dot product with two
+ * accumulators; the value pass keeps up to 128 outputs in registers across all rows. hd is a multiple of 8.
+ * scores has room for len floats.
+ */
+#define ATTEND(NAME, T, LOAD)                                                                                 \
+void NAME(const float *q, const T *k, const T *v, int32_t len, int32_t hd, float scale, float *scores,         \
+          float *out) {                                                                                       \
+    for (int32_t j = 0; j < len; j++) {                                                                       \
+        const T *kr = k + (int64_t) j * hd;                                                                   \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                          \
+        int32_t d = 0;                                                                                        \
+        for (; d + 16 <= hd; d += 16) {                                                                       \
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(kr + d), a0);                                  \
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), LOAD(kr + d + 8), a1);                          \
+        }                                                                                                     \
+        if (d < hd) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(kr + d), a0);                         \
+        scores[j] = hsum(_mm256_add_ps(a0, a1)) * scale;                                                      \
+    }                                                                                                         \
+    __m256 inv = _mm256_set1_ps(softmax_in_place(scores, len));                                               \
+    int32_t d0 = 0;                                                                                           \
+    for (; d0 + 128 <= hd; d0 += 128) {                                                                       \
+        __m256 o[16];                                                                                         \
+        for (int i = 0; i < 16; i++) o[i] = _mm256_setzero_ps();                                              \
+        for (int32_t j = 0; j < len; j++) {                                                                   \
+            const T *vr = v + (int64_t) j * hd + d0;                                                          \
+            __m256 p = _mm256_set1_ps(scores[j]);                                                             \
+            for (int i = 0; i < 16; i++) o[i] = _mm256_fmadd_ps(p, LOAD(vr + 8 * i), o[i]);                   \
+        }                                                                                                     \
+        for (int i = 0; i < 16; i++) _mm256_storeu_ps(out + d0 + 8 * i, _mm256_mul_ps(o[i], inv));            \
+    }                                                                                                         \
+    for (; d0 < hd; d0 += 8) {                                                                                \
+        __m256 o = _mm256_setzero_ps();                                                                       \
+        for (int32_t j = 0; j < len; j++) o = _mm256_fmadd_ps(_mm256_set1_ps(scores[j]), LOAD(v + (int64_t) j * hd + d0), o); \
+        _mm256_storeu_ps(out + d0, _mm256_mul_ps(o, inv));                                                    \
+    }                                                                                                         \
+}
+
+ATTEND(instella_attend_f32, float, load_f32)
+ATTEND(instella_attend_f16, uint16_t, load_f16)
+
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 1; }
+int32_t instella_kernels_version(void) { return 2; }

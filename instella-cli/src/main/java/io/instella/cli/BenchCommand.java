@@ -65,6 +65,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quant-at-load", description = "Quantize while loading instead of loading an ahead-of-time quantized copy.")
     boolean quantAtLoad;
 
+    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized"
+            + " weights, f32 otherwise).")
+    String kvCache;
+
     @Option(names = "--scratch", description = "Directory for the temporary quantized copies (default: the system temp directory).")
     Path scratch;
 
@@ -87,6 +91,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(threads);
         if (!Files.isDirectory(model)) throw new InstellaException(model + ": no such model directory");
         if (prefillTokens < 1 || decodeTokens < 1 || runs < 1) throw new InstellaException("--prefill, --decode and --runs must be positive");
+        if (kvCache != null) InstellaVL.kvCacheType(kvCache); // fails before any work on a bad name
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -186,6 +191,7 @@ public final class BenchCommand implements Callable<Integer> {
                 "--prefill", String.valueOf(prefillTokens), "--decode", String.valueOf(decodeTokens), "--runs", String.valueOf(runs)));
         if (skipVision) cmd.add("--skip-vision");
         if (quantAtLoad) cmd.add("--quant-at-load");
+        if (kvCache != null) cmd.addAll(List.of("--kv-cache", kvCache));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String stdout = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         int rc;
@@ -250,6 +256,7 @@ public final class BenchCommand implements Callable<Integer> {
             String label = vl.weightType().isQuantized() ? name : vl.weightType().name().toLowerCase(java.util.Locale.ROOT);
             err.printf("bench: %s loaded in %.2f s%n", label, loadS);
             OlmoModel lm = vl.languageModel();
+            if (kvCache != null) lm.setCacheType(InstellaVL.kvCacheType(kvCache));
             TextConfig tc = lm.config();
             int h = tc.hiddenSize();
             SplittableRandom rnd = new SplittableRandom(1);
@@ -297,6 +304,7 @@ public final class BenchCommand implements Callable<Integer> {
             r.put("prefill_tps", round(prefillTps, 2));
             r.put("decode_tps", round(decodeTps, 2));
             r.put("decode_context", prefillTokens); // decode steps attend to the prompt before them
+            r.put("kv_cache", lm.cacheType().name().toLowerCase(java.util.Locale.ROOT));
             r.put("prefill_gflop_per_token", round(prefillFlops / 1e9, 4));
             // Peak memory of the text benchmark (load, prefill, decode), the figure compared with the weights;
             // the image phase below is reported separately (its KV cache holds ~2,400 positions).

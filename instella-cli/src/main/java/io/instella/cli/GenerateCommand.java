@@ -102,6 +102,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
     String quant;
 
+    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
+    String kvCache;
+
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -114,6 +117,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (threads != null) Parallel.setThreads(threads);
+        io.instella.core.tensor.DType cacheType = kvCache == null ? null : InstellaVL.kvCacheType(kvCache);
         List<RgbImage> decoded = new ArrayList<>();
         ImageDecoder decoder = ImageDecoder.defaults().withMaxPixels(maxImagePixels).withExifOrientation(exifOrientation);
         for (Path p : images) decoded.add(decoder.decode(p));
@@ -121,6 +125,7 @@ public final class GenerateCommand implements Callable<Integer> {
         long tLoad = System.nanoTime();
         try (InstellaVL vl = InstellaVL.load(dir, quant == null ? null : InstellaVL.quantization(quant))) {
             double loadMs = (System.nanoTime() - tLoad) / 1e6;
+            if (cacheType != null) vl.languageModel().setCacheType(cacheType);
             String promptText = buildPrompt(decoded.size());
             PreparedPrompt prompt = vl.prepare(promptText, decoded);
             GenerationOptions options = options(vl);

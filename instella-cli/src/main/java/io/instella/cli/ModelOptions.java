@@ -22,6 +22,10 @@ final class ModelOptions {
     @Option(names = "--quant", paramLabel = "TYPE", description = "Quantize the projection weights at load time: q8_0 or q4_0.")
     String quant;
 
+    @Option(names = "--kv-cache", paramLabel = "TYPE",
+            description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
+    String kvCache;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress or timing lines on stderr; only the answer.")
     boolean quiet;
 
@@ -34,6 +38,7 @@ final class ModelOptions {
         if (!quiet) o = o.withDownloadListener(ModelRefs.progress(err));
         if (ctx != null) o = o.withContextLength(ctx);
         if (quant != null) o = o.withQuantization(quant);
+        if (kvCache != null) o = o.withKvCache(kvCache);
         return InstellaModel.load(model, o);
     }
 }

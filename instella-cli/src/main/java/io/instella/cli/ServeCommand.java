@@ -46,6 +46,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
     String quant;
 
+    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
+    String kvCache;
+
     @Option(names = "--ctx", description = "Context length per sequence, prompt + completion (default: min(4096, the model's)).")
     Integer ctx;
 
@@ -109,7 +112,9 @@ public final class ServeCommand implements Callable<Integer> {
         }
         var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
+        io.instella.core.tensor.DType cacheType = kvCache == null ? null : InstellaVL.kvCacheType(kvCache);
         InstellaVL vl = InstellaVL.load(model, quant == null ? null : InstellaVL.quantization(quant));
+        if (cacheType != null) vl.languageModel().setCacheType(cacheType);
         String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServerOptions options = ServerOptions.builder().host(host).port(port).apiKey(apiKey).modelName(name).parallel(parallel)
                 .contextLength(ctx != null ? ctx : Math.min(4096, vl.contextLength())).queueSize(queue)

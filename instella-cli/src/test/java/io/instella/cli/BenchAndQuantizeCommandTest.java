@@ -81,6 +81,9 @@ class BenchAndQuantizeCommandTest {
         assertThat(root.get("results")).hasSize(2);
         assertThat(root.get("results").get(0).get("weights").asText()).isEqualTo("bf16");
         assertThat(root.get("results").get(1).get("weights").asText()).isEqualTo("q4_0");
+        // The cache type follows the weights unless --kv-cache names one.
+        assertThat(root.get("results").get(0).get("kv_cache").asText()).isEqualTo("f32");
+        assertThat(root.get("results").get(1).get("kv_cache").asText()).isEqualTo("f16");
         for (JsonNode res : root.get("results")) {
             for (String key : new String[]{"load_s", "prefill_tps", "decode_tps", "vit_tile_s", "ttft_640x480_s", "peak_rss_bytes"}) {
                 assertThat(res.get(key)).as(key).isNotNull();

@@ -11,8 +11,10 @@ import io.instella.hub.DownloadListener;
  *                         Instella-VL-1B). The key/value cache grows with use, up to this length.
  * @param quantization     "q8_0" or "q4_0" to quantize the projection weights at load time (llama.cpp block
  *                         layouts); null: the weights as stored
+ * @param kvCache          "f16" or "f32": the element type of the key/value cache; null: f16 for quantized
+ *                         weights (as llama.cpp), f32 (exact) otherwise
  */
-public record LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization) {
+public record LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization, String kvCache) {
 
     public LoadOptions {
         if (contextLength != null && contextLength < 2) {
@@ -21,28 +23,36 @@ public record LoadOptions(DownloadListener downloadListener, Integer contextLeng
         if (quantization != null && !quantization.matches("(?i)q8_0|q4_0|q8|q4")) {
             throw new IllegalArgumentException("quantization must be q8_0 or q4_0, got " + quantization);
         }
+        if (kvCache != null && !kvCache.matches("(?i)f16|f32")) {
+            throw new IllegalArgumentException("kvCache must be f16 or f32, got " + kvCache);
+        }
     }
 
     /** Silent downloads, the model's own context length. */
     public static LoadOptions defaults() {
-        return new LoadOptions(null, null, null);
+        return new LoadOptions(null, null, null, null);
     }
 
     public LoadOptions withDownloadListener(DownloadListener listener) {
-        return new LoadOptions(listener, contextLength, quantization);
+        return new LoadOptions(listener, contextLength, quantization, kvCache);
     }
 
     /** A download progress bar on stderr (redrawn in place on a terminal, a line every 10 s otherwise). */
     public LoadOptions withConsoleProgress() {
-        return new LoadOptions(new ConsoleProgressBar(), contextLength, quantization);
+        return new LoadOptions(new ConsoleProgressBar(), contextLength, quantization, kvCache);
     }
 
     public LoadOptions withContextLength(int tokens) {
-        return new LoadOptions(downloadListener, tokens, quantization);
+        return new LoadOptions(downloadListener, tokens, quantization, kvCache);
     }
 
     /** Quantize the projection weights at load time: "q8_0" or "q4_0" (null: as stored). */
     public LoadOptions withQuantization(String type) {
-        return new LoadOptions(downloadListener, contextLength, type);
+        return new LoadOptions(downloadListener, contextLength, type, kvCache);
+    }
+
+    /** The key/value cache's element type: "f16" (half the memory and decode reads) or "f32" (exact). */
+    public LoadOptions withKvCache(String type) {
+        return new LoadOptions(downloadListener, contextLength, quantization, type);
     }
 }

@@ -125,6 +125,15 @@ public final class InstellaVL implements AutoCloseable {
         };
     }
 
+    /** "f16" or "f32" as the KV cache element type. */
+    public static DType kvCacheType(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "f16" -> DType.F16;
+            case "f32" -> DType.F32;
+            default -> throw new InstellaException("unknown KV cache type '" + name + "' (f16 or f32)");
+        };
+    }
+
     /** The type of the projection weights as loaded (the checkpoint's, or the quantization applied). */
     public DType weightType() { return languageModel.projectionType(); }
 

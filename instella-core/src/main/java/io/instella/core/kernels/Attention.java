@@ -23,6 +23,54 @@ public final class Attention {
         return s;
     }
 
+    private static final ThreadLocal<float[][]> WIDENED = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
+
+    /**
+     * Decode attention over one head's keys and values stored as {@code len} contiguous rows of hd floats from
+     * kvOff (a KV cache in head-major layout): out[outOff..+hd] = softmax_j(scale · q·k_j) · v_j. Runs the
+     * native kernel when it is in use (it reads each row once, front to back, which the hardware prefetcher
+     * follows; the Java kernel's eight-keys-at-a-time order reaches about half the memory rate), else
+     * {@link #attendRow}.
+     */
+    public static void attendHead(float[] q, int qOff, float[] k, float[] v, int kvOff, int len, int hd, float scale,
+                                  float[] out, int outOff) {
+        checkHead(q.length, qOff, k.length, v.length, kvOff, len, hd, out.length, outOff);
+        if (NativeKernels.available() && hd % 8 == 0) {
+            NativeKernels.attendF32(q, qOff, k, kvOff, v, kvOff, len, hd, scale, scratch(len + 8), out, outOff);
+        } else {
+            attendRow(q, qOff, k, v, kvOff, hd, len, hd, scale, out, outOff);
+        }
+    }
+
+    /**
+     * As {@link #attendHead(float[], int, float[], float[], int, int, int, float, float[], int)} for keys and
+     * values stored as IEEE half floats (a 16-bit KV cache: half the bytes to read per decode step). The
+     * Java path widens the rows into a per-thread scratch first.
+     */
+    public static void attendHead(float[] q, int qOff, short[] k, short[] v, int kvOff, int len, int hd, float scale,
+                                  float[] out, int outOff) {
+        checkHead(q.length, qOff, k.length, v.length, kvOff, len, hd, out.length, outOff);
+        if (NativeKernels.available() && hd % 8 == 0) {
+            NativeKernels.attendF16(q, qOff, k, kvOff, v, kvOff, len, hd, scale, scratch(len + 8), out, outOff);
+            return;
+        }
+        float[][] w = WIDENED.get();
+        int size = len * hd;
+        if (w[0].length < size) {
+            w[0] = new float[size];
+            w[1] = new float[size];
+        }
+        Packing.widenF16(k, kvOff, w[0], 0, size);
+        Packing.widenF16(v, kvOff, w[1], 0, size);
+        attendRow(q, qOff, w[0], w[1], 0, hd, len, hd, scale, out, outOff);
+    }
+
+    private static void checkHead(int qLength, int qOff, int kLength, int vLength, int kvOff, int len, int hd, int outLength, int outOff) {
+        java.util.Objects.checkFromIndexSize(qOff, hd, qLength);
+        java.util.Objects.checkFromIndexSize(outOff, hd, outLength);
+        java.util.Objects.checkFromIndexSize(kvOff, (long) len * hd, Math.min(kLength, vLength));
+    }
+
     /**
      * out[outOff..+hd] = softmax_j(scale · q·k_j) · v_j for j in [0, len), where k_j starts at
      * kvOff + j·kvStride in k (and likewise in v).

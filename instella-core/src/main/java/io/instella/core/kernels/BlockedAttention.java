@@ -26,12 +26,14 @@ public final class BlockedAttention {
         float[] kt = new float[0];   // [hd][BK] transposed key block
         final float[] s = new float[BQ * BK];
         float[] o = new float[0];    // [BQ][hd] output accumulator
+        float[] vb = new float[0];   // [BK][hd] a half-float value block, widened
         final float[] m = new float[BQ];
         final float[] l = new float[BQ];
 
         Scratch ensure(int hd) {
             if (kt.length < hd * BK) kt = new float[hd * BK];
             if (o.length < BQ * hd) o = new float[BQ * hd];
+            if (vb.length < BK * hd) vb = new float[BK * hd];
             return this;
         }
     }
@@ -49,6 +51,33 @@ public final class BlockedAttention {
     public static void attention(float[] q, int qOff, int qStride, float[] k, float[] v, int kvOff, int kvStride, int kvLen,
                                  int n, int start, boolean causal, int heads, int kvHeads, int hd, float scale,
                                  float[] out, int outOff, int outStride) {
+        run(q, qOff, qStride, k, v, null, null, kvOff, kvStride, hd, kvLen, n, start, causal, heads, kvHeads, hd, scale,
+                out, outOff, outStride);
+    }
+
+    /**
+     * As {@link #attention(float[], int, int, float[], float[], int, int, int, int, int, boolean, int, int, int, float, float[], int, int)}
+     * with key/value head g starting at kvOff + g·kvHeadStride (e.g. a head-major KV cache: rows hd apart, heads
+     * capacity·hd apart).
+     */
+    public static void attention(float[] q, int qOff, int qStride, float[] k, float[] v, int kvOff, int kvStride, int kvHeadStride,
+                                 int kvLen, int n, int start, boolean causal, int heads, int kvHeads, int hd, float scale,
+                                 float[] out, int outOff, int outStride) {
+        run(q, qOff, qStride, k, v, null, null, kvOff, kvStride, kvHeadStride, kvLen, n, start, causal, heads, kvHeads, hd,
+                scale, out, outOff, outStride);
+    }
+
+    /** As the head-strided float form, for keys and values stored as IEEE half floats (widened block by block). */
+    public static void attention(float[] q, int qOff, int qStride, short[] k, short[] v, int kvOff, int kvStride, int kvHeadStride,
+                                 int kvLen, int n, int start, boolean causal, int heads, int kvHeads, int hd, float scale,
+                                 float[] out, int outOff, int outStride) {
+        run(q, qOff, qStride, null, null, k, v, kvOff, kvStride, kvHeadStride, kvLen, n, start, causal, heads, kvHeads, hd,
+                scale, out, outOff, outStride);
+    }
+
+    private static void run(float[] q, int qOff, int qStride, float[] k, float[] v, short[] k16, short[] v16, int kvOff,
+                            int kvStride, int kvHeadStride, int kvLen, int n, int start, boolean causal, int heads, int kvHeads,
+                            int hd, float scale, float[] out, int outOff, int outStride) {
         if (hd % L != 0) throw new IllegalArgumentException("head dimension " + hd + " is not a multiple of " + L);
         int group = heads / kvHeads;
         int qBlocks = (n + BQ - 1) / BQ;
@@ -59,7 +88,7 @@ public final class BlockedAttention {
                 int qb = qBlocks - 1 - t / heads, h = t % heads;
                 int i0 = qb * BQ, rows = Math.min(BQ, n - i0);
                 int keys = causal ? Math.min(kvLen, start + i0 + rows) : kvLen;
-                block(q, qOff + i0 * qStride + h * hd, qStride, k, v, kvOff + (h / group) * hd, kvStride, keys,
+                block(q, qOff + i0 * qStride + h * hd, qStride, k, v, k16, v16, kvOff + (h / group) * kvHeadStride, kvStride, keys,
                         rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd, scale,
                         out, outOff + i0 * outStride + h * hd, outStride, sc);
             }
@@ -67,7 +96,7 @@ public final class BlockedAttention {
     }
 
     /** One query block of one head against keys [0, keys); row r may see keys j ≤ pos0 + r. */
-    private static void block(float[] q, int qOff, int qStride, float[] k, float[] v, int kvOff, int kvStride, int keys,
+    private static void block(float[] q, int qOff, int qStride, float[] k, float[] v, short[] k16, short[] v16, int kvOff, int kvStride, int keys,
                               int rows, int pos0, int hd, float scale, float[] out, int outOff, int outStride, Scratch sc) {
         float[] kt = sc.kt, s = sc.s, o = sc.o, m = sc.m, l = sc.l;
         java.util.Arrays.fill(o, 0, rows * hd, 0f);
@@ -79,7 +108,11 @@ public final class BlockedAttention {
             for (int j = 0; j < BK; j++) {
                 if (j < bk) {
                     int src = kvOff + (j0 + j) * kvStride;
-                    for (int d = 0; d < hd; d++) kt[d * BK + j] = k[src + d];
+                    if (k != null) {
+                        for (int d = 0; d < hd; d++) kt[d * BK + j] = k[src + d];
+                    } else {
+                        for (int d = 0; d < hd; d++) kt[d * BK + j] = Float.float16ToFloat(k16[src + d]);
+                    }
                 } else {
                     for (int d = 0; d < hd; d++) kt[d * BK + j] = 0f;
                 }
@@ -121,7 +154,14 @@ public final class BlockedAttention {
                 l[r] = l[r] * alpha + VectorMath.sumLanes(sum) + tail;
                 if (alpha != 1f) VectorMath.scale(o, r * hd, hd, alpha);
             }
-            accumulate(s, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);
+            if (v != null) {
+                accumulate(s, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);
+            } else {
+                // Half-float values: widen the block's rows once (read by every query row of the block).
+                float[] vb = sc.vb;
+                for (int j = 0; j < bk; j++) Packing.widenF16(v16, kvOff + (j0 + j) * kvStride, vb, j * hd, hd);
+                accumulate(s, rows, vb, 0, hd, bk, hd, o);
+            }
         }
         for (int r = 0; r < rows; r++) {
             float inv = 1f / l[r];

@@ -15,7 +15,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /** Widening of stored weights (F32, F16, BF16, Q8_0, Q4_0) to float, for the GEMM's packed panels. */
-final class Packing {
+public final class Packing {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     @SuppressWarnings("unchecked")
@@ -97,5 +97,15 @@ final class Packing {
         for (; i < n; i++) {
             dst[dstOff + i] = Float.intBitsToFloat((seg.get(I16, byteOff + 2L * i) & 0xFFFF) << 16);
         }
+    }
+
+    /** IEEE half → float for n values of a short array ({@code Float.float16ToFloat} compiles to vcvtph2ps). */
+    public static void widenF16(short[] src, int srcOff, float[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(src[srcOff + i]);
+    }
+
+    /** float → IEEE half (round to nearest even) for n values. */
+    public static void narrowF16(float[] src, int srcOff, short[] dst, int dstOff, int n) {
+        for (int i = 0; i < n; i++) dst[dstOff + i] = Float.floatToFloat16(src[srcOff + i]);
     }
 }

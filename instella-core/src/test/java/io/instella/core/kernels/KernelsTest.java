@@ -89,6 +89,35 @@ class KernelsTest {
         for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(ref[i], within(2e-5f));
     }
 
+    /** Head-major keys/values (a KV cache's layout), stored as floats and as halves, against row-by-row attention. */
+    @ParameterizedTest
+    @CsvSource({"9,0,4,2,16,20", "40,3,2,1,64,50", "70,100,4,4,32,180"})
+    void blockedAttentionReadsHeadMajorAndHalfFloatCaches(int n, int start, int heads, int kvHeads, int hd, int capacity) {
+        SplittableRandom r = new SplittableRandom(n * 5L + start + hd);
+        int kvLen = start + n, headStride = capacity * hd, qStride = heads * hd;
+        float[] q = rand(r, n * qStride), k = rand(r, kvHeads * headStride + 3), v = rand(r, kvHeads * headStride + 3);
+        short[] k16 = new short[k.length], v16 = new short[v.length];
+        Packing.narrowF16(k, 0, k16, 0, k.length);
+        Packing.narrowF16(v, 0, v16, 0, v.length);
+        Packing.widenF16(k16, 0, k, 0, k.length); // the same values on both paths
+        Packing.widenF16(v16, 0, v, 0, v.length);
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] out32 = new float[n * qStride], out16 = new float[n * qStride], ref = new float[n * qStride];
+        BlockedAttention.attention(q, 0, qStride, k, v, 3, hd, headStride, kvLen, n, start, true, heads, kvHeads, hd, scale, out32, 0, qStride);
+        BlockedAttention.attention(q, 0, qStride, k16, v16, 3, hd, headStride, kvLen, n, start, true, heads, kvHeads, hd, scale, out16, 0, qStride);
+        int group = heads / kvHeads;
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < heads; h++) {
+                Attention.attendRow(q, i * qStride + h * hd, k, v, 3 + (h / group) * headStride, hd, start + i + 1, hd, scale,
+                        ref, i * qStride + h * hd);
+            }
+        }
+        for (int i = 0; i < ref.length; i++) {
+            assertThat(out32[i]).as("f32 out[%d]", i).isCloseTo(ref[i], within(2e-5f));
+            assertThat(out16[i]).as("f16 out[%d]", i).isCloseTo(ref[i], within(2e-5f));
+        }
+    }
+
     @Test
     void vectorExpIsWithinAFewUlpAndSumLanesAddsInLaneOrder() {
         var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;

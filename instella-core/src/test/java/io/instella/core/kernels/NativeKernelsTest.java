@@ -96,6 +96,72 @@ class NativeKernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({"37, 64, false", "130, 2048, true", "8, 8192, true"})
+    void bf16KernelMatchesTheJavaKernel(int m, int k, boolean withBias) {
+        requireNative();
+        SplittableRandom r = new SplittableRandom(m * 7L + k);
+        float[] w = new float[m * k], x = new float[k + 3];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        float[] bias = withBias ? new float[m] : null;
+        if (bias != null) for (int j = 0; j < m; j++) bias[j] = (float) r.nextGaussian();
+        Tensor t = new Tensor("w", DType.BF16, new long[]{m, k}, io.instella.core.safetensors.SafeTensorsWriter.toBf16(w));
+        float[] nativeOut = new float[m + 2];
+        Gemv.linear(x, 3, 1, t, bias, nativeOut, 2);
+        float[] javaOut = new float[m];
+        Gemv.bf16Rows(t.data(), k, Gemv.splitEvenOdd(x, 3, 1, k), 0, 0, m, bias, javaOut, 0);
+        for (int j = 0; j < m; j++) {
+            double scale = 0;
+            for (int i = 0; i < k; i++) scale += Math.abs((double) w[j * k + i] * x[3 + i]);
+            assertThat((double) nativeOut[2 + j]).as("row %d", j).isCloseTo(javaOut[j], org.assertj.core.data.Offset.offset(1e-5 * scale));
+        }
+        assertThat(nativeOut[0]).isZero();
+        assertThat(nativeOut[1]).isZero();
+    }
+
+    /** One head's decode attention, native (F32 and F16 rows) against the Java kernel on the same values. */
+    @ParameterizedTest
+    @CsvSource({"1, 8", "7, 64", "9, 128", "300, 128", "577, 136"})
+    void attentionKernelsMatchTheJavaKernel(int len, int hd) {
+        requireNative();
+        SplittableRandom r = new SplittableRandom(len * 13L + hd);
+        int kvOff = 5 * hd;
+        float[] q = new float[hd + 2], k = new float[kvOff + len * hd], v = new float[kvOff + len * hd];
+        for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+        for (int i = 0; i < k.length; i++) {
+            k[i] = (float) r.nextGaussian();
+            v[i] = (float) r.nextGaussian();
+        }
+        // Values exactly representable as halves, so the F16 path sees the same numbers.
+        short[] k16 = new short[k.length], v16 = new short[v.length];
+        Packing.narrowF16(k, 0, k16, 0, k.length);
+        Packing.narrowF16(v, 0, v16, 0, v.length);
+        Packing.widenF16(k16, 0, k, 0, k.length);
+        Packing.widenF16(v16, 0, v, 0, v.length);
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] java = new float[hd], native32 = new float[hd + 1], native16 = new float[hd + 1];
+        Attention.attendRow(q, 2, k, v, kvOff, hd, len, hd, scale, java, 0);
+        Attention.attendHead(q, 2, k, v, kvOff, len, hd, scale, native32, 1);
+        Attention.attendHead(q, 2, k16, v16, kvOff, len, hd, scale, native16, 1);
+        for (int d = 0; d < hd; d++) {
+            assertThat(native32[1 + d]).as("f32 d=%d", d).isCloseTo(java[d], org.assertj.core.data.Offset.offset(2e-5f));
+            assertThat(native16[1 + d]).as("f16 d=%d", d).isCloseTo(java[d], org.assertj.core.data.Offset.offset(2e-5f));
+        }
+        assertThat(native32[0]).isZero();
+    }
+
+    @Test
+    void attentionRangesThatDoNotFitAreRefusedBeforeTheNativeCall() {
+        float[] q = new float[64], k = new float[64 * 10], out = new float[64];
+        assertThatThrownBy(() -> Attention.attendHead(q, 0, k, k, 64, 10, 64, 1f, out, 0))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> Attention.attendHead(q, 8, k, k, 0, 10, 64, 1f, out, 0))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> Attention.attendHead(q, 0, new short[640], new short[639], 0, 10, 64, 1f, out, 0))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
     @Test
     void statusNamesTheKernelsInUse() {
         assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-avx2" : "java \\(.+\\)");

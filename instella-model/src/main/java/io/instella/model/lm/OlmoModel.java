@@ -86,6 +86,8 @@ public final class OlmoModel {
                     b ? ckpt.get(p + "self_attn.o_proj.bias", h).toFloatArray() : null);
         }
         this.rope = new Rope(config.headDim(), config.ropeTheta());
+        // Quantized weights already trade exactness for speed: their caches hold halves, as llama.cpp's do.
+        this.cacheType = projectionType().isQuantized() ? io.instella.core.tensor.DType.F16 : io.instella.core.tensor.DType.F32;
     }
 
     /** Every tensor name this model reads (for the checkpoint's missing/unexpected check). */
@@ -146,8 +148,28 @@ public final class OlmoModel {
         }
     }
 
+    /** A KV cache for up to maxLength positions, of this model's {@link #cacheType()}. */
     public KVCache newCache(int maxLength) {
-        return new KVCache(config, maxLength);
+        return new KVCache(config, maxLength, cacheType);
+    }
+
+    public KVCache newCache(int maxLength, io.instella.core.tensor.DType type) {
+        return new KVCache(config, maxLength, type);
+    }
+
+    private volatile io.instella.core.tensor.DType cacheType = io.instella.core.tensor.DType.F32;
+
+    /**
+     * The element type of the KV caches {@link #newCache(int)} makes: F32 (exact; the default for weights as
+     * stored) or F16 (half the memory and half the bytes a decode step reads; the default for quantized weights).
+     */
+    public io.instella.core.tensor.DType cacheType() { return cacheType; }
+
+    public void setCacheType(io.instella.core.tensor.DType type) {
+        if (type != io.instella.core.tensor.DType.F32 && type != io.instella.core.tensor.DType.F16) {
+            throw new IllegalArgumentException("the KV cache holds F32 or F16 values, not " + type);
+        }
+        this.cacheType = type;
     }
 
     /** Prompt rows per prefill chunk: bounds the activation memory; the weights are re-read once per chunk. */
@@ -156,10 +178,12 @@ public final class OlmoModel {
     /** Per-thread activation buffers, reused across calls (no allocation per token on the decode path). */
     private static final class Workspace {
         final int rows;
-        final float[] x, normed, q, attn, proj, gate, up;
+        final float[] x, normed, q, k, v, attn, proj, gate, up;
 
-        Workspace(int rows, int h, int inter) {
+        Workspace(int rows, int h, int kvDim, int inter) {
             this.rows = rows;
+            k = new float[rows * kvDim];
+            v = new float[rows * kvDim];
             x = new float[rows * h];
             normed = new float[rows * h];
             q = new float[rows * h];
@@ -175,7 +199,7 @@ public final class OlmoModel {
     private Workspace workspace(int rows) {
         Workspace ws = workspace.get();
         if (ws == null || ws.rows < rows) {
-            ws = new Workspace(rows, config.hiddenSize(), config.intermediateSize());
+            ws = new Workspace(rows, config.hiddenSize(), config.kvDim(), config.intermediateSize());
             workspace.set(ws);
         }
         return ws;
@@ -208,24 +232,24 @@ public final class OlmoModel {
     private void forwardChunk(Workspace ws, int n, KVCache cache, int pos) {
         int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
         float eps = config.layerNormEps();
-        float[] x = ws.x, normed = ws.normed, q = ws.q, attn = ws.attn, proj = ws.proj, gate = ws.gate, up = ws.up;
-        int kvOff = pos * kvDim;
+        float[] x = ws.x, normed = ws.normed, q = ws.q, keys = ws.k, values = ws.v, attn = ws.attn, proj = ws.proj,
+                gate = ws.gate, up = ws.up;
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
-            float[] keys = cache.keys(l), values = cache.values(l);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
             MatMul.linear(normed, 0, n, w.q, w.qBias, q, 0);
-            MatMul.linear(normed, 0, n, w.k, w.kBias, keys, kvOff);
-            MatMul.linear(normed, 0, n, w.v, w.vBias, values, kvOff);
+            MatMul.linear(normed, 0, n, w.k, w.kBias, keys, 0);
+            MatMul.linear(normed, 0, n, w.v, w.vBias, values, 0);
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
                 clamp(q, 0, n * h, c);
-                clamp(keys, kvOff, n * kvDim, c);
-                clamp(values, kvOff, n * kvDim, c);
+                clamp(keys, 0, n * kvDim, c);
+                clamp(values, 0, n * kvDim, c);
             }
             rope.apply(q, 0, n, config.numHeads(), pos);
-            rope.apply(keys, kvOff, n, config.numKvHeads(), pos);
-            causalAttention(q, n, pos, keys, values, attn);
+            rope.apply(keys, 0, n, config.numKvHeads(), pos);
+            cache.put(l, pos, keys, 0, values, 0, n);
+            causalAttention(q, n, pos, cache, l, attn);
             MatMul.linear(attn, 0, n, w.o, w.oBias, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
@@ -284,15 +308,14 @@ public final class OlmoModel {
                 rope.apply(rowQ, 1, config.numHeads(), pos[i]);
                 rope.apply(rowK, 1, config.numKvHeads(), pos[i]);
                 System.arraycopy(rowQ, 0, q, i * h, h);
-                caches[i].put(l, pos[i], rowK, rowV, 1);
+                caches[i].put(l, pos[i], rowK, 0, rowV, 0, 1);
             }
             final int layer = l;
             Parallel.forRange(n * heads, 1, (t0, t1) -> {
                 for (int t = t0; t < t1; t++) {
                     int row = t / heads, head = t % heads;
-                    KVCache c = caches[row];
-                    Attention.attendRow(q, row * h + head * hd, c.keys(layer), c.values(layer), (head / group) * hd, kvDim,
-                            pos[row] + 1, hd, scale, attn, row * h + head * hd);
+                    attendHead(q, row * h + head * hd, caches[row], layer, head / group, pos[row] + 1, hd, scale,
+                            attn, row * h + head * hd);
                 }
             });
             MatMul.linear(attn, n, w.o, w.oBias, proj);
@@ -309,24 +332,39 @@ public final class OlmoModel {
         return x;
     }
 
-    private void causalAttention(float[] q, int n, int start, float[] keys, float[] values, float[] out) {
-        int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize(), kvDim = config.kvDim();
+    /** Attention of n query rows (positions start..start+n) against one layer of the cache. */
+    private void causalAttention(float[] q, int n, int start, KVCache cache, int layer, float[] out) {
+        int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize();
         int group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
         if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
-            BlockedAttention.attention(q, 0, h, keys, values, 0, kvDim, start + n, n, start, true,
-                    heads, config.numKvHeads(), hd, scale, out, 0, h);
+            if (cache.type() == io.instella.core.tensor.DType.F32) {
+                BlockedAttention.attention(q, 0, h, cache.keys(layer), cache.values(layer), 0, hd, cache.headStride(), start + n,
+                        n, start, true, heads, config.numKvHeads(), hd, scale, out, 0, h);
+            } else {
+                BlockedAttention.attention(q, 0, h, cache.keys16(layer), cache.values16(layer), 0, hd, cache.headStride(),
+                        start + n, n, start, true, heads, config.numKvHeads(), hd, scale, out, 0, h);
+            }
             return;
         }
         // Work item t = head * n + row: rows of one head stay together for cache locality.
         Parallel.forRange(heads * n, Math.max(1, 64 / Math.max(1, start + n) ), (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int head = t / n, row = t % n;
-                int kvHead = head / group;
-                Attention.attendRow(q, row * h + head * hd, keys, values, kvHead * hd, kvDim,
-                        start + row + 1, hd, scale, out, row * h + head * hd);
+                attendHead(q, row * h + head * hd, cache, layer, head / group, start + row + 1, hd, scale, out, row * h + head * hd);
             }
         });
+    }
+
+    /** One query row of one head against the first len positions of a key/value head of the cache. */
+    private static void attendHead(float[] q, int qOff, KVCache cache, int layer, int kvHead, int len, int hd, float scale,
+                                   float[] out, int outOff) {
+        int kvOff = kvHead * cache.headStride();
+        if (cache.type() == io.instella.core.tensor.DType.F32) {
+            Attention.attendHead(q, qOff, cache.keys(layer), cache.values(layer), kvOff, len, hd, scale, out, outOff);
+        } else {
+            Attention.attendHead(q, qOff, cache.keys16(layer), cache.values16(layer), kvOff, len, hd, scale, out, outOff);
+        }
     }
 
     /** From this many new rows on, attention runs blocked over queries and keys (prefill). */
