@@ -1,5 +1,6 @@
 package io.instella.model;
 
+import io.instella.core.kernels.NativeKernels;
 import io.instella.core.safetensors.Checkpoint;
 import io.instella.core.safetensors.MappedMemory;
 import io.instella.core.tensor.DType;
@@ -42,16 +43,17 @@ public final class InstellaVL implements AutoCloseable {
     private final float[] imageNewline;
     private final ImagePreprocessor preprocessor;
     private final ImageProcessingConfig imageConfig;
-    /** Holds weights quantized at load time; null when the weights are used as stored. */
+    /** Holds weights quantized or repacked at load time. */
     private final Arena quantized;
 
-    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, DType quantize) {
+    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, DType quantize, Arena quantized) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
-        this.quantized = quantize == null ? null : Arena.ofShared();
+        this.quantized = quantized;
 
         UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : new QuantizationPlan(quantize).atLoad(quantized);
+        UnaryOperator<Tensor> lmLinear = QuantizationPlan.languageModelAtLoad(quantize, quantized, NativeKernels.available());
         this.generationDefaults = GenerationDefaults.load(directory, config);
         Path tok = directory.resolve("tokenizer.json");
         if (!Files.isRegularFile(tok)) {
@@ -71,7 +73,7 @@ public final class InstellaVL implements AutoCloseable {
         }
         if (config.text().tieWordEmbeddings()) ignored.add("lm_head.weight");
         checkpoint.checkNames(names, ignored);
-        this.languageModel = new OlmoModel(config.text(), checkpoint, linear);
+        this.languageModel = new OlmoModel(config.text(), checkpoint, lmLinear);
         if (config.hasVision()) {
             var mm = config.multimodal();
             this.visionTower = new ClipVisionTower(mm.vision(), checkpoint, mm.selectLayer(), mm.selectFeature(), linear);
@@ -108,10 +110,12 @@ public final class InstellaVL implements AutoCloseable {
         if (!Files.isDirectory(directory)) throw new InstellaException(directory + ": no such model directory");
         InstellaConfig config = InstellaConfig.load(directory);
         Checkpoint ckpt = Checkpoint.open(directory);
+        Arena loaded = Arena.ofShared();
         try {
-            return new InstellaVL(directory, config, ckpt, quantize);
+            return new InstellaVL(directory, config, ckpt, quantize, loaded);
         } catch (RuntimeException e) {
             ckpt.close();
+            loaded.close();
             throw e;
         }
     }
@@ -296,6 +300,6 @@ public final class InstellaVL implements AutoCloseable {
     @Override
     public void close() {
         checkpoint.close();
-        if (quantized != null) quantized.close();
+        quantized.close();
     }
 }

@@ -67,4 +67,37 @@ public record QuantizationPlan(DType requested) {
             return q;
         };
     }
+
+    /**
+     * The weight transform for the language model's projections and head: quantized as {@code quantize} says
+     * (null: as stored), and, when {@code repackQ4} (the native kernels run), every Q4_0 matrix — quantized
+     * here or read from an ahead-of-time file — interleaved by 8 rows ({@link DType#Q4_0_R8}), the layout the
+     * native decode kernel reads 8 rows at a time in. The Q4_0 form is not kept: a file's pages are released,
+     * a load-time quantization goes through a temporary arena.
+     */
+    public static UnaryOperator<Tensor> languageModelAtLoad(DType quantize, Arena arena, boolean repackQ4) {
+        QuantizationPlan plan = quantize == null ? null : new QuantizationPlan(quantize);
+        return w -> {
+            boolean repack = repackQ4 && w.rank() == 2 && w.dim(0) % Quant.R8_ROWS == 0;
+            if (plan != null && plan.quantizes(w)) {
+                DType type = plan.typeFor(w.name());
+                Tensor out;
+                if (repack && type == DType.Q4_0) {
+                    try (Arena scratch = Arena.ofShared()) {
+                        out = Quant.repackQ4_0R8(Quant.quantize(w, type, scratch), arena);
+                    }
+                } else {
+                    out = Quant.quantize(w, type, arena);
+                }
+                MappedMemory.release(w.data());
+                return out;
+            }
+            if (repack && w.dtype() == DType.Q4_0) {
+                Tensor out = Quant.repackQ4_0R8(w, arena);
+                MappedMemory.release(w.data());
+                return out;
+            }
+            return w;
+        };
+    }
 }

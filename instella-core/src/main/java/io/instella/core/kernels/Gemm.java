@@ -87,12 +87,21 @@ final class Gemm {
      */
     private static void pack(MemorySegment seg, DType dt, int k, int j0, int cols, int pc, int kc, float[] slab, float[] row) {
         int panels = (cols + NR - 1) / NR;
+        if (dt == DType.Q4_0_R8) {
+            Packing.packQ4R8(seg, k, j0, cols, pc, kc, NR, slab, row);
+            // Rows past the matrix in the last panel (the packer writes whole groups of 8) are zero.
+            for (int r = cols; r < panels * NR; r++) {
+                int base = r / NR * NR * kc, q = r % NR;
+                for (int t = 0; t < kc; t++) slab[base + t * NR + q] = 0f;
+            }
+            return;
+        }
         for (int p = 0; p < panels; p++) {
             int base = p * NR * kc;
             for (int q = 0; q < NR; q++) {
                 int r = p * NR + q;
                 if (r < cols) {
-                    Packing.widen(seg, dt, (long) (j0 + r) * k + pc, row, 0, kc);
+                    Packing.widen(seg, dt, k, (long) (j0 + r) * k + pc, row, 0, kc);
                     for (int t = 0; t < kc; t++) slab[base + t * NR + q] = row[t];
                 } else {
                     for (int t = 0; t < kc; t++) slab[base + t * NR + q] = 0f;

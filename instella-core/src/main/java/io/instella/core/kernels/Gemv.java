@@ -1,6 +1,7 @@
 package io.instella.core.kernels;
 
 import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Quant;
 import io.instella.core.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -79,16 +80,33 @@ final class Gemv {
                 });
             }
             case Q8_0, Q4_0 -> quantized(dt == DType.Q4_0, seg, x, xOff, n, m, k, bias, out, outOff);
-            case F32, F16 -> Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                float[] row = rowScratch(k);
-                for (int j = j0; j < j1; j++) {
-                    Packing.widen(seg, dt, (long) j * k, row, 0, k);
-                    float b = bias == null ? 0f : bias[j];
-                    for (int i = 0; i < n; i++) out[outOff + i * m + j] = VectorMath.dot(x, xOff + i * k, row, 0, k) + b;
+            case Q4_0_R8 -> {
+                if (NativeKernels.available()) {
+                    // Rows interleaved by 8 (repacked at load where the native kernels run): 8 rows per dot product.
+                    checkOut(out, outOff, n, m);
+                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
+                    Parallel.forRange(m / Quant.R8_ROWS, NATIVE_ROW_GRAIN / Quant.R8_ROWS,
+                            (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff));
+                } else {
+                    widenedRows(seg, dt, x, xOff, n, m, k, bias, out, outOff); // correct, not fast
                 }
-            });
+            }
+            case F32, F16 -> widenedRows(seg, dt, x, xOff, n, m, k, bias, out, outOff);
             default -> throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
         }
+    }
+
+    /** Each weight row widened to float once (per-thread scratch), then dotted with the n tokens. */
+    private static void widenedRows(MemorySegment seg, DType dt, float[] x, int xOff, int n, int m, int k, float[] bias,
+                                    float[] out, int outOff) {
+        Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
+            float[] row = rowScratch(k);
+            for (int j = j0; j < j1; j++) {
+                Packing.widen(seg, dt, k, (long) j * k, row, 0, k);
+                float b = bias == null ? 0f : bias[j];
+                for (int i = 0; i < n; i++) out[outOff + i * m + j] = VectorMath.dot(x, xOff + i * k, row, 0, k) + b;
+            }
+        });
     }
 
     /** Rows [j0, j1) of token {@code token} against int8 activations ({@link #q8RowsInt}, {@link #q4RowsInt}). */

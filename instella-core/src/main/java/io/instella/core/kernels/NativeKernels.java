@@ -20,6 +20,8 @@ import java.util.Locale;
  * <ul>
  *   <li>Q4_0/Q8_0 matrix-vector products: x86's 8-bit dot-product instructions, which the Vector API cannot
  *       express, make them faster than the Java kernels (measured on 2 cores: Q4_0 1.9×, Q8_0 1.3×);</li>
+ *   <li>the Q4_0 product on rows interleaved by eight ({@code Q4_0_R8}, repacked at load): 8 rows per
+ *       integer dot product, a fraction of the instructions per block;</li>
  *   <li>BF16 matrix-vector product (3–6% over the Java kernel, both near the memory bandwidth);</li>
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
@@ -35,15 +37,16 @@ public final class NativeKernels {
     private static final String RESOURCE = "/io/instella/core/kernels/native/linux-x86_64/libinstella_kernels.so";
     private static final MethodHandle Q4_0_ROWS;
     private static final MethodHandle Q8_0_ROWS;
+    private static final MethodHandle Q4_0_R8_ROWS;
     private static final MethodHandle BF16_ROWS;
     private static final MethodHandle ATTEND_F32;
     private static final MethodHandle ATTEND_F16;
     private static final String STATUS;
     /** The library version this class expects ({@code instella_kernels_version}). */
-    private static final int VERSION = 2;
+    private static final int VERSION = 3;
 
     static {
-        MethodHandle q4 = null, q8 = null, bf = null, a32 = null, a16 = null;
+        MethodHandle q4 = null, q8 = null, q4r8 = null, bf = null, a32 = null, a16 = null;
         String status;
         try {
             String why = unsupportedReason();
@@ -62,6 +65,8 @@ public final class NativeKernels {
                         FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
                 q8 = linker.downcallHandle(lib.findOrThrow("instella_q8_0_rows"),
                         FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, I, A, A), critical);
+                q4r8 = linker.downcallHandle(lib.findOrThrow("instella_q4_0_r8_rows"),
+                        FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
                 bf = linker.downcallHandle(lib.findOrThrow("instella_bf16_rows"),
                         FunctionDescriptor.ofVoid(A, L, I, I, A, A, A), critical);
                 FunctionDescriptor attend = FunctionDescriptor.ofVoid(A, A, A, I, I, ValueLayout.JAVA_FLOAT, A, A);
@@ -72,6 +77,7 @@ public final class NativeKernels {
         } catch (Throwable t) {
             q4 = null;
             q8 = null;
+            q4r8 = null;
             bf = null;
             a32 = null;
             a16 = null;
@@ -79,6 +85,7 @@ public final class NativeKernels {
         }
         Q4_0_ROWS = q4;
         Q8_0_ROWS = q8;
+        Q4_0_R8_ROWS = q4r8;
         BF16_ROWS = bf;
         ATTEND_F32 = a32;
         ATTEND_F16 = a16;
@@ -135,6 +142,21 @@ public final class NativeKernels {
                     MemorySegment.ofArray(out).asSlice(4L * outOff));
         } catch (Throwable t) {
             throw new IllegalStateException("native Q4_0 kernel failed", t);
+        }
+    }
+
+    /**
+     * As {@link #q4_0Rows} for a {@code Q4_0_R8} matrix (rows interleaved by 8), row groups [g0, g1): rows
+     * 8·g0 .. 8·g1.
+     */
+    static void q4_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
+                           float[] bias, float[] out, int outOff) {
+        try {
+            Q4_0_R8_ROWS.invokeExact(w, (long) k, (long) m, g0, g1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                    MemorySegment.ofArray(qa.sums), n, (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias)),
+                    MemorySegment.ofArray(out).asSlice(4L * outOff));
+        } catch (Throwable t) {
+            throw new IllegalStateException("native Q4_0_R8 kernel failed", t);
         }
     }
 

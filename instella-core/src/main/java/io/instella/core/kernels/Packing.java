@@ -22,15 +22,16 @@ public final class Packing {
     private static final VectorSpecies<Short> S_HALF =
             (VectorSpecies<Short>) VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Packing() {}
 
     /**
-     * Widens n consecutive values starting at element index first of a row-major weight into dst.
-     * For the quantized types first and n must be multiples of 32.
+     * Widens n consecutive values starting at element index first of a row-major weight [m, k] into dst
+     * (within one row for Q4_0_R8). For the quantized types first and n must be multiples of 32.
      */
-    static void widen(MemorySegment seg, DType dt, long first, float[] dst, int dstOff, int n) {
+    static void widen(MemorySegment seg, DType dt, int k, long first, float[] dst, int dstOff, int n) {
         switch (dt) {
             case F32 -> MemorySegment.copy(seg, F32, first * 4, dst, dstOff, n);
             case BF16 -> widenBf16(seg, first * 2, dst, dstOff, n);
@@ -39,7 +40,61 @@ public final class Packing {
             }
             case Q8_0 -> dequantizeQ8(seg, first, dst, dstOff, n);
             case Q4_0 -> dequantizeQ4(seg, first, dst, dstOff, n);
+            case Q4_0_R8 -> dequantizeQ4R8(seg, k, first, dst, dstOff, n);
             default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+        }
+    }
+
+    /** Q4_0_R8 values of one row (see {@link DType#Q4_0_R8}) → float; the same products (nibble − 8)·d. */
+    static void dequantizeQ4R8(MemorySegment seg, int k, long first, float[] dst, int dstOff, int n) {
+        long row = first / k;
+        int blocks = k / 32, col0 = (int) (first % k);
+        long group = row / Quant.R8_ROWS, r = row % Quant.R8_ROWS;
+        for (int i = 0; i < n; i += 32) {
+            long base = (group * blocks + (col0 + i) / 32) * (18L * Quant.R8_ROWS);
+            float d = Float.float16ToFloat(seg.get(I16, base + 2 * r));
+            for (int c = 0; c < 4; c++) {
+                int word = seg.get(I32, base + 16 + 32L * c + 4 * r);
+                for (int e = 0; e < 4; e++) {
+                    int v = word >>> (8 * e);
+                    dst[dstOff + i + 4 * c + e] = ((v & 0xF) - 8) * d;
+                    dst[dstOff + i + 16 + 4 * c + e] = (((v >>> 4) & 0xF) - 8) * d;
+                }
+            }
+        }
+    }
+
+    private static final VectorSpecies<Integer> I8LANES = IntVector.SPECIES_256;
+
+    /**
+     * Packs Q4_0_R8 rows [j0, j0+cols) × depth [pc, pc+kc) (j0, cols multiples of 8; pc, kc of 32) into the GEMM's
+     * panels of nr rows, slab[p][t][q] = W[j0 + p·nr + q][pc + t], straight from the interleaved blocks: the 32-bit
+     * lane r of a chunk holds four values of row r, so one shift and mask give the same depth for all 8 rows of a
+     * group — 8 consecutive slab floats — without a transpose. d is scratch of at least 8 floats.
+     */
+    static void packQ4R8(MemorySegment seg, int k, int j0, int cols, int pc, int kc, int nr, float[] slab, float[] d) {
+        int blocks = k / 32;
+        for (int g = 0; g < cols / Quant.R8_ROWS; g++) {
+            int rowInGroup0 = g * Quant.R8_ROWS, p = rowInGroup0 / nr, q0 = rowInGroup0 % nr;
+            int base = p * nr * kc;
+            long group = (j0 + rowInGroup0) / Quant.R8_ROWS;
+            for (int t0 = 0; t0 < kc; t0 += 32) {
+                long blk = (group * blocks + (pc + t0) / 32) * (18L * Quant.R8_ROWS);
+                for (int r = 0; r < Quant.R8_ROWS; r++) d[r] = Float.float16ToFloat(seg.get(I16, blk + 2L * r));
+                FloatVector dv = FloatVector.fromArray(FloatVector.SPECIES_256, d, 0);
+                FloatVector minus8d = dv.mul(-8f);
+                for (int c = 0; c < 4; c++) {
+                    IntVector v = IntVector.fromMemorySegment(I8LANES, seg, blk + 16 + 32L * c, ByteOrder.LITTLE_ENDIAN);
+                    for (int e = 0; e < 4; e++) {
+                        IntVector lo = v.lanewise(VectorOperators.LSHR, 8 * e).and(0xF);
+                        IntVector hi = v.lanewise(VectorOperators.LSHR, 8 * e + 4).and(0xF);
+                        ((FloatVector) lo.convert(VectorOperators.I2F, 0)).fma(dv, minus8d)
+                                .intoArray(slab, base + (t0 + 4 * c + e) * nr + q0);
+                        ((FloatVector) hi.convert(VectorOperators.I2F, 0)).fma(dv, minus8d)
+                                .intoArray(slab, base + (t0 + 16 + 4 * c + e) * nr + q0);
+                    }
+                }
+            }
         }
     }
 

@@ -15,7 +15,14 @@ public enum DType {
      * llama.cpp {@code block_q4_0}: per 32 values, an f16 scale d then 16 bytes; byte j holds value j in
      * its low nibble and value j+16 in its high nibble (18 bytes); value = d·(nibble − 8).
      */
-    Q4_0("Q4_0", 18, 32);
+    Q4_0("Q4_0", 18, 32),
+    /**
+     * Q4_0 with rows interleaved by eight, in memory only (never in files; see {@link Quant#repackQ4_0R8}):
+     * for each group of 8 rows and each block column, the 8 rows' f16 scales (16 bytes), then 4 chunks of
+     * 32 bytes, chunk c holding bytes 4c..4c+3 of each row's 16 Q4_0 bytes, row after row. One 32-byte load
+     * then feeds an 8-row integer dot product whose lanes are the 8 rows. Same bytes per value as Q4_0.
+     */
+    Q4_0_R8("Q4_0_R8", 18, 32);
 
     private final String safetensorsName;
     private final int blockBytes;

@@ -21,6 +21,7 @@ import java.nio.ByteOrder;
 public final class Quant {
     public static final int BLOCK = 32;
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Quant() {}
 
@@ -185,6 +186,49 @@ public final class Quant {
                 default -> throw new IllegalArgumentException(type + " is not a block-quantized type");
             }
         }
+    }
+
+    /** Rows per interleaved group of {@link DType#Q4_0_R8}. */
+    public static final int R8_ROWS = 8;
+    /** Bytes of one Q4_0_R8 group-block: 8 scales, 8 × 16 quant bytes. */
+    static final int R8_GROUP_BLOCK = R8_ROWS * 18;
+
+    /**
+     * Q4_0 [m, k] (m a multiple of 8) → {@link DType#Q4_0_R8} in memory from arena: a permutation of the bytes
+     * (block j of row r's 16 quant bytes keeps its nibble pairs; they move in 4-byte pieces). Groups of rows are
+     * repacked in parallel, so the arena must be shared.
+     */
+    public static Tensor repackQ4_0R8(Tensor w, Arena arena) {
+        if (w.dtype() != DType.Q4_0 || w.rank() != 2 || w.dim(0) % R8_ROWS != 0) {
+            throw new IllegalArgumentException(w.name() + ": only Q4_0 matrices with a multiple of 8 rows are repacked, not " + w);
+        }
+        int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
+        MemorySegment src = w.data();
+        MemorySegment dst = arena.allocate(w.byteSize(), 64);
+        io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                for (int b = 0; b < blocks; b++) {
+                    long out = ((long) g * blocks + b) * R8_GROUP_BLOCK;
+                    for (int r = 0; r < R8_ROWS; r++) {
+                        long in = (((long) g * R8_ROWS + r) * blocks + b) * 18;
+                        dst.set(I16, out + 2L * r, src.get(I16, in));
+                        for (int c = 0; c < 4; c++) dst.set(I32, out + 16 + 32L * c + 4L * r, src.get(I32, in + 2 + 4L * c));
+                    }
+                }
+            }
+        });
+        return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
+    }
+
+    /** Element i (row-major over [m, k]) of Q4_0_R8 data, dequantized. */
+    public static float elementQ4_0R8(MemorySegment src, long k, long i) {
+        long row = i / k, col = i % k, blocks = k / BLOCK;
+        long g = row / R8_ROWS, r = row % R8_ROWS, b = col / BLOCK;
+        int j = (int) (col % BLOCK), q = j % 16;
+        long base = (g * blocks + b) * R8_GROUP_BLOCK;
+        float d = Float.float16ToFloat(src.get(I16, base + 2 * r));
+        int v = src.get(ValueLayout.JAVA_BYTE, base + 16 + 32L * (q / 4) + 4 * r + q % 4) & 0xFF;
+        return ((j < 16 ? v & 0xF : v >>> 4) - 8) * d;
     }
 
     /** Element i of a quantized tensor's data, dequantized. */

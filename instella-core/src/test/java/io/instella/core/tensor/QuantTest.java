@@ -152,14 +152,14 @@ class QuantTest {
         float[] x = new float[32 * 40];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
         var widen = Class.forName("io.instella.core.kernels.Packing").getDeclaredMethod("widen",
-                MemorySegment.class, DType.class, long.class, float[].class, int.class, int.class);
+                MemorySegment.class, DType.class, int.class, long.class, float[].class, int.class, int.class);
         widen.setAccessible(true);
         for (DType type : new DType[]{DType.Q8_0, DType.Q4_0}) {
             MemorySegment seg = MemorySegment.ofArray(new byte[(int) type.bytesFor(x.length)]);
             Quant.quantizeRow(type, x, 0, x.length, seg, 0);
             float[] ref = new float[x.length - 64], got = new float[x.length - 64];
             Quant.dequantize(type, seg, 64, ref, 0, ref.length);
-            widen.invoke(null, seg, type, 64L, got, 0, got.length);
+            widen.invoke(null, seg, type, x.length, 64L, got, 0, got.length);
             assertThat(got).as(type.name()).containsExactly(ref);
         }
     }

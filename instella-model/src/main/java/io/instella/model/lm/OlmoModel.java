@@ -9,6 +9,7 @@ import io.instella.core.kernels.Parallel;
 import io.instella.core.kernels.Rope;
 import io.instella.core.kernels.VectorMath;
 import io.instella.core.safetensors.Checkpoint;
+import io.instella.core.tensor.DType;
 import io.instella.core.tensor.Tensor;
 import io.instella.model.config.TextConfig;
 
@@ -87,7 +88,7 @@ public final class OlmoModel {
         }
         this.rope = new Rope(config.headDim(), config.ropeTheta());
         // Quantized weights already trade exactness for speed: their caches hold halves, as llama.cpp's do.
-        this.cacheType = projectionType().isQuantized() ? io.instella.core.tensor.DType.F16 : io.instella.core.tensor.DType.F32;
+        this.cacheType = projectionType().isQuantized() ? DType.F16 : DType.F32;
     }
 
     /** Every tensor name this model reads (for the checkpoint's missing/unexpected check). */
@@ -109,8 +110,9 @@ public final class OlmoModel {
     public TextConfig config() { return config; }
 
     /** The stored type of the decoder's projection weights as loaded (e.g. BF16, or Q8_0 after quantization). */
-    public io.instella.core.tensor.DType projectionType() {
-        return layers.length == 0 ? embedTokens.dtype() : layers[0].up.dtype();
+    public DType projectionType() {
+        DType t = layers.length == 0 ? embedTokens.dtype() : layers[0].up.dtype();
+        return t == DType.Q4_0_R8 ? DType.Q4_0 : t; // the format; the row interleaving is a memory layout
     }
 
     /** Bytes of weights one decode step reads: every layer's projections and the output head. */
@@ -123,7 +125,7 @@ public final class OlmoModel {
     }
 
     /** The output head's weight type (the embeddings' when tied and not quantized separately). */
-    public io.instella.core.tensor.DType headType() { return lmHead.dtype(); }
+    public DType headType() { return lmHead.dtype(); }
 
     /** Bytes of all weights this model holds (embeddings counted once when the head is tied). */
     public long weightBytes() {
@@ -153,20 +155,20 @@ public final class OlmoModel {
         return new KVCache(config, maxLength, cacheType);
     }
 
-    public KVCache newCache(int maxLength, io.instella.core.tensor.DType type) {
+    public KVCache newCache(int maxLength, DType type) {
         return new KVCache(config, maxLength, type);
     }
 
-    private volatile io.instella.core.tensor.DType cacheType = io.instella.core.tensor.DType.F32;
+    private volatile DType cacheType = DType.F32;
 
     /**
      * The element type of the KV caches {@link #newCache(int)} makes: F32 (exact; the default for weights as
      * stored) or F16 (half the memory and half the bytes a decode step reads; the default for quantized weights).
      */
-    public io.instella.core.tensor.DType cacheType() { return cacheType; }
+    public DType cacheType() { return cacheType; }
 
-    public void setCacheType(io.instella.core.tensor.DType type) {
-        if (type != io.instella.core.tensor.DType.F32 && type != io.instella.core.tensor.DType.F16) {
+    public void setCacheType(DType type) {
+        if (type != DType.F32 && type != DType.F16) {
             throw new IllegalArgumentException("the KV cache holds F32 or F16 values, not " + type);
         }
         this.cacheType = type;
@@ -338,7 +340,7 @@ public final class OlmoModel {
         int group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
         if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
-            if (cache.type() == io.instella.core.tensor.DType.F32) {
+            if (cache.type() == DType.F32) {
                 BlockedAttention.attention(q, 0, h, cache.keys(layer), cache.values(layer), 0, hd, cache.headStride(), start + n,
                         n, start, true, heads, config.numKvHeads(), hd, scale, out, 0, h);
             } else {
@@ -360,7 +362,7 @@ public final class OlmoModel {
     private static void attendHead(float[] q, int qOff, KVCache cache, int layer, int kvHead, int len, int hd, float scale,
                                    float[] out, int outOff) {
         int kvOff = kvHead * cache.headStride();
-        if (cache.type() == io.instella.core.tensor.DType.F32) {
+        if (cache.type() == DType.F32) {
             Attention.attendHead(q, qOff, cache.keys(layer), cache.values(layer), kvOff, len, hd, scale, out, outOff);
         } else {
             Attention.attendHead(q, qOff, cache.keys16(layer), cache.values16(layer), kvOff, len, hd, scale, out, outOff);
