@@ -1,5 +1,6 @@
 package io.instella.core.safetensors;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -17,8 +18,49 @@ public final class MappedMemory {
     private static final int MADV_DONTNEED = 4;
     private static final long PAGE = 4096;
     private static final MethodHandle MADVISE = lookup();
+    private static final MethodHandle MMAP = libc("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = libc("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final int PROT_READ_WRITE = 0x3, MAP_PRIVATE_ANONYMOUS_POPULATE = 0x2 | 0x20 | 0x8000;
 
     private MappedMemory() {}
+
+    private static MethodHandle libc(String name, FunctionDescriptor fd) {
+        try {
+            Linker linker = Linker.nativeLinker();
+            return linker.defaultLookup().find(name).map(addr -> linker.downcallHandle(addr, fd)).orElse(null);
+        } catch (Throwable e) {
+            return null;
+        }
+    }
+
+    /**
+     * Native memory of {@code bytes} bytes, unmapped when {@code arena} closes, for a caller that overwrites all of
+     * it: an anonymous mapping the kernel populates in one call (MAP_POPULATE), where {@link Arena#allocate} would
+     * write every byte once in Java before the caller does, then fault each 4 KB page in. The kernel's own cost
+     * remains: on the workplace VM, populating 576 MB took 0.26 s. Falls back to {@code arena.allocate} where mmap
+     * is not reachable or fails.
+     */
+    public static MemorySegment allocateUninitialized(long bytes, Arena arena) {
+        if (MMAP != null && MUNMAP != null && bytes > 0) {
+            try {
+                MemorySegment raw = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, PROT_READ_WRITE,
+                        MAP_PRIVATE_ANONYMOUS_POPULATE, -1, 0L);
+                if (raw.address() != -1L && raw.address() != 0L) {
+                    return raw.reinterpret(bytes, arena, s -> {
+                        try {
+                            int rc = (int) MUNMAP.invokeExact(s, bytes);
+                        } catch (Throwable ignored) {
+                            // unmapping at arena close is best effort
+                        }
+                    });
+                }
+            } catch (Throwable ignored) {
+                // fall back below
+            }
+        }
+        return arena.allocate(bytes, 64);
+    }
 
     private static MethodHandle lookup() {
         try {

@@ -204,7 +204,20 @@ public final class Quant {
         }
         int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
         MemorySegment src = w.data();
-        MemorySegment dst = arena.allocate(w.byteSize(), 64);
+        MemorySegment dst = io.instella.core.safetensors.MappedMemory.allocateUninitialized(w.byteSize(), arena);
+        if (io.instella.core.kernels.NativeKernels.available() && src.isNative()) {
+            // At load time this touches every byte of the Q4_0 weights: the native copy runs at memory speed.
+            int k = Math.toIntExact(w.dim(1));
+            io.instella.core.kernels.Parallel.forRange(groups, 16,
+                    (g0, g1) -> io.instella.core.kernels.NativeKernels.repackQ4_0R8(src, dst, k, g0, g1));
+            return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
+        }
+        repackJava(src, dst, groups, blocks);
+        return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
+    }
+
+    /** The reference repack (and the path without the native library). */
+    static void repackJava(MemorySegment src, MemorySegment dst, int groups, int blocks) {
         io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
             for (int g = g0; g < g1; g++) {
                 for (int b = 0; b < blocks; b++) {
@@ -217,7 +230,6 @@ public final class Quant {
                 }
             }
         });
-        return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
     }
 
     /** Element i (row-major over [m, k]) of Q4_0_R8 data, dequantized. */

@@ -165,6 +165,28 @@ class QuantTest {
     }
 
     @Test
+    void repackToEightRowInterleavingIsTheReferencePermutation() {
+        SplittableRandom r = new SplittableRandom(11);
+        int m = 24, k = 96;
+        float[] w = new float[m * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor q4 = Quant.quantize(Tensor.ofFloats("w", w, m, k), DType.Q4_0, arena);
+            Tensor r8 = Quant.repackQ4_0R8(q4, arena); // the native copy where the native kernels run
+            MemorySegment ref = arena.allocate(q4.byteSize());
+            Quant.repackJava(q4.data(), ref, m / 8, k / 32);
+            assertThat(r8.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(ref.toArray(ValueLayout.JAVA_BYTE));
+            // Group 1, block 2, row 3: its scale, then its 16 quant bytes in 4-byte pieces, one per chunk.
+            long in = ((8 + 3) * 3 + 2) * 18L, out = (1 * 3 + 2) * 144L;
+            assertThat(ref.get(ValueLayout.JAVA_SHORT_UNALIGNED, out + 6)).isEqualTo(q4.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, in));
+            for (int c = 0; c < 4; c++) {
+                assertThat(ref.get(ValueLayout.JAVA_INT_UNALIGNED, out + 16 + 32 * c + 12))
+                        .isEqualTo(q4.data().get(ValueLayout.JAVA_INT_UNALIGNED, in + 2 + 4 * c));
+            }
+        }
+    }
+
+    @Test
     void rowsMustBeWholeBlocks() {
         Tensor t = Tensor.ofFloats("odd", new float[40], 1, 40);
         try (Arena arena = Arena.ofShared()) {
