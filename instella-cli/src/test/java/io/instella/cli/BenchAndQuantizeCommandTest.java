@@ -58,6 +58,31 @@ class BenchAndQuantizeCommandTest {
         assertThat(bad.err()).contains("unknown quantization 'q5_k'");
     }
 
+    /**
+     * Q4_0: the language model's matrices are stored interleaved by 8 rows (the layout its decode kernel reads,
+     * so loading is an mmap), the vision tower's as plain Q4_0; the file gives the model load-time quantization
+     * gives. Where the native kernels do not run, the loader turns the interleaved blocks back into Q4_0.
+     */
+    @Test
+    void q4FilesStoreTheLanguageModelInterleavedAndLoadLikeLoadTimeQuantization() {
+        Path q4 = dir.resolve("tiny-q4");
+        CliRunner r = CliRunner.run("quantize", "--model", model.toString(), "--out", q4.toString(), "--type", "q4_0");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        try (Checkpoint c = Checkpoint.open(q4)) {
+            assertThat(c.get("model.layers.0.mlp.up_proj.weight").dtype()).isEqualTo(DType.Q4_0_R8);
+            assertThat(c.get("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(DType.Q4_0_R8);
+            assertThat(c.get("model.vision_tower.vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight").dtype()).isEqualTo(DType.Q4_0);
+        }
+        try (InstellaVL pre = InstellaVL.load(q4); InstellaVL atLoad = InstellaVL.load(model, DType.Q4_0)) {
+            assertThat(pre.weightType()).isEqualTo(DType.Q4_0);
+            assertThat(pre.languageModel().layer(0).up().dtype())
+                    .isEqualTo(io.instella.core.kernels.NativeKernels.available() ? DType.Q4_0_R8 : DType.Q4_0);
+            assertThat(pre.weightBytes()).isEqualTo(atLoad.weightBytes());
+            int[] ids = {50279, 29, 93, 4537, 12092};
+            assertThat(logits(pre, ids)).containsExactly(logits(atLoad, ids));
+        }
+    }
+
     private static float[] logits(InstellaVL vl, int[] ids) {
         var lm = vl.languageModel();
         int h = lm.config().hiddenSize();

@@ -48,6 +48,17 @@ public record QuantizationPlan(DType requested) {
         return null;
     }
 
+    /**
+     * The type a weight is stored as: {@link #typeFor}, except that the language model's Q4_0 matrices (rows a
+     * multiple of 8) are stored as {@link DType#Q4_0_R8}, the row-interleaved layout its decode kernel reads, so
+     * an ahead-of-time file loads by mmap alone (a repack at load needs ~600 MB of fresh memory: 0.4–0.9 s).
+     */
+    public DType storedTypeFor(Tensor t) {
+        DType type = typeFor(t.name());
+        boolean languageModel = LM_QK.matcher(t.name()).matches() || LM_OTHER.matcher(t.name()).matches() || t.name().equals(HEAD);
+        return type == DType.Q4_0 && languageModel && t.dim(0) % Quant.R8_ROWS == 0 ? DType.Q4_0_R8 : type;
+    }
+
     /** True when the tensor would be quantized: a wide 2-D matrix whose rows are whole blocks. */
     public boolean quantizes(Tensor t) {
         return typeFor(t.name()) != null && t.rank() == 2 && t.dtype().isFloatingPoint() && t.dim(1) % Quant.BLOCK == 0;
@@ -94,6 +105,12 @@ public record QuantizationPlan(DType requested) {
             }
             if (repack && w.dtype() == DType.Q4_0) {
                 Tensor out = Quant.repackQ4_0R8(w, arena);
+                MappedMemory.release(w.data());
+                return out;
+            }
+            if (!repackQ4 && w.dtype() == DType.Q4_0_R8) {
+                // An ahead-of-time file read where the native kernels do not run: back to Q4_0 for the Java kernels.
+                Tensor out = Quant.unpackQ4_0R8(w, arena);
                 MappedMemory.release(w.data());
                 return out;
             }

@@ -70,8 +70,11 @@ public final class QuantizedCheckpoint {
     }
 
     private static long addQuantized(SafeTensorsWriter w, QuantizationPlan plan, Tensor t) {
-        DType q = plan.typeFor(t.name());
-        w.addQuantized(t.name(), q, t.shape(), () -> Quant.quantize(t, q, Arena.ofAuto()).data());
+        DType q = plan.typeFor(t.name()), stored = plan.storedTypeFor(t);
+        w.addQuantized(t.name(), stored, t.shape(), () -> {
+            Tensor blocks = Quant.quantize(t, q, Arena.ofAuto());
+            return stored == DType.Q4_0_R8 ? Quant.repackQ4_0R8(blocks, Arena.ofAuto()).data() : blocks.data();
+        });
         return t.dim(0) * q.bytesFor(t.dim(1));
     }
 

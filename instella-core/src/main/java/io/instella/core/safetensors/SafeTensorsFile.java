@@ -161,7 +161,7 @@ public final class SafeTensorsFile implements AutoCloseable {
 
     /** Metadata key prefix naming a block-quantized tensor stored as U8: {@code quant.<name>} = {@code Q8_0[rows,cols]}. */
     public static final String QUANT_PREFIX = "quant.";
-    private static final java.util.regex.Pattern QUANT_VALUE = java.util.regex.Pattern.compile("^(Q8_0|Q4_0)\\[(\\d+),(\\d+)]$");
+    private static final java.util.regex.Pattern QUANT_VALUE = java.util.regex.Pattern.compile("^(Q8_0|Q4_0|Q4_0_R8)\\[(\\d+),(\\d+)]$");
 
     /**
      * Re-types the U8 entries that the metadata describes as llama.cpp block-quantized weights (Q8_0/Q4_0,
@@ -175,11 +175,11 @@ public final class SafeTensorsFile implements AutoCloseable {
             if (e == null) throw error(path, name, "metadata describes a quantized tensor that is not in the file");
             java.util.regex.Matcher q = QUANT_VALUE.matcher(m.getValue());
             if (!q.matches()) {
-                throw error(path, name, "quantization metadata '" + m.getValue() + "' is not Q8_0[rows,cols] or Q4_0[rows,cols]");
+                throw error(path, name, "quantization metadata '" + m.getValue() + "' is not Q8_0, Q4_0 or Q4_0_R8[rows,cols]");
             }
             DType type = DType.valueOf(q.group(1));
             long rows = Long.parseLong(q.group(2)), cols = Long.parseLong(q.group(3));
-            if (e.dtype != DType.U8 || cols % type.blockSize() != 0
+            if (e.dtype != DType.U8 || cols % type.blockSize() != 0 || type == DType.Q4_0_R8 && rows % 8 != 0
                     || e.end - e.begin != rows * type.bytesFor(cols)) {
                 throw error(path, name, "holds " + (e.end - e.begin) + " bytes of " + e.dtype + ", not the " + type
                         + " blocks of a " + rows + "×" + cols + " matrix (corrupt or mislabelled file)");

@@ -216,6 +216,26 @@ public final class Quant {
         return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
     }
 
+    /** Q4_0_R8 → plain Q4_0 (the inverse permutation), for the Java kernels where the native ones do not run. */
+    public static Tensor unpackQ4_0R8(Tensor w, Arena arena) {
+        if (w.dtype() != DType.Q4_0_R8 || w.rank() != 2) throw new IllegalArgumentException(w.name() + " is not Q4_0_R8: " + w);
+        int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
+        MemorySegment src = w.data(), dst = arena.allocate(w.byteSize(), 64);
+        io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                for (int b = 0; b < blocks; b++) {
+                    long in = ((long) g * blocks + b) * R8_GROUP_BLOCK;
+                    for (int r = 0; r < R8_ROWS; r++) {
+                        long out = (((long) g * R8_ROWS + r) * blocks + b) * 18;
+                        dst.set(I16, out, src.get(I16, in + 2L * r));
+                        for (int c = 0; c < 4; c++) dst.set(I32, out + 2 + 4L * c, src.get(I32, in + 16 + 32L * c + 4L * r));
+                    }
+                }
+            }
+        });
+        return new Tensor(w.name(), DType.Q4_0, w.shape(), dst);
+    }
+
     /** The reference repack (and the path without the native library). */
     static void repackJava(MemorySegment src, MemorySegment dst, int groups, int blocks) {
         io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {

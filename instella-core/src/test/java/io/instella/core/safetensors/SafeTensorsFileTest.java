@@ -155,7 +155,13 @@ class SafeTensorsFileTest {
             new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
                     .metadata("quant.m.w", "Q4_0 4x64").write(garbled);
             assertThatThrownBy(() -> SafeTensorsFile.open(garbled)).isInstanceOf(SafeTensorsException.class)
-                    .hasMessageContaining("is not Q8_0[rows,cols] or Q4_0[rows,cols]");
+                    .hasMessageContaining("is not Q8_0, Q4_0 or Q4_0_R8[rows,cols]");
+            // Rows interleaved by 8 need a multiple of 8 rows.
+            Path oddRows = dir.resolve("odd-r8.safetensors");
+            new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
+                    .metadata("quant.m.w", "Q4_0_R8[4,64]").write(oddRows);
+            assertThatThrownBy(() -> SafeTensorsFile.open(oddRows)).isInstanceOf(SafeTensorsException.class)
+                    .hasMessageContaining("m.w");
         }
     }
 }

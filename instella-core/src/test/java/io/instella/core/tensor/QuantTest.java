@@ -176,6 +176,9 @@ class QuantTest {
             MemorySegment ref = arena.allocate(q4.byteSize());
             Quant.repackJava(q4.data(), ref, m / 8, k / 32);
             assertThat(r8.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(ref.toArray(ValueLayout.JAVA_BYTE));
+            Tensor back = Quant.unpackQ4_0R8(r8, arena);
+            assertThat(back.dtype()).isEqualTo(DType.Q4_0);
+            assertThat(back.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(q4.data().toArray(ValueLayout.JAVA_BYTE));
             // Group 1, block 2, row 3: its scale, then its 16 quant bytes in 4-byte pieces, one per chunk.
             long in = ((8 + 3) * 3 + 2) * 18L, out = (1 * 3 + 2) * 144L;
             assertThat(ref.get(ValueLayout.JAVA_SHORT_UNALIGNED, out + 6)).isEqualTo(q4.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, in));
