@@ -17,7 +17,8 @@ public final class MappedMemory {
     private static final int MADV_RANDOM = 1;
     private static final int MADV_DONTNEED = 4;
     private static final long PAGE = 4096;
-    private static final MethodHandle MADVISE = lookup();
+    private static final MethodHandle MADVISE = libc("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle MMAP = libc("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = libc("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
@@ -25,8 +26,11 @@ public final class MappedMemory {
 
     private MappedMemory() {}
 
+    /** A Linux C library function, or null (not Linux, no native access): callers then skip the advice or the mapping. */
     private static MethodHandle libc(String name, FunctionDescriptor fd) {
         try {
+            // The advice and mmap flag values used here are Linux's.
+            if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) return null;
             Linker linker = Linker.nativeLinker();
             return linker.defaultLookup().find(name).map(addr -> linker.downcallHandle(addr, fd)).orElse(null);
         } catch (Throwable e) {
@@ -60,18 +64,6 @@ public final class MappedMemory {
             }
         }
         return arena.allocate(bytes, 64);
-    }
-
-    private static MethodHandle lookup() {
-        try {
-            if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) return null;
-            Linker linker = Linker.nativeLinker();
-            return linker.defaultLookup().find("madvise").map(addr -> linker.downcallHandle(addr,
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)))
-                    .orElse(null);
-        } catch (Throwable e) {
-            return null; // no native access: keep the pages
-        }
     }
 
     /** Releases the whole pages inside a mapped segment (partial pages at either end are kept). */
