@@ -61,98 +61,131 @@ final class Gemv {
     private Gemv() {}
 
     static void linear(float[] x, int xOff, int n, Tensor w, float[] bias, float[] out, int outOff) {
-        int m = (int) w.dim(0), k = (int) w.dim(1);
-        MemorySegment seg = w.data();
-        DType dt = w.dtype();
-        switch (dt) {
-            case BF16 -> {
-                float[] xs = splitEvenOdd(x, xOff, n, k);
-                if (n == 1 && NATIVE_BF16 && k % 32 == 0) {
-                    checkOut(out, outOff, 1, m);
-                    Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> NativeKernels.bf16Rows(seg, k, j0, j1, xs, bias, out, outOff));
-                    return;
-                }
-                Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                    if (n == 1) bf16Rows(seg, k, xs, 0, j0, j1, bias, out, outOff);
-                    else for (int j = j0; j < j1; j++) { // each weight row once from memory, then from L1 for the other tokens
-                        for (int i = 0; i < n; i++) bf16Rows(seg, k, xs, i * k, j, j + 1, bias, out, outOff + i * m);
-                    }
-                });
-            }
-            case Q8_0, Q4_0 -> quantized(dt == DType.Q4_0, seg, x, xOff, n, m, k, bias, out, outOff);
-            case Q4_0_R8 -> {
-                if (NativeKernels.available()) {
-                    // Rows interleaved by 8 (repacked at load where the native kernels run): 8 rows per dot product.
-                    checkOut(out, outOff, n, m);
-                    QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-                    Parallel.forRange(m / Quant.R8_ROWS, NATIVE_ROW_GRAIN / Quant.R8_ROWS,
-                            (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff));
-                } else {
-                    widenedRows(seg, dt, x, xOff, n, m, k, bias, out, outOff); // correct, not fast
-                }
-            }
-            case F32, F16 -> widenedRows(seg, dt, x, xOff, n, m, k, bias, out, outOff);
-            default -> throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
-        }
+        linear(x, xOff, n, new Tensor[]{w}, new float[][]{bias}, new float[][]{out}, new int[]{outOff});
     }
 
-    /** Each weight row widened to float once (per-thread scratch), then dotted with the n tokens. */
-    private static void widenedRows(MemorySegment seg, DType dt, float[] x, int xOff, int n, int m, int k, float[] bias,
-                                    float[] out, int outOff) {
-        Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-            float[] row = rowScratch(k);
-            for (int j = j0; j < j1; j++) {
-                Packing.widen(seg, dt, k, (long) j * k, row, 0, k);
-                float b = bias == null ? 0f : bias[j];
-                for (int i = 0; i < n; i++) out[outOff + i * m + j] = VectorMath.dot(x, xOff + i * k, row, 0, k) + b;
+    /**
+     * Several matrices of one weight type and width applied to the same x (q/k/v, gate/up): x is prepared once
+     * (split for BF16, quantized to int8 for Q8_0/Q4_0) and one parallel pass covers all their rows, so the
+     * threads meet once instead of once per matrix.
+     */
+    static void linear(float[] x, int xOff, int n, Tensor[] ws, float[][] biases, float[][] outs, int[] outOffs) {
+        DType dt = ws[0].dtype();
+        int k = (int) ws[0].dim(1);
+        for (Tensor w : ws) {
+            if (w.dtype() != dt || w.dim(1) != k) throw new IllegalArgumentException(w + " does not match " + ws[0]);
+        }
+        Activation act = prepare(dt, x, xOff, n, k);
+        RowTask[] tasks = new RowTask[ws.length];
+        int[] firstUnit = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) {
+            int m = (int) ws[i].dim(0);
+            checkOut(outs[i], outOffs[i], n, m);
+            tasks[i] = rowTask(act, ws[i].data(), n, m, k, biases[i], outs[i], outOffs[i]);
+            firstUnit[i + 1] = firstUnit[i] + m / act.unitRows;
+        }
+        if (tasks.length == 1) {
+            Parallel.forRange(firstUnit[1], act.grain, tasks[0]::run);
+            return;
+        }
+        Parallel.forRange(firstUnit[ws.length], act.grain, (u0, u1) -> {
+            for (int i = 0; i < tasks.length; i++) {
+                int lo = Math.max(u0, firstUnit[i]), hi = Math.min(u1, firstUnit[i + 1]);
+                if (lo < hi) tasks[i].run(lo - firstUnit[i], hi - firstUnit[i]);
             }
         });
     }
 
-    /** Rows [j0, j1) of token {@code token} against int8 activations ({@link #q8RowsInt}, {@link #q4RowsInt}). */
-    @FunctionalInterface
-    private interface IntRows {
-        void run(MemorySegment seg, int k, QuantizedActivations qa, int token, int j0, int j1, float[] bias, float[] out, int outOff);
+    /** Which kernel family runs and the activations it reads, prepared once per call. */
+    private enum Kernel { BF16_NATIVE, BF16, QUANT_NATIVE, QUANT_INT, QUANT_FLOAT, Q4_0_R8_NATIVE, WIDENED }
+
+    /**
+     * @param unitRows weight rows per work unit (8 for the row-interleaved Q4_0 layout)
+     * @param grain    work units per parallel chunk at least
+     */
+    private record Activation(Kernel kernel, DType dt, float[] x, int xOff, float[] xs, QuantizedActivations qa,
+                              int unitRows, int grain) {}
+
+    private static Activation prepare(DType dt, float[] x, int xOff, int n, int k) {
+        return switch (dt) {
+            case BF16 -> n == 1 && NATIVE_BF16 && k % 32 == 0
+                    ? new Activation(Kernel.BF16_NATIVE, dt, x, xOff, splitEvenOdd(x, xOff, n, k), null, 1, NATIVE_ROW_GRAIN)
+                    : new Activation(Kernel.BF16, dt, x, xOff, splitEvenOdd(x, xOff, n, k), null, 1, ROW_GRAIN);
+            case Q8_0, Q4_0 -> NativeKernels.available()
+                    ? new Activation(Kernel.QUANT_NATIVE, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k), 1, NATIVE_ROW_GRAIN)
+                    : INT_DOT
+                    ? new Activation(Kernel.QUANT_INT, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k), 1, ROW_GRAIN)
+                    : new Activation(Kernel.QUANT_FLOAT, dt, x, xOff, null, null, 1, ROW_GRAIN);
+            // Rows interleaved by 8 (repacked at load where the native kernels run): 8 rows per dot product.
+            case Q4_0_R8 -> NativeKernels.available()
+                    ? new Activation(Kernel.Q4_0_R8_NATIVE, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k),
+                            Quant.R8_ROWS, NATIVE_ROW_GRAIN / Quant.R8_ROWS)
+                    : new Activation(Kernel.WIDENED, dt, x, xOff, null, null, 1, ROW_GRAIN); // correct, not fast
+            case F32, F16 -> new Activation(Kernel.WIDENED, dt, x, xOff, null, null, 1, ROW_GRAIN);
+            default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+        };
     }
 
-    /** Rows [j0, j1) against float activations ({@link #q8Rows}, {@link #q4Rows}). */
+    /** Work units [u0, u1) of one matrix (rows, or groups of 8 interleaved rows). */
     @FunctionalInterface
-    private interface FloatRows {
-        void run(MemorySegment seg, int k, float[] x, int xOff, int j0, int j1, float[] bias, float[] out, int outOff);
+    private interface RowTask {
+        void run(int u0, int u1);
     }
 
     /**
-     * Q8_0/Q4_0 weights: the native kernels where they load, else the Java integer kernels (256-bit vectors and
-     * up), else the float-dequantizing ones. With several tokens each weight row is read once from memory and
-     * then from L1 for the other tokens.
+     * The rows of one [m, k] matrix against the prepared activations. With several tokens each weight row is read
+     * once from memory and then from L1 for the other tokens.
      */
-    private static void quantized(boolean q4, MemorySegment seg, float[] x, int xOff, int n, int m, int k, float[] bias,
-                                  float[] out, int outOff) {
-        if (NativeKernels.available()) {
-            checkOut(out, outOff, n, m);
-            QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-            Parallel.forRange(m, NATIVE_ROW_GRAIN, (j0, j1) -> {
+    private static RowTask rowTask(Activation a, MemorySegment seg, int n, int m, int k, float[] bias, float[] out, int outOff) {
+        boolean q4 = a.dt == DType.Q4_0;
+        float[] x = a.x, xs = a.xs;
+        int xOff = a.xOff;
+        QuantizedActivations qa = a.qa;
+        return switch (a.kernel) {
+            case BF16_NATIVE -> (j0, j1) -> NativeKernels.bf16Rows(seg, k, j0, j1, xs, bias, out, outOff);
+            case BF16 -> (j0, j1) -> {
+                if (n == 1) bf16Rows(seg, k, xs, 0, j0, j1, bias, out, outOff);
+                else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) bf16Rows(seg, k, xs, i * k, j, j + 1, bias, out, outOff + i * m);
+                }
+            };
+            case QUANT_NATIVE -> (j0, j1) -> {
                 if (q4) NativeKernels.q4_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
                 else NativeKernels.q8_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
-            });
-        } else if (INT_DOT) {
-            IntRows rows = q4 ? Gemv::q4RowsInt : Gemv::q8RowsInt;
-            QuantizedActivations qa = QuantizedActivations.of(x, xOff, n, k);
-            Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                if (n == 1) rows.run(seg, k, qa, 0, j0, j1, bias, out, outOff);
-                else for (int j = j0; j < j1; j++) {
-                    for (int i = 0; i < n; i++) rows.run(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+            };
+            case QUANT_INT -> (j0, j1) -> {
+                if (n == 1) {
+                    if (q4) q4RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
+                    else q8RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
+                } else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) {
+                        if (q4) q4RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+                        else q8RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+                    }
                 }
-            });
-        } else {
-            FloatRows rows = q4 ? Gemv::q4Rows : Gemv::q8Rows;
-            Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-                if (n == 1) rows.run(seg, k, x, xOff, j0, j1, bias, out, outOff);
-                else for (int j = j0; j < j1; j++) {
-                    for (int i = 0; i < n; i++) rows.run(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+            };
+            case QUANT_FLOAT -> (j0, j1) -> {
+                if (n == 1) {
+                    if (q4) q4Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
+                    else q8Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
+                } else for (int j = j0; j < j1; j++) {
+                    for (int i = 0; i < n; i++) {
+                        if (q4) q4Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+                        else q8Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+                    }
                 }
-            });
-        }
+            };
+            case Q4_0_R8_NATIVE -> (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff);
+            case WIDENED -> (j0, j1) -> {
+                // Each weight row widened to float once (per-thread scratch), then dotted with the n tokens.
+                float[] row = rowScratch(k);
+                for (int j = j0; j < j1; j++) {
+                    Packing.widen(seg, a.dt, k, (long) j * k, row, 0, k);
+                    float b = bias == null ? 0f : bias[j];
+                    for (int i = 0; i < n; i++) out[outOff + i * m + j] = VectorMath.dot(x, xOff + i * k, row, 0, k) + b;
+                }
+            };
+        };
     }
 
     /** The native kernels write without bounds checks: the output range is checked here first. */

@@ -25,12 +25,38 @@ public final class MatMul {
     public static void linear(float[] x, int xOff, int n, Tensor w, float[] bias, float[] out, int outOff) {
         if (w.rank() != 2) throw new IllegalArgumentException(w + " is not a matrix");
         DType dt = w.dtype();
-        if (!dt.isFloatingPoint() && !dt.isQuantized() || dt == DType.F64) {
+        if (!supported(dt)) {
             throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
         }
         if (n <= 0) return;
         if (n <= GEMV_MAX_ROWS) Gemv.linear(x, xOff, n, w, bias, out, outOff);
         else Gemm.linear(x, xOff, n, w, bias, out, outOff);
+    }
+
+    /**
+     * outs[i] = x · ws[i]ᵀ (+ biases[i]) for several matrices read by the same rows of x (q/k/v, gate/up). For a
+     * few rows of x and matrices of one type and width this is one parallel pass over all their rows with x
+     * prepared once (decode meets the threads once instead of per matrix); otherwise one {@link #linear} each.
+     * @param biases null, or one entry per matrix (entries may be null)
+     */
+    public static void linear(float[] x, int xOff, int n, Tensor[] ws, float[][] biases, float[][] outs) {
+        if (outs.length != ws.length || biases != null && biases.length != ws.length) {
+            throw new IllegalArgumentException(ws.length + " matrices need as many outputs and biases");
+        }
+        boolean fusable = n > 0 && n <= GEMV_MAX_ROWS;
+        for (Tensor w : ws) {
+            fusable &= w.rank() == 2 && w.dtype() == ws[0].dtype() && w.dim(1) == ws[0].dim(1) && supported(w.dtype());
+        }
+        float[][] b = biases != null ? biases : new float[ws.length][];
+        if (!fusable || ws.length == 1) {
+            for (int i = 0; i < ws.length; i++) linear(x, xOff, n, ws[i], b[i], outs[i], 0);
+            return;
+        }
+        Gemv.linear(x, xOff, n, ws, b, outs, new int[ws.length]);
+    }
+
+    private static boolean supported(DType dt) {
+        return (dt.isFloatingPoint() || dt.isQuantized()) && dt != DType.F64;
     }
 
     public static void linear(float[] x, int n, Tensor w, float[] bias, float[] out) {

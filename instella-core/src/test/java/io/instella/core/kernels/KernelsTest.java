@@ -39,6 +39,51 @@ class KernelsTest {
         }
     }
 
+    /**
+     * Several matrices read by the same x (q/k/v, gate/up) in one call give exactly what one call per matrix gives:
+     * the same kernels over the same rows, only one parallel pass; mixed types or widths fall back to one call each.
+     */
+    @ParameterizedTest
+    @CsvSource({"1,64", "2,96", "4,2048", "6,64"})
+    void severalMatricesInOneCallEqualOneCallEach(int n, int k) {
+        SplittableRandom r = new SplittableRandom(n * 7L + k);
+        float[] x = rand(r, n * k);
+        int[] rows = {40, 16, 24};
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_0_R8}) {
+                Tensor[] ws = new Tensor[rows.length];
+                float[][] biases = new float[rows.length][], outs = new float[rows.length][];
+                for (int i = 0; i < rows.length; i++) {
+                    Tensor f = Tensor.ofFloats("w" + i, rand(r, rows[i] * k), rows[i], k);
+                    ws[i] = switch (dt) {
+                        case F32 -> f;
+                        case BF16 -> new Tensor("w" + i, dt, new long[]{rows[i], k}, SafeTensorsWriter.toBf16(f.toFloatArray()));
+                        case F16 -> new Tensor("w" + i, dt, new long[]{rows[i], k}, SafeTensorsWriter.toF16(f.toFloatArray()));
+                        case Q4_0_R8 -> io.instella.core.tensor.Quant.repackQ4_0R8(io.instella.core.tensor.Quant.quantize(f, DType.Q4_0, arena), arena);
+                        default -> io.instella.core.tensor.Quant.quantize(f, dt, arena);
+                    };
+                    biases[i] = i == 1 ? null : rand(r, rows[i]);
+                    outs[i] = new float[n * rows[i]];
+                }
+                MatMul.linear(x, 0, n, ws, biases, outs);
+                for (int i = 0; i < rows.length; i++) {
+                    float[] one = new float[n * rows[i]];
+                    MatMul.linear(x, 0, n, ws[i], biases[i], one, 0);
+                    assertThat(outs[i]).as("%s matrix %d", dt, i).containsExactly(one);
+                }
+            }
+            // Mixed weight types run one call each, with the same results.
+            Tensor a = Tensor.ofFloats("a", rand(r, 8 * k), 8, k);
+            Tensor b = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("b", rand(r, 8 * k), 8, k), DType.Q8_0, arena);
+            float[] oa = new float[n * 8], ob = new float[n * 8], ea = new float[n * 8], eb = new float[n * 8];
+            MatMul.linear(x, 0, n, new Tensor[]{a, b}, null, new float[][]{oa, ob});
+            MatMul.linear(x, 0, n, a, null, ea, 0);
+            MatMul.linear(x, 0, n, b, null, eb, 0);
+            assertThat(oa).containsExactly(ea);
+            assertThat(ob).containsExactly(eb);
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"1,1,32", "1,37,64", "2,5,96", "4,33,2048", "5,17,64", "7,40,288", "13,130,512"})
     void quantizedLinearMatchesDequantizedReference(int n, int m, int k) {

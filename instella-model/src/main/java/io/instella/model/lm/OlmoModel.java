@@ -38,7 +38,15 @@ public final class OlmoModel {
 
     /** One decoder layer's weights. */
     public record Layer(Tensor q, Tensor k, Tensor v, Tensor o, Tensor gate, Tensor up, Tensor down,
-                        float[] qBias, float[] kBias, float[] vBias, float[] oBias) {}
+                        float[] qBias, float[] kBias, float[] vBias, float[] oBias) {
+        /** The three projections that read the normed input, run as one matmul call. */
+        Tensor[] qkv() { return new Tensor[]{q, k, v}; }
+
+        float[][] qkvBias() { return new float[][]{qBias, kBias, vBias}; }
+
+        /** The two MLP projections that read the normed input. */
+        Tensor[] gateUp() { return new Tensor[]{gate, up}; }
+    }
 
     public OlmoModel(TextConfig config, Checkpoint ckpt) {
         this(config, ckpt, UnaryOperator.identity());
@@ -239,9 +247,7 @@ public final class OlmoModel {
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.q, w.qBias, q, 0);
-            MatMul.linear(normed, 0, n, w.k, w.kBias, keys, 0);
-            MatMul.linear(normed, 0, n, w.v, w.vBias, values, 0);
+            MatMul.linear(normed, 0, n, w.qkv(), w.qkvBias(), new float[][]{q, keys, values});
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
                 clamp(q, 0, n * h, c);
@@ -255,8 +261,7 @@ public final class OlmoModel {
             MatMul.linear(attn, 0, n, w.o, w.oBias, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.gate, null, gate, 0);
-            MatMul.linear(normed, 0, n, w.up, null, up, 0);
+            MatMul.linear(normed, 0, n, w.gateUp(), null, new float[][]{gate, up});
             Activations.swiglu(gate, up, n * inter);
             MatMul.linear(gate, 0, n, w.down, null, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
@@ -294,9 +299,7 @@ public final class OlmoModel {
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, n, w.q, w.qBias, q);
-            MatMul.linear(normed, n, w.k, w.kBias, k);
-            MatMul.linear(normed, n, w.v, w.vBias, v);
+            MatMul.linear(normed, 0, n, w.qkv(), w.qkvBias(), new float[][]{q, k, v});
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
                 clamp(q, c);
@@ -323,8 +326,7 @@ public final class OlmoModel {
             MatMul.linear(attn, n, w.o, w.oBias, proj);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, n, w.gate, null, gate);
-            MatMul.linear(normed, n, w.up, null, up);
+            MatMul.linear(normed, 0, n, w.gateUp(), null, new float[][]{gate, up});
             Activations.swiglu(gate, up, n * inter);
             MatMul.linear(gate, n, w.down, null, proj);
             VectorMath.addInPlace(x, proj, n * h);
