@@ -56,6 +56,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--decode", defaultValue = "128", description = "Tokens for the decode figure (default: ${DEFAULT-VALUE}).")
     int decodeTokens;
 
+    @Option(names = "--decode-depth", defaultValue = "0", description = "Positions already in the KV cache when the decode"
+            + " figure starts: 0 is llama-bench's tg (decode from an empty context), 512 decodes after a 512-token prompt"
+            + " (default: ${DEFAULT-VALUE}).")
+    int decodeDepth;
+
     @Option(names = "--runs", defaultValue = "2", description = "Timed repetitions per figure; the best is reported (default: ${DEFAULT-VALUE}).")
     int runs;
 
@@ -91,6 +96,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(threads);
         if (!Files.isDirectory(model)) throw new InstellaException(model + ": no such model directory");
         if (prefillTokens < 1 || decodeTokens < 1 || runs < 1) throw new InstellaException("--prefill, --decode and --runs must be positive");
+        if (decodeDepth < 0) throw new InstellaException("--decode-depth must be 0 or more, got " + decodeDepth);
         if (kvCache != null) InstellaVL.kvCacheType(kvCache); // fails before any work on a bad name
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
@@ -188,7 +194,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "--worker",
                 "--model", dir.toString(), "--weights", name, "--threads", String.valueOf(Parallel.threads()),
-                "--prefill", String.valueOf(prefillTokens), "--decode", String.valueOf(decodeTokens), "--runs", String.valueOf(runs)));
+                "--prefill", String.valueOf(prefillTokens), "--decode", String.valueOf(decodeTokens), "--decode-depth", String.valueOf(decodeDepth),
+                "--runs", String.valueOf(runs)));
         if (skipVision) cmd.add("--skip-vision");
         if (quantAtLoad) cmd.add("--quant-at-load");
         if (kvCache != null) cmd.addAll(List.of("--kv-cache", kvCache));
@@ -260,7 +267,8 @@ public final class BenchCommand implements Callable<Integer> {
             TextConfig tc = lm.config();
             int h = tc.hiddenSize();
             SplittableRandom rnd = new SplittableRandom(1);
-            int[] ids = new int[prefillTokens + decodeTokens];
+            int context = Math.max(prefillTokens, decodeDepth);
+            int[] ids = new int[context + decodeTokens];
             for (int i = 0; i < ids.length; i++) ids[i] = 1000 + rnd.nextInt(40000);
             // Warm-up: compile the kernels on a short prompt and a few decode steps.
             int[] warmIds = new int[36];
@@ -276,19 +284,24 @@ public final class BenchCommand implements Callable<Integer> {
                 lm.logits(lm.forward(e, 1, warm), 0);
             }
             double prefillS = Double.MAX_VALUE, decodeS = Double.MAX_VALUE;
-            float[] embeds = new float[prefillTokens * h];
-            lm.embed(ids, 0, prefillTokens, embeds, 0);
-            KVCache cache = lm.newCache(prefillTokens + decodeTokens);
+            float[] embeds = new float[context * h];
+            lm.embed(ids, 0, context, embeds, 0);
+            KVCache cache = lm.newCache(context + decodeTokens);
             for (int run = 0; run < runs; run++) {
                 cache.clear();
                 long p0 = System.nanoTime();
                 float[] hidden = lm.forward(embeds, prefillTokens, cache);
                 lm.logits(hidden, prefillTokens - 1);
                 prefillS = Math.min(prefillS, (System.nanoTime() - p0) / 1e9);
+                // Decode starts from decodeDepth cached positions (untimed prompt), the timed prompt's when they agree.
+                if (decodeDepth != prefillTokens) {
+                    cache.clear();
+                    if (decodeDepth > 0) lm.forward(embeds, decodeDepth, cache);
+                }
                 float[] e = new float[h];
                 long d0 = System.nanoTime();
                 for (int i = 0; i < decodeTokens; i++) {
-                    lm.embed(ids, prefillTokens + i, 1, e, 0);
+                    lm.embed(ids, decodeDepth + i, 1, e, 0);
                     lm.logits(lm.forward(e, 1, cache), 0);
                 }
                 decodeS = Math.min(decodeS, (System.nanoTime() - d0) / 1e9);
@@ -297,13 +310,15 @@ public final class BenchCommand implements Callable<Integer> {
             }
             double prefillTps = prefillTokens / prefillS, decodeTps = decodeTokens / decodeS;
             long weightBytes = vl.weightBytes();
-            long decodeBytes = vl.decodeBytesPerToken();
+            // Weights once per token plus the keys and values each step attends to (on average over the steps).
+            long kvBytesPerPosition = 2L * tc.numLayers() * tc.kvDim() * (lm.cacheType() == DType.F16 ? 2 : 4);
+            long decodeBytes = vl.decodeBytesPerToken() + Math.round(kvBytesPerPosition * (decodeDepth + (decodeTokens + 1) / 2.0));
             double prefillFlops = lmFlopsPerToken(tc, prefillTokens);
             r.put("weights", label);
             r.put("load_s", round(loadS, 3));
             r.put("prefill_tps", round(prefillTps, 2));
             r.put("decode_tps", round(decodeTps, 2));
-            r.put("decode_context", prefillTokens); // decode steps attend to the prompt before them
+            r.put("decode_context", decodeDepth); // positions in the KV cache when the decode figure started
             r.put("kv_cache", lm.cacheType().name().toLowerCase(java.util.Locale.ROOT));
             r.put("prefill_gflop_per_token", round(prefillFlops / 1e9, 4));
             // Peak memory of the text benchmark (load, prefill, decode), the figure compared with the weights;

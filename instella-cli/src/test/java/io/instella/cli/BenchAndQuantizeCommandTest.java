@@ -109,6 +109,8 @@ class BenchAndQuantizeCommandTest {
         // The cache type follows the weights unless --kv-cache names one.
         assertThat(root.get("results").get(0).get("kv_cache").asText()).isEqualTo("f32");
         assertThat(root.get("results").get(1).get("kv_cache").asText()).isEqualTo("f16");
+        // Decode starts from an empty cache by default (llama-bench's tg); --decode-depth moves it.
+        assertThat(root.get("results").get(0).get("decode_context").asInt()).isZero();
         for (JsonNode res : root.get("results")) {
             for (String key : new String[]{"load_s", "prefill_tps", "decode_tps", "vit_tile_s", "ttft_640x480_s", "peak_rss_bytes"}) {
                 assertThat(res.get(key)).as(key).isNotNull();
@@ -118,5 +120,25 @@ class BenchAndQuantizeCommandTest {
                 assertThat(res.get("ratios").get(ratio).asDouble()).as(ratio).isPositive();
             }
         }
+    }
+
+    @Test
+    void decodeDepthStartsTheDecodeFigureAfterThatManyPositions() throws Exception {
+        CliRunner r = CliRunner.run("bench", "--model", model.toString(), "--weights", "bf16", "--threads", "1",
+                "--prefill", "8", "--decode", "3", "--decode-depth", "20", "--runs", "1", "--in-process",
+                "--probe-mib", "16", "--skip-vision", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode res = new ObjectMapper().readTree(r.out()).get("results").get(0);
+        assertThat(res.get("decode_context").asInt()).isEqualTo(20);
+        assertThat(res.get("decode_tps").asDouble()).isPositive();
+        // Bytes per decode step count the cache it reads: 2 × layers × kvDim × 4 bytes per position, at 20 + 2 on average.
+        JsonNode shallow = new ObjectMapper().readTree(CliRunner.run("bench", "--model", model.toString(), "--weights", "bf16",
+                "--threads", "1", "--prefill", "8", "--decode", "3", "--runs", "1", "--in-process", "--probe-mib", "16",
+                "--skip-vision", "--json").out()).get("results").get(0);
+        assertThat(res.get("decode_bytes_per_token").asLong()).isGreaterThan(shallow.get("decode_bytes_per_token").asLong());
+
+        CliRunner bad = CliRunner.run("bench", "--model", model.toString(), "--decode-depth", "-1");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err()).contains("--decode-depth");
     }
 }
