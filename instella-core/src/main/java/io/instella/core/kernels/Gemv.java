@@ -126,6 +126,18 @@ final class Gemv {
         };
     }
 
+    /** Rows [j0, j1) of token {@code token} against int8 activations ({@link #q8RowsInt}, {@link #q4RowsInt}). */
+    @FunctionalInterface
+    private interface IntRows {
+        void run(MemorySegment seg, int k, QuantizedActivations qa, int token, int j0, int j1, float[] bias, float[] out, int outOff);
+    }
+
+    /** Rows [j0, j1) against float activations ({@link #q8Rows}, {@link #q4Rows}). */
+    @FunctionalInterface
+    private interface FloatRows {
+        void run(MemorySegment seg, int k, float[] x, int xOff, int j0, int j1, float[] bias, float[] out, int outOff);
+    }
+
     /** Work units [u0, u1) of one matrix (rows, or groups of 8 interleaved rows). */
     @FunctionalInterface
     private interface RowTask {
@@ -153,28 +165,24 @@ final class Gemv {
                 if (q4) NativeKernels.q4_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
                 else NativeKernels.q8_0Rows(seg, k, m, j0, j1, qa, n, bias, out, outOff);
             };
-            case QUANT_INT -> (j0, j1) -> {
-                if (n == 1) {
-                    if (q4) q4RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
-                    else q8RowsInt(seg, k, qa, 0, j0, j1, bias, out, outOff);
-                } else for (int j = j0; j < j1; j++) {
-                    for (int i = 0; i < n; i++) {
-                        if (q4) q4RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
-                        else q8RowsInt(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
+            case QUANT_INT -> {
+                IntRows rows = q4 ? Gemv::q4RowsInt : Gemv::q8RowsInt;
+                yield (j0, j1) -> {
+                    if (n == 1) rows.run(seg, k, qa, 0, j0, j1, bias, out, outOff);
+                    else for (int j = j0; j < j1; j++) {
+                        for (int i = 0; i < n; i++) rows.run(seg, k, qa, i, j, j + 1, bias, out, outOff + i * m);
                     }
-                }
-            };
-            case QUANT_FLOAT -> (j0, j1) -> {
-                if (n == 1) {
-                    if (q4) q4Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
-                    else q8Rows(seg, k, x, xOff, j0, j1, bias, out, outOff);
-                } else for (int j = j0; j < j1; j++) {
-                    for (int i = 0; i < n; i++) {
-                        if (q4) q4Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
-                        else q8Rows(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
+                };
+            }
+            case QUANT_FLOAT -> {
+                FloatRows rows = q4 ? Gemv::q4Rows : Gemv::q8Rows;
+                yield (j0, j1) -> {
+                    if (n == 1) rows.run(seg, k, x, xOff, j0, j1, bias, out, outOff);
+                    else for (int j = j0; j < j1; j++) {
+                        for (int i = 0; i < n; i++) rows.run(seg, k, x, xOff + i * k, j, j + 1, bias, out, outOff + i * m);
                     }
-                }
-            };
+                };
+            }
             case Q4_0_R8_NATIVE -> (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff);
             case WIDENED -> (j0, j1) -> {
                 // Each weight row widened to float once (per-thread scratch), then dotted with the n tokens.
