@@ -220,32 +220,34 @@ public final class Quant {
     public static Tensor unpackQ4_0R8(Tensor w, Arena arena) {
         if (w.dtype() != DType.Q4_0_R8 || w.rank() != 2) throw new IllegalArgumentException(w.name() + " is not Q4_0_R8: " + w);
         int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
-        MemorySegment src = w.data(), dst = arena.allocate(w.byteSize(), 64);
-        io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
-            for (int g = g0; g < g1; g++) {
-                for (int b = 0; b < blocks; b++) {
-                    long in = ((long) g * blocks + b) * R8_GROUP_BLOCK;
-                    for (int r = 0; r < R8_ROWS; r++) {
-                        long out = (((long) g * R8_ROWS + r) * blocks + b) * 18;
-                        dst.set(I16, out, src.get(I16, in + 2L * r));
-                        for (int c = 0; c < 4; c++) dst.set(I32, out + 2 + 4L * c, src.get(I32, in + 16 + 32L * c + 4L * r));
-                    }
-                }
-            }
-        });
+        MemorySegment dst = arena.allocate(w.byteSize(), 64);
+        permuteR8(w.data(), dst, groups, blocks, false);
         return new Tensor(w.name(), DType.Q4_0, w.shape(), dst);
     }
 
     /** The reference repack (and the path without the native library). */
     static void repackJava(MemorySegment src, MemorySegment dst, int groups, int blocks) {
+        permuteR8(src, dst, groups, blocks, true);
+    }
+
+    /**
+     * The byte permutation between Q4_0 and Q4_0_R8, Q4_0 → R8 ({@code toR8}) or back: per group of 8 rows and
+     * block, row r's f16 scale ↔ scale slot r, and its quant bytes 4c..4c+3 ↔ lane r of chunk c.
+     */
+    private static void permuteR8(MemorySegment src, MemorySegment dst, int groups, int blocks, boolean toR8) {
         io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
             for (int g = g0; g < g1; g++) {
                 for (int b = 0; b < blocks; b++) {
-                    long out = ((long) g * blocks + b) * R8_GROUP_BLOCK;
+                    long r8 = ((long) g * blocks + b) * R8_GROUP_BLOCK;
                     for (int r = 0; r < R8_ROWS; r++) {
-                        long in = (((long) g * R8_ROWS + r) * blocks + b) * 18;
-                        dst.set(I16, out + 2L * r, src.get(I16, in));
-                        for (int c = 0; c < 4; c++) dst.set(I32, out + 16 + 32L * c + 4L * r, src.get(I32, in + 2 + 4L * c));
+                        long q4 = (((long) g * R8_ROWS + r) * blocks + b) * 18;
+                        if (toR8) dst.set(I16, r8 + 2L * r, src.get(I16, q4));
+                        else dst.set(I16, q4, src.get(I16, r8 + 2L * r));
+                        for (int c = 0; c < 4; c++) {
+                            long q4Off = q4 + 2 + 4L * c, r8Off = r8 + 16 + 32L * c + 4L * r;
+                            if (toR8) dst.set(I32, r8Off, src.get(I32, q4Off));
+                            else dst.set(I32, q4Off, src.get(I32, r8Off));
+                        }
                     }
                 }
             }
