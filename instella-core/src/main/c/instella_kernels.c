@@ -366,5 +366,108 @@ void NAME(const float *q, const T *k, const T *v, int32_t len, int32_t hd, float
 ATTEND(instella_attend_f32, float, load_f32)
 ATTEND(instella_attend_f16, uint16_t, load_f16)
 
+/*
+ * The GEMM's inner loops (Gemm.linear) over one packed slab: C[n × cols] (+)= A[n × kc] · slab, where the slab
+ * holds panels of GEMM_NR weight rows, depth-major (slab[p][t][q] = W[p·NR + q][t], see Gemm.pack). a points at
+ * A[0][pc] (row stride lda), c at C[0][j0] (row stride ldc), bias at bias[j0] or is NULL; first says that this is
+ * the slab at depth 0, whose products start from the bias (or zero) instead of adding to C.
+ *
+ * Why native: this is Gemm.micro6/microRow, step for step (each output is the same chain of FMAs in the same order,
+ * so the results are bit-identical to the Java kernels). C2 keeps the Java micro-kernel's twelve accumulators in
+ * registers but adds bounds checks and separate broadcasts around every step; the compiled C loop is the 14
+ * instructions BLIS's Haswell kernel has (2 loads, 6 memory broadcasts, 12 FMAs), about 15–20% faster on one core.
+ */
+#define GEMM_NR 16
+#define GEMM_MR 6
+#define GEMM_MC 48
+
+static inline void gemm_micro6(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc,
+                               int first, const float *bias) {
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (first) {
+        __m256 z0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        __m256 z1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+    } else {
+        c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8);
+        c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8);
+        c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+        c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+        c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+        c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    }
+    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    for (int32_t t = 0; t < kc; t++) {
+        __m256 b0 = _mm256_loadu_ps(b + t * GEMM_NR), b1 = _mm256_loadu_ps(b + t * GEMM_NR + 8), av;
+        av = _mm256_broadcast_ss(a0 + t); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + t); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + t); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + t); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + t); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + t); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_storeu_ps(c, c00); _mm256_storeu_ps(c + 8, c01);
+    _mm256_storeu_ps(c + ldc, c10); _mm256_storeu_ps(c + ldc + 8, c11);
+    _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+    _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+    _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+    _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
+/* One row of A against a panel (rows left after the 6-row tiles), nr valid columns: Gemm.microRow. */
+static inline void gemm_micro_row(const float *a, const float *b, int32_t kc, float *c, int32_t nr, int first,
+                                  const float *bias) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+    for (int32_t t = 0; t < kc; t++) {
+        __m256 av = _mm256_broadcast_ss(a + t);
+        c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + t * GEMM_NR), c0);
+        c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + t * GEMM_NR + 8), c1);
+    }
+    float tile[GEMM_NR];
+    _mm256_storeu_ps(tile, c0);
+    _mm256_storeu_ps(tile + 8, c1);
+    for (int32_t q = 0; q < nr; q++) {
+        if (first) c[q] = tile[q] + (bias ? bias[q] : 0.0f);
+        else c[q] += tile[q];
+    }
+}
+
+void instella_gemm_slab(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
+                        float *c, int64_t ldc, int32_t first, const float *bias) {
+    int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
+    float tile[GEMM_MR * GEMM_NR] = {0};
+    for (int32_t ic = 0; ic < n; ic += GEMM_MC) {
+        int32_t mc = n - ic < GEMM_MC ? n - ic : GEMM_MC;
+        for (int32_t p = 0; p < panels; p++) {
+            int32_t jp = p * GEMM_NR, nr = cols - jp < GEMM_NR ? cols - jp : GEMM_NR;
+            const float *b = slab + (int64_t) p * GEMM_NR * kc;
+            const float *pb = bias ? bias + jp : NULL;
+            int32_t ir = 0;
+            for (; ir + GEMM_MR <= mc; ir += GEMM_MR) {
+                const float *ai = a + (int64_t) (ic + ir) * lda;
+                float *ci = c + (int64_t) (ic + ir) * ldc + jp;
+                if (nr == GEMM_NR) {
+                    gemm_micro6(ai, lda, b, kc, ci, ldc, first, pb);
+                } else {
+                    // Partial panel: compute into a tile, copy the valid columns (as Gemm.linear does).
+                    for (int r = 0; r < GEMM_MR; r++) {
+                        for (int32_t q = 0; q < nr; q++) tile[r * GEMM_NR + q] = ci[r * ldc + q];
+                    }
+                    gemm_micro6(ai, lda, b, kc, tile, GEMM_NR, first, NULL);
+                    for (int r = 0; r < GEMM_MR; r++) {
+                        for (int32_t q = 0; q < nr; q++) {
+                            ci[r * ldc + q] = tile[r * GEMM_NR + q] + (first && pb ? pb[q] : 0.0f);
+                        }
+                    }
+                }
+            }
+            for (; ir < mc; ir++) {
+                gemm_micro_row(a + (int64_t) (ic + ir) * lda, b, kc, c + (int64_t) (ic + ir) * ldc + jp, nr, first, pb);
+            }
+        }
+    }
+}
+
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 4; }
+int32_t instella_kernels_version(void) { return 5; }

@@ -25,6 +25,8 @@ final class Gemm {
     static final int NC = 8 * NR;
     /** A rows per block, reused across the task's panels while in L2. */
     static final int MC = 8 * MR;
+    /** The native slab kernel (NativeKernels.gemmSlab) is this class's loops compiled for AVX2: NR = 16. */
+    private static final boolean NATIVE = NativeKernels.available() && NR == 16;
 
     private static final ThreadLocal<float[]> SLAB = ThreadLocal.withInitial(() -> new float[NC * KC]);
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[KC]);
@@ -43,42 +45,54 @@ final class Gemm {
             float[] tile = TILE.get();
             for (int task = t0; task < t1; task++) {
                 int j0 = task * NC, cols = Math.min(NC, m - j0);
-                int panels = (cols + NR - 1) / NR;
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
                     pack(seg, dt, k, j0, cols, pc, kc, slab, row);
-                    boolean first = pc == 0;
-                    for (int ic = 0; ic < n; ic += MC) {
-                        int mc = Math.min(MC, n - ic);
-                        for (int p = 0; p < panels; p++) {
-                            int jp = j0 + p * NR, nr = Math.min(NR, m - jp);
-                            int bOff = p * NR * kc;
-                            int ir = 0;
-                            for (; ir + MR <= mc; ir += MR) {
-                                int i = ic + ir;
-                                if (nr == NR) {
-                                    micro6(a, aOff + i * k + pc, k, slab, bOff, kc, c, cOff + i * m + jp, m, first, bias, jp);
-                                } else {
-                                    // Partial panel: compute into a tile, copy the valid columns.
-                                    for (int r = 0; r < MR; r++) {
-                                        for (int q = 0; q < nr; q++) tile[r * NR + q] = c[cOff + (i + r) * m + jp + q];
-                                    }
-                                    micro6(a, aOff + i * k + pc, k, slab, bOff, kc, tile, 0, NR, first, null, 0);
-                                    for (int r = 0; r < MR; r++) {
-                                        for (int q = 0; q < nr; q++) {
-                                            c[cOff + (i + r) * m + jp + q] = tile[r * NR + q] + (first && bias != null ? bias[jp + q] : 0f);
-                                        }
-                                    }
-                                }
-                            }
-                            for (; ir < mc; ir++) {
-                                microRow(a, aOff + (ic + ir) * k + pc, slab, bOff, kc, c, cOff + (ic + ir) * m + jp, nr, first, bias, jp);
-                            }
-                        }
+                    if (NATIVE) {
+                        NativeKernels.gemmSlab(a, aOff + pc, k, n, slab, kc, cols, c, cOff + j0, m, pc == 0, bias, j0);
+                    } else {
+                        slab(a, aOff + pc, k, n, slab, kc, cols, c, cOff + j0, m, pc == 0, bias, j0, tile);
                     }
                 }
             }
         });
+    }
+
+    /**
+     * C[n × cols] (+)= A[n × kc] · slab for one packed slab: a[aOff] is A[0][pc], c[cOff] is C[0][j0], bias (if any)
+     * is read from index j0; the products start from the bias (or zero) on the first slab and add to C after it.
+     */
+    static void slab(float[] a, int aOff, int lda, int n, float[] slab, int kc, int cols, float[] c, int cOff,
+                             int ldc, boolean first, float[] bias, int j0, float[] tile) {
+        int panels = (cols + NR - 1) / NR;
+        for (int ic = 0; ic < n; ic += MC) {
+            int mc = Math.min(MC, n - ic);
+            for (int p = 0; p < panels; p++) {
+                int jp = p * NR, nr = Math.min(NR, cols - jp);
+                int bOff = p * NR * kc;
+                int ir = 0;
+                for (; ir + MR <= mc; ir += MR) {
+                    int i = ic + ir, ci = cOff + i * ldc + jp;
+                    if (nr == NR) {
+                        micro6(a, aOff + i * lda, lda, slab, bOff, kc, c, ci, ldc, first, bias, j0 + jp);
+                    } else {
+                        // Partial panel: compute into a tile, copy the valid columns.
+                        for (int r = 0; r < MR; r++) {
+                            for (int q = 0; q < nr; q++) tile[r * NR + q] = c[ci + r * ldc + q];
+                        }
+                        micro6(a, aOff + i * lda, lda, slab, bOff, kc, tile, 0, NR, first, null, 0);
+                        for (int r = 0; r < MR; r++) {
+                            for (int q = 0; q < nr; q++) {
+                                c[ci + r * ldc + q] = tile[r * NR + q] + (first && bias != null ? bias[j0 + jp + q] : 0f);
+                            }
+                        }
+                    }
+                }
+                for (; ir < mc; ir++) {
+                    microRow(a, aOff + (ic + ir) * lda, slab, bOff, kc, c, cOff + (ic + ir) * ldc + jp, nr, first, bias, j0 + jp);
+                }
+            }
+        }
     }
 
     /**
