@@ -46,6 +46,13 @@ public final class HubClient implements AutoCloseable {
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
     private static final int MAX_REDIRECTS = 10;
     private static final int BUFFER_SIZE = 1 << 20;
+    /**
+     * Downloaded bytes are written in blocks that end at multiples of this size. Why: Linux (6.x, ext4 and others
+     * with large folios) caches what one write covers in folios as large as the write allows; whole 2 MB-aligned
+     * ranges become 2 MB folios, which the model loader's mapping then uses with 2 MB page entries (faster weight
+     * streaming). Network-sized writes would leave a freshly downloaded file in small folios.
+     */
+    static final int WRITE_BLOCK = 8 << 20;
     private static final Duration LOCK_NOTICE_AFTER = Duration.ofSeconds(2);
 
     private final Path cacheDir;
@@ -535,47 +542,88 @@ public final class HubClient implements AutoCloseable {
     private void stream(InputStream body, FileMetadata meta, Path incomplete, long start, Hasher hasher,
             String path, DownloadListener out) throws TransferInterrupted {
         Watchdog watchdog = new Watchdog(body, stallTimeout);
-        long written = 0;
         try (FileChannel channel = openForWrite(incomplete, start)) {
             hasher.catchUp(incomplete, start);
-            byte[] buffer = new byte[BUFFER_SIZE];
-            long position = start;
-            while (true) {
-                int n;
-                try {
-                    n = body.read(buffer);
-                } catch (IOException e) {
-                    String why = watchdog.fired() ? "no data for " + stallTimeout.toSeconds() + " s"
-                            : String.valueOf(e.getMessage());
-                    throw new TransferInterrupted(why, e, written > 0);
-                }
-                if (n < 0) {
-                    break;
-                }
-                watchdog.alive();
-                if (position + n > meta.size()) {
-                    throw integrityFailure(incomplete, path, "the server sent more than the announced "
-                            + meta.size() + " bytes");
-                }
-                writeFully(channel, buffer, n, incomplete);
-                hasher.update(buffer, n);
-                position += n;
-                written += n;
-                out.onProgress(path, position, meta.size());
+            BlockWriter writer = new BlockWriter(channel, incomplete, start);
+            try {
+                receive(body, watchdog, writer, hasher, meta, incomplete, path, out);
+            } finally {
+                writer.flush(); // what arrived stays on disk, also when the transfer broke off: a resume continues after it
             }
             try {
                 channel.force(true);
             } catch (IOException e) {
                 throw HubErrors.io("write " + incomplete, incomplete, e);
             }
-            if (position < meta.size()) {
-                throw new TransferInterrupted("connection closed after " + position + " of " + meta.size()
-                        + " bytes", null, written > 0);
+            if (writer.next < meta.size()) {
+                throw new TransferInterrupted("connection closed after " + writer.next + " of " + meta.size()
+                        + " bytes", null, writer.next > start);
             }
         } catch (IOException e) {
             throw HubErrors.io("write " + incomplete, incomplete, e);
         } finally {
             watchdog.stop();
+        }
+    }
+
+    /** Reads the body to its end into the writer, hashing and reporting progress as the bytes arrive. */
+    private void receive(InputStream body, Watchdog watchdog, BlockWriter writer, Hasher hasher, FileMetadata meta,
+            Path incomplete, String path, DownloadListener out) throws TransferInterrupted {
+        long start = writer.next;
+        byte[] buffer = new byte[BUFFER_SIZE];
+        while (true) {
+            int n;
+            try {
+                n = body.read(buffer);
+            } catch (IOException e) {
+                String why = watchdog.fired() ? "no data for " + stallTimeout.toSeconds() + " s"
+                        : String.valueOf(e.getMessage());
+                throw new TransferInterrupted(why, e, writer.next > start);
+            }
+            if (n < 0) {
+                return;
+            }
+            watchdog.alive();
+            if (writer.next + n > meta.size()) {
+                throw integrityFailure(incomplete, path, "the server sent more than the announced "
+                        + meta.size() + " bytes");
+            }
+            writer.write(buffer, n);
+            hasher.update(buffer, n);
+            out.onProgress(path, writer.next, meta.size());
+        }
+    }
+
+    /** Collects received bytes and writes them in blocks that end at multiples of {@link #WRITE_BLOCK}. */
+    static final class BlockWriter {
+        private final FileChannel channel;
+        private final Path file;
+        private final byte[] block = new byte[WRITE_BLOCK];
+        private int filled;
+        /** File offset of the next byte received. */
+        long next;
+
+        BlockWriter(FileChannel channel, Path file, long start) {
+            this.channel = channel;
+            this.file = file;
+            this.next = start;
+        }
+
+        void write(byte[] bytes, int n) {
+            for (int off = 0; off < n; ) {
+                int untilBoundary = (int) (WRITE_BLOCK - next % WRITE_BLOCK);
+                int c = Math.min(n - off, untilBoundary);
+                System.arraycopy(bytes, off, block, filled, c);
+                filled += c;
+                off += c;
+                next += c;
+                if (c == untilBoundary) flush();
+            }
+        }
+
+        void flush() {
+            writeFully(channel, block, filled, file);
+            filled = 0;
         }
     }
 

@@ -11,11 +11,14 @@ import java.lang.invoke.MethodHandle;
  * Tells the kernel that the pages of a read-only file mapping will not be needed again (madvise
  * MADV_DONTNEED), so they stop counting towards the process's resident memory; the file stays in the
  * page cache. Used after a stored weight has been converted (quantized) into new memory; and read patterns
- * (MADV_RANDOM for tables read a row at a time). Best effort: a no-op where madvise is unavailable.
+ * (MADV_HUGEPAGE for streamed weights, MADV_RANDOM for tables read a row at a time). Best effort: a no-op
+ * where madvise is unavailable.
  */
 public final class MappedMemory {
     private static final int MADV_RANDOM = 1;
     private static final int MADV_DONTNEED = 4;
+    private static final int MADV_HUGEPAGE = 14;
+    private static final int MADV_NOHUGEPAGE = 15;
     private static final long PAGE = 4096;
     private static final MethodHandle MADVISE = libc("madvise",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
@@ -72,11 +75,25 @@ public final class MappedMemory {
     }
 
     /**
+     * Advises huge pages (MADV_HUGEPAGE) for a mapped weights file that is streamed once per token. Linux (6.x, on file
+     * systems with large folios such as ext4) keeps a file in the page cache in folios of up to 2 MB and maps a whole
+     * 2 MB folio with one page-table entry (file mappings of 2 MB and more are placed 2 MB-aligned): one TLB entry
+     * instead of 512, and the hardware prefetchers do not stop every 4 KB. Folios get that large when the file was
+     * written in large writes ({@link SafeTensorsWriter}) or is read cold through a mapping with this advice; a file
+     * copied in small writes stays in small folios until it leaves the cache. On the workplace VM (kernel 6.18),
+     * streaming the 2.9 GB full-size model read 26–28 GB/s on one core from 2 MB folios against 21–23 from 4 KB ones.
+     */
+    public static void hugePages(MemorySegment mapped) {
+        advise(mapped, MADV_HUGEPAGE);
+    }
+
+    /**
      * Marks a mapped segment as read at random places (MADV_RANDOM): a page fault then maps only that page,
      * without read-ahead or the neighbouring pages, so looking up a few rows of a large table (token
      * embeddings) keeps only those rows resident.
      */
     public static void randomAccess(MemorySegment mapped) {
+        advise(mapped, MADV_NOHUGEPAGE); // one 2 MB entry per looked-up row would make the whole table resident
         advise(mapped, MADV_RANDOM);
     }
 

@@ -76,6 +76,7 @@ public final class SafeTensorsFile implements AutoCloseable {
                 throw error(path, null, "file is " + size + " bytes, too short for a safetensors header (truncated download?)");
             }
             whole = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            MappedMemory.hugePages(whole);
         } catch (NoSuchFileException e) {
             throw new SafeTensorsException(path + ": file not found");
         } catch (IOException e) {

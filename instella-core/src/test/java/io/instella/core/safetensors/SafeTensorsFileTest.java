@@ -43,6 +43,21 @@ class SafeTensorsFileTest {
         }
     }
 
+    /** Tensors larger than the writer's 8 MB write blocks, and the header before them, come back byte for byte. */
+    @Test
+    void tensorsSpanningWriteBlocksRoundTrip() throws IOException {
+        Path f = dir.resolve("big.safetensors");
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        float[] big = new float[5_000_003]; // 20 MB: crosses two block boundaries at an odd offset
+        for (int i = 0; i < big.length; i++) big[i] = (float) r.nextGaussian();
+        float[] small = {1f, 2f, 3f};
+        new SafeTensorsWriter().addFloats("small", small, 3).addFloats("big", big, big.length).write(f);
+        try (SafeTensorsFile s = SafeTensorsFile.open(f)) {
+            assertThat(s.tensor("small").toFloatArray()).containsExactly(small);
+            assertThat(java.util.Arrays.equals(s.tensor("big").toFloatArray(), big)).as("big tensor byte for byte").isTrue();
+        }
+    }
+
     @Test
     void bf16RoundsToNearestEven() {
         assertThat(Tensor.bf16ToFloat(Tensor.floatToBf16(1.00390625f))).isEqualTo(1.0f); // tie → even
