@@ -99,7 +99,16 @@ final class Gemm {
      * Packs weight rows [j0, j0+cols) × depth [pc, pc+kc) into panels of NR rows: slab[p][t][q] =
      * W[j0 + p·NR + q][pc + t], zero beyond the last row.
      */
-    private static void pack(MemorySegment seg, DType dt, int k, int j0, int cols, int pc, int kc, float[] slab, float[] row) {
+    static void pack(MemorySegment seg, DType dt, int k, int j0, int cols, int pc, int kc, float[] slab, float[] row) {
+        if (NATIVE && dt == DType.BF16) {
+            NativeKernels.packBf16(seg, k, j0, cols, pc, kc, slab);
+            return;
+        }
+        packJava(seg, dt, k, j0, cols, pc, kc, slab, row);
+    }
+
+    /** {@link #pack} in Java (every weight type). */
+    static void packJava(MemorySegment seg, DType dt, int k, int j0, int cols, int pc, int kc, float[] slab, float[] row) {
         int panels = (cols + NR - 1) / NR;
         if (dt == DType.Q4_0_R8) {
             Packing.packQ4R8(seg, k, j0, cols, pc, kc, NR, slab, row);

@@ -150,6 +150,27 @@ class NativeKernelsTest {
         assertThat(javaC).isNotEqualTo(c0);
     }
 
+    /** Native BF16 packing writes exactly the Java packer's slab: whole and partial panels, depth tails, any offset. */
+    @ParameterizedTest
+    @CsvSource({"128, 256, 0, 128, 0, 256", "200, 96, 64, 120, 32, 64", "45, 70, 16, 29, 5, 61", "16, 8, 0, 16, 0, 8"})
+    void bf16PackingIsBitIdenticalToTheJavaPacker(int m, int k, int j0, int cols, int pc, int kc) {
+        requireNative();
+        assumeTrue(Gemm.NR == 16, "the native GEMM kernels are for 8-lane vectors; this JVM's have " + Gemm.NR / 2);
+        SplittableRandom r = new SplittableRandom(m * 17L + k);
+        float[] w = new float[m * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        Tensor t = new Tensor("w", DType.BF16, new long[]{m, k}, io.instella.core.safetensors.SafeTensorsWriter.toBf16(w));
+        int panels = (cols + Gemm.NR - 1) / Gemm.NR;
+        float[] javaSlab = new float[panels * Gemm.NR * kc + 7], nativeSlab = new float[javaSlab.length];
+        java.util.Arrays.fill(javaSlab, Float.NaN);
+        java.util.Arrays.fill(nativeSlab, Float.NaN);
+        Gemm.packJava(t.data(), DType.BF16, k, j0, cols, pc, kc, javaSlab, new float[kc]);
+        NativeKernels.packBf16(t.data(), k, j0, cols, pc, kc, nativeSlab);
+        assertThat(nativeSlab).isEqualTo(javaSlab);
+        assertThat(javaSlab[panels * Gemm.NR * kc]).isNaN(); // nothing written past the panels
+        assertThat(javaSlab[0]).isNotNaN();
+    }
+
     /** One head's decode attention, native (F32 and F16 rows) against the Java kernel on the same values. */
     @ParameterizedTest
     @CsvSource({"1, 8", "7, 64", "9, 128", "300, 128", "577, 136"})
