@@ -537,5 +537,74 @@ void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, 
     }
 }
 
+/*
+ * The same packing for Q8_0 and Q4_0 weights (llama.cpp's blocks, see the top of this file), pc and kc multiples of
+ * 32: each block of 8 rows × 32 values is dequantized as Packing.dequantizeQ8/dequantizeQ4 do ((float) q · d and
+ * (float) (nibble − 8) · d, the same single roundings) and stored as four transposed 8×8 blocks.
+ */
+static inline __m256 q8_0x8(const int8_t *q, __m256 d) {
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) q))), d);
+}
+
+/* Values 8·s .. 8·s+7 of a Q4_0 block: low nibbles of bytes 0..15 are values 0..15, high nibbles values 16..31. */
+static inline __m256 q4_0x8(const uint8_t *qs, int s, __m256 d) {
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (qs + 8 * (s & 1))));
+    v = s < 2 ? _mm256_and_si256(v, _mm256_set1_epi32(0xF)) : _mm256_srli_epi32(v, 4);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, _mm256_set1_epi32(8))), d);
+}
+
+static inline float q_value(const uint8_t *w, int64_t rowBytes, int64_t r, int64_t c, int q4) {
+    const uint8_t *blk = w + r * rowBytes + (c / 32) * (q4 ? 18 : 34);
+    float d = f16_to_f32(blk);
+    int i = (int) (c % 32);
+    if (!q4) return (float) ((const int8_t *) blk)[2 + i] * d;
+    int nib = i < 16 ? (blk[2 + i] & 0xF) : (blk[2 + i - 16] >> 4);
+    return (float) (nib - 8) * d;
+}
+
+static void pack_quant(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab, int q4) {
+    const int64_t blockBytes = q4 ? 18 : 34, rowBytes = k / 32 * blockBytes;
+    int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
+    for (int32_t p = 0; p < panels; p++) {
+        float *base = slab + (int64_t) p * GEMM_NR * kc;
+        for (int32_t half = 0; half < GEMM_NR; half += 8) {
+            int32_t r0 = p * GEMM_NR + half;
+            if (r0 + 8 <= cols) {
+                for (int32_t t0 = 0; t0 < kc; t0 += 32) {
+                    const uint8_t *blk[8];
+                    __m256 d[8];
+                    for (int q = 0; q < 8; q++) {
+                        blk[q] = w + (int64_t) (j0 + r0 + q) * rowBytes + (int64_t) ((pc + t0) / 32) * blockBytes;
+                        d[q] = _mm256_set1_ps(f16_to_f32(blk[q]));
+                    }
+                    for (int s = 0; s < 4; s++) {
+                        __m256 v[8];
+                        for (int q = 0; q < 8; q++) {
+                            v[q] = q4 ? q4_0x8(blk[q] + 2, s, d[q]) : q8_0x8((const int8_t *) blk[q] + 2 + 8 * s, d[q]);
+                        }
+                        transpose8_store(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                                         base + (int64_t) (t0 + 8 * s) * GEMM_NR + half, GEMM_NR);
+                    }
+                }
+            } else {
+                for (int q = 0; q < 8; q++) {
+                    int32_t r = r0 + q;
+                    for (int32_t t = 0; t < kc; t++) {
+                        base[(int64_t) t * GEMM_NR + half + q] = r < cols ? q_value(w, rowBytes, j0 + r, pc + t, q4) : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
+    pack_quant(w, k, j0, cols, pc, kc, slab, 0);
+}
+
+void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
+    pack_quant(w, k, j0, cols, pc, kc, slab, 1);
+}
+
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 6; }
+int32_t instella_kernels_version(void) { return 7; }

@@ -104,6 +104,10 @@ final class Gemm {
             NativeKernels.packBf16(seg, k, j0, cols, pc, kc, slab);
             return;
         }
+        if (NATIVE && (dt == DType.Q8_0 || dt == DType.Q4_0)) {
+            NativeKernels.packQuantized(seg, dt == DType.Q4_0, k, j0, cols, pc, kc, slab);
+            return;
+        }
         packJava(seg, dt, k, j0, cols, pc, kc, slab, row);
     }
 

@@ -25,8 +25,8 @@ import java.util.Locale;
  *   <li>BF16 matrix-vector product (13–17% over the Java kernel across the model's layers: rows longer than
  *       4096 go four at a time, sharing the loads of x);</li>
  *   <li>the GEMM's loops over one packed slab of widened weights (prefill, vision tower): the Java loops
- *       compiled for AVX2 without bounds checks, bit-identical results; and the packing of BF16 weights into
- *       that slab, 8×8 blocks widened and transposed in registers;</li>
+ *       compiled for AVX2 without bounds checks, bit-identical results; and the packing of BF16, Q8_0 and Q4_0
+ *       weights into that slab, 8×8 blocks widened (dequantized) and transposed in registers;</li>
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
  * </ul>
@@ -49,12 +49,14 @@ public final class NativeKernels {
     private static final MethodHandle ATTEND_F16;
     private static final MethodHandle GEMM_SLAB;
     private static final MethodHandle PACK_BF16;
+    private static final MethodHandle PACK_Q8_0;
+    private static final MethodHandle PACK_Q4_0;
     private static final String STATUS;
     /** The library version this class expects ({@code instella_kernels_version}). */
-    private static final int VERSION = 6;
+    private static final int VERSION = 7;
 
     static {
-        MethodHandle q4 = null, q8 = null, q4r8 = null, repack = null, bf = null, a32 = null, a16 = null, gemm = null, pack = null;
+        MethodHandle q4 = null, q8 = null, q4r8 = null, repack = null, bf = null, a32 = null, a16 = null, gemm = null, pack = null, packQ8 = null, packQ4 = null;
         String status;
         try {
             String why = unsupportedReason();
@@ -84,8 +86,10 @@ public final class NativeKernels {
                 a16 = linker.downcallHandle(lib.findOrThrow("instella_attend_f16"), attend, critical);
                 gemm = linker.downcallHandle(lib.findOrThrow("instella_gemm_slab"),
                         FunctionDescriptor.ofVoid(A, L, I, A, I, I, A, L, I, A), critical);
-                pack = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"),
-                        FunctionDescriptor.ofVoid(A, L, I, I, I, I, A), critical);
+                FunctionDescriptor packing = FunctionDescriptor.ofVoid(A, L, I, I, I, I, A);
+                pack = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
+                packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
+                packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
                 status = "native-avx2";
             }
         } catch (Throwable t) {
@@ -98,6 +102,8 @@ public final class NativeKernels {
             a16 = null;
             gemm = null;
             pack = null;
+            packQ8 = null;
+            packQ4 = null;
             status = "java (native kernels did not load: " + t.getMessage() + ")";
         }
         Q4_0_ROWS = q4;
@@ -109,6 +115,8 @@ public final class NativeKernels {
         ATTEND_F16 = a16;
         GEMM_SLAB = gemm;
         PACK_BF16 = pack;
+        PACK_Q8_0 = packQ8;
+        PACK_Q4_0 = packQ4;
         STATUS = status;
     }
 
@@ -254,6 +262,15 @@ public final class NativeKernels {
             PACK_BF16.invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
         } catch (Throwable t) {
             throw new IllegalStateException("native BF16 packing failed", t);
+        }
+    }
+
+    /** As {@link #packBf16} for a Q8_0 or Q4_0 matrix (pc and kc multiples of 32), dequantized as {@code Packing} does. */
+    static void packQuantized(MemorySegment w, boolean q4, int k, int j0, int cols, int pc, int kc, float[] slab) {
+        try {
+            (q4 ? PACK_Q4_0 : PACK_Q8_0).invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
+        } catch (Throwable t) {
+            throw new IllegalStateException("native " + (q4 ? "Q4_0" : "Q8_0") + " packing failed", t);
         }
     }
 

@@ -84,7 +84,17 @@ public final class MappedMemory {
      * streaming the 2.9 GB full-size model read 26–28 GB/s on one core from 2 MB folios against 21–23 from 4 KB ones.
      */
     public static void hugePages(MemorySegment mapped) {
-        advise(mapped, MADV_HUGEPAGE);
+        // Outward: the page shared by two large neighbours must not split them into separate areas (a 2 MB entry
+        // cannot cross one), which would cost the 2 MB around every boundary.
+        advise(mapped, MADV_HUGEPAGE, true);
+    }
+
+    /**
+     * Keeps a mapped range on 4 KB pages (MADV_NOHUGEPAGE), also where the page cache holds 2 MB folios: for data
+     * read sparsely, where one 2 MB entry would make a whole 2 MB resident.
+     */
+    public static void noHugePages(MemorySegment mapped) {
+        advise(mapped, MADV_NOHUGEPAGE, true); // outward: a page shared with a large neighbour stays small too
     }
 
     /**
@@ -93,14 +103,20 @@ public final class MappedMemory {
      * embeddings) keeps only those rows resident.
      */
     public static void randomAccess(MemorySegment mapped) {
-        advise(mapped, MADV_NOHUGEPAGE); // one 2 MB entry per looked-up row would make the whole table resident
+        noHugePages(mapped); // one 2 MB entry per looked-up row would make the whole table resident
         advise(mapped, MADV_RANDOM);
     }
 
     private static void advise(MemorySegment mapped, int advice) {
+        advise(mapped, advice, false);
+    }
+
+    /** Advice for the whole pages inside the segment, or with {@code outward} for every page it touches. */
+    private static void advise(MemorySegment mapped, int advice, boolean outward) {
         if (MADVISE == null || !mapped.isNative() || !mapped.isMapped()) return;
         long start = mapped.address(), end = start + mapped.byteSize();
-        long first = (start + PAGE - 1) & -PAGE, last = end & -PAGE;
+        long first = outward ? start & -PAGE : (start + PAGE - 1) & -PAGE;
+        long last = outward ? (end + PAGE - 1) & -PAGE : end & -PAGE;
         if (last <= first) return;
         try {
             int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(first), last - first, advice);

@@ -34,6 +34,8 @@ import java.util.Map;
 public final class SafeTensorsFile implements AutoCloseable {
     /** safetensors itself refuses headers above 100 MB. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    /** Tensors from this size on are mapped with 2 MB pages where the page cache allows it. */
+    static final long HUGE_PAGE_TENSOR_BYTES = 2L << 20;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     static {
@@ -76,7 +78,6 @@ public final class SafeTensorsFile implements AutoCloseable {
                 throw error(path, null, "file is " + size + " bytes, too short for a safetensors header (truncated download?)");
             }
             whole = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            MappedMemory.hugePages(whole);
         } catch (NoSuchFileException e) {
             throw new SafeTensorsException(path + ": file not found");
         } catch (IOException e) {
@@ -117,6 +118,16 @@ public final class SafeTensorsFile implements AutoCloseable {
         }
         checkOverlaps(path, entries.values());
         applyQuantization(path, entries, metadata);
+        // 2 MB pages for the large tensors only (see MappedMemory.hugePages): a 2 MB entry mapped for a small tensor
+        // read once at load (a bias, a norm) would keep its large neighbours resident even when they are never used.
+        // Large tensors first, then the small ones, so that a page shared by a small and a large tensor stays small.
+        MappedMemory.noHugePages(whole);
+        for (Entry e : entries.values()) {
+            if (e.end() - e.begin() >= HUGE_PAGE_TENSOR_BYTES) MappedMemory.hugePages(data.asSlice(e.begin(), e.end() - e.begin()));
+        }
+        for (Entry e : entries.values()) {
+            if (e.end() - e.begin() < HUGE_PAGE_TENSOR_BYTES) MappedMemory.noHugePages(data.asSlice(e.begin(), e.end() - e.begin()));
+        }
         return new SafeTensorsFile(path, arena, data, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
     }
 

@@ -171,6 +171,29 @@ class NativeKernelsTest {
         assertThat(javaSlab[0]).isNotNaN();
     }
 
+    /** Native Q8_0/Q4_0 packing writes exactly the Java packer's slab (same dequantized products). */
+    @ParameterizedTest
+    @CsvSource({"Q8_0, 128, 256, 0, 128, 0, 256", "Q8_0, 45, 96, 16, 29, 32, 64", "Q4_0, 128, 256, 0, 128, 0, 256",
+            "Q4_0, 45, 96, 16, 29, 32, 64", "Q4_0, 200, 64, 64, 120, 0, 32"})
+    void quantizedPackingIsBitIdenticalToTheJavaPacker(DType type, int m, int k, int j0, int cols, int pc, int kc) {
+        requireNative();
+        assumeTrue(Gemm.NR == 16, "the native GEMM kernels are for 8-lane vectors; this JVM's have " + Gemm.NR / 2);
+        SplittableRandom r = new SplittableRandom(m * 13L + k);
+        float[] w = new float[m * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor t = Quant.quantize(Tensor.ofFloats("w", w, m, k), type, arena);
+            int panels = (cols + Gemm.NR - 1) / Gemm.NR;
+            float[] javaSlab = new float[panels * Gemm.NR * kc + 5], nativeSlab = new float[javaSlab.length];
+            java.util.Arrays.fill(javaSlab, Float.NaN);
+            java.util.Arrays.fill(nativeSlab, Float.NaN);
+            Gemm.packJava(t.data(), type, k, j0, cols, pc, kc, javaSlab, new float[kc]);
+            NativeKernels.packQuantized(t.data(), type == DType.Q4_0, k, j0, cols, pc, kc, nativeSlab);
+            assertThat(nativeSlab).isEqualTo(javaSlab);
+            assertThat(javaSlab[0]).isNotNaN();
+        }
+    }
+
     /** One head's decode attention, native (F32 and F16 rows) against the Java kernel on the same values. */
     @ParameterizedTest
     @CsvSource({"1, 8", "7, 64", "9, 128", "300, 128", "577, 136"})
