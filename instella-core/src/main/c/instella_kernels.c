@@ -503,38 +503,55 @@ static inline __m256 bf16x8(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) p)), 16));
 }
 
-void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
+/*
+ * The walk shared by the packers: each panel's two groups of 8 rows go whole to pack8 (rows row..row+7, depth
+ * pc..pc+kc, written at dst with stride GEMM_NR), or, for the last partial group, one value at a time through value
+ * (zero past the matrix).
+ */
+typedef void (*pack8_fn)(const uint8_t *w, int64_t k, int64_t row, int32_t pc, int32_t kc, float *dst);
+typedef float (*value_fn)(const uint8_t *w, int64_t k, int64_t row, int64_t col);
+
+static void pack_slab(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                      pack8_fn pack8, value_fn value) {
     int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
     for (int32_t p = 0; p < panels; p++) {
         float *base = slab + (int64_t) p * GEMM_NR * kc;
         for (int32_t half = 0; half < GEMM_NR; half += 8) {
             int32_t r0 = p * GEMM_NR + half;
             if (r0 + 8 <= cols) {
-                const uint16_t *row = w + (int64_t) (j0 + r0) * k + pc;
-                int32_t t = 0;
-                for (; t + 8 <= kc; t += 8) {
-                    transpose8_store(bf16x8(row + t), bf16x8(row + k + t), bf16x8(row + 2 * k + t), bf16x8(row + 3 * k + t),
-                                     bf16x8(row + 4 * k + t), bf16x8(row + 5 * k + t), bf16x8(row + 6 * k + t),
-                                     bf16x8(row + 7 * k + t), base + (int64_t) t * GEMM_NR + half, GEMM_NR);
-                }
-                for (; t < kc; t++) {
-                    for (int q = 0; q < 8; q++) {
-                        uint32_t bits = (uint32_t) row[(int64_t) q * k + t] << 16;
-                        memcpy(base + (int64_t) t * GEMM_NR + half + q, &bits, 4);
-                    }
-                }
-            } else {
-                // The last, partial group of rows: one value at a time, zero past the matrix.
-                for (int q = 0; q < 8; q++) {
-                    int32_t r = r0 + q;
-                    for (int32_t t = 0; t < kc; t++) {
-                        uint32_t bits = r < cols ? (uint32_t) w[(int64_t) (j0 + r) * k + pc + t] << 16 : 0u;
-                        memcpy(base + (int64_t) t * GEMM_NR + half + q, &bits, 4);
-                    }
-                }
+                pack8(w, k, j0 + r0, pc, kc, base + half);
+                continue;
+            }
+            for (int q = 0; q < 8; q++) {
+                int32_t r = r0 + q;
+                for (int32_t t = 0; t < kc; t++) base[(int64_t) t * GEMM_NR + half + q] = r < cols ? value(w, k, j0 + r, pc + t) : 0.0f;
             }
         }
     }
+}
+
+static float bf16_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) {
+    uint32_t bits = (uint32_t) ((const uint16_t *) w)[row * k + col] << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void bf16_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) {
+    const uint16_t *row = (const uint16_t *) w + row0 * k + pc;
+    int32_t t = 0;
+    for (; t + 8 <= kc; t += 8) {
+        transpose8_store(bf16x8(row + t), bf16x8(row + k + t), bf16x8(row + 2 * k + t), bf16x8(row + 3 * k + t),
+                         bf16x8(row + 4 * k + t), bf16x8(row + 5 * k + t), bf16x8(row + 6 * k + t),
+                         bf16x8(row + 7 * k + t), dst + (int64_t) t * GEMM_NR, GEMM_NR);
+    }
+    for (; t < kc; t++) {
+        for (int q = 0; q < 8; q++) dst[(int64_t) t * GEMM_NR + q] = bf16_value(w, k, row0 + q, pc + t);
+    }
+}
+
+void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
+    pack_slab((const uint8_t *) w, k, j0, cols, pc, kc, slab, bf16_pack8, bf16_value);
 }
 
 /*
@@ -553,57 +570,44 @@ static inline __m256 q4_0x8(const uint8_t *qs, int s, __m256 d) {
     return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, _mm256_set1_epi32(8))), d);
 }
 
-static inline float q_value(const uint8_t *w, int64_t rowBytes, int64_t r, int64_t c, int q4) {
-    const uint8_t *blk = w + r * rowBytes + (c / 32) * (q4 ? 18 : 34);
+static inline float quant_value(const uint8_t *w, int64_t k, int64_t row, int64_t col, int q4) {
+    const int64_t blockBytes = q4 ? 18 : 34;
+    const uint8_t *blk = w + row * (k / 32 * blockBytes) + (col / 32) * blockBytes;
     float d = f16_to_f32(blk);
-    int i = (int) (c % 32);
+    int i = (int) (col % 32);
     if (!q4) return (float) ((const int8_t *) blk)[2 + i] * d;
     int nib = i < 16 ? (blk[2 + i] & 0xF) : (blk[2 + i - 16] >> 4);
     return (float) (nib - 8) * d;
 }
 
-static void pack_quant(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab, int q4) {
+static inline void quant_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int q4) {
     const int64_t blockBytes = q4 ? 18 : 34, rowBytes = k / 32 * blockBytes;
-    int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
-    for (int32_t p = 0; p < panels; p++) {
-        float *base = slab + (int64_t) p * GEMM_NR * kc;
-        for (int32_t half = 0; half < GEMM_NR; half += 8) {
-            int32_t r0 = p * GEMM_NR + half;
-            if (r0 + 8 <= cols) {
-                for (int32_t t0 = 0; t0 < kc; t0 += 32) {
-                    const uint8_t *blk[8];
-                    __m256 d[8];
-                    for (int q = 0; q < 8; q++) {
-                        blk[q] = w + (int64_t) (j0 + r0 + q) * rowBytes + (int64_t) ((pc + t0) / 32) * blockBytes;
-                        d[q] = _mm256_set1_ps(f16_to_f32(blk[q]));
-                    }
-                    for (int s = 0; s < 4; s++) {
-                        __m256 v[8];
-                        for (int q = 0; q < 8; q++) {
-                            v[q] = q4 ? q4_0x8(blk[q] + 2, s, d[q]) : q8_0x8((const int8_t *) blk[q] + 2 + 8 * s, d[q]);
-                        }
-                        transpose8_store(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-                                         base + (int64_t) (t0 + 8 * s) * GEMM_NR + half, GEMM_NR);
-                    }
-                }
-            } else {
-                for (int q = 0; q < 8; q++) {
-                    int32_t r = r0 + q;
-                    for (int32_t t = 0; t < kc; t++) {
-                        base[(int64_t) t * GEMM_NR + half + q] = r < cols ? q_value(w, rowBytes, j0 + r, pc + t, q4) : 0.0f;
-                    }
-                }
-            }
+    for (int32_t t0 = 0; t0 < kc; t0 += 32) {
+        const uint8_t *blk[8];
+        __m256 d[8];
+        for (int q = 0; q < 8; q++) {
+            blk[q] = w + (row0 + q) * rowBytes + (int64_t) ((pc + t0) / 32) * blockBytes;
+            d[q] = _mm256_set1_ps(f16_to_f32(blk[q]));
+        }
+        for (int s = 0; s < 4; s++) {
+            __m256 v[8];
+            for (int q = 0; q < 8; q++) v[q] = q4 ? q4_0x8(blk[q] + 2, s, d[q]) : q8_0x8((const int8_t *) blk[q] + 2 + 8 * s, d[q]);
+            transpose8_store(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dst + (int64_t) (t0 + 8 * s) * GEMM_NR, GEMM_NR);
         }
     }
 }
 
+static float q8_0_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) { return quant_value(w, k, row, col, 0); }
+static float q4_0_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) { return quant_value(w, k, row, col, 1); }
+static void q8_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) { quant_pack8(w, k, row0, pc, kc, dst, 0); }
+static void q4_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) { quant_pack8(w, k, row0, pc, kc, dst, 1); }
+
 void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
-    pack_quant(w, k, j0, cols, pc, kc, slab, 0);
+    pack_slab(w, k, j0, cols, pc, kc, slab, q8_0_pack8, q8_0_value);
 }
 
 void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
-    pack_quant(w, k, j0, cols, pc, kc, slab, 1);
+    pack_slab(w, k, j0, cols, pc, kc, slab, q4_0_pack8, q4_0_value);
 }
 
 /* Lets the loader check that it has the library it expects. */
