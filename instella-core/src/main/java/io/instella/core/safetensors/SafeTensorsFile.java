@@ -121,12 +121,15 @@ public final class SafeTensorsFile implements AutoCloseable {
         // 2 MB pages for the large tensors only (see MappedMemory.hugePages): a 2 MB entry mapped for a small tensor
         // read once at load (a bias, a norm) would keep its large neighbours resident even when they are never used.
         // Large tensors first, then the small ones, so that a page shared by a small and a large tensor stays small.
-        MappedMemory.noHugePages(whole);
-        for (Entry e : entries.values()) {
-            if (e.end() - e.begin() >= HUGE_PAGE_TENSOR_BYTES) MappedMemory.hugePages(data.asSlice(e.begin(), e.end() - e.begin()));
-        }
-        for (Entry e : entries.values()) {
-            if (e.end() - e.begin() < HUGE_PAGE_TENSOR_BYTES) MappedMemory.noHugePages(data.asSlice(e.begin(), e.end() - e.begin()));
+        // A file under 2 MB cannot hold a 2 MB page: no advice (and no system calls) at all.
+        if (size >= HUGE_PAGE_TENSOR_BYTES) {
+            MappedMemory.noHugePages(whole);
+            for (Entry e : entries.values()) {
+                if (e.end() - e.begin() >= HUGE_PAGE_TENSOR_BYTES) MappedMemory.hugePages(data.asSlice(e.begin(), e.end() - e.begin()));
+            }
+            for (Entry e : entries.values()) {
+                if (e.end() - e.begin() < HUGE_PAGE_TENSOR_BYTES) MappedMemory.noHugePages(data.asSlice(e.begin(), e.end() - e.begin()));
+            }
         }
         return new SafeTensorsFile(path, arena, data, Collections.unmodifiableMap(entries), Collections.unmodifiableMap(metadata));
     }

@@ -34,18 +34,21 @@ public final class OlmoModel {
     private final Tensor embedTokens;
     private final Tensor lmHead;
     private final Layer[] layers;
+    private final Grouped[] grouped;
     private final Rope rope;
 
     /** One decoder layer's weights. */
     public record Layer(Tensor q, Tensor k, Tensor v, Tensor o, Tensor gate, Tensor up, Tensor down,
-                        float[] qBias, float[] kBias, float[] vBias, float[] oBias) {
-        /** The three projections that read the normed input, run as one matmul call. */
-        Tensor[] qkv() { return new Tensor[]{q, k, v}; }
+                        float[] qBias, float[] kBias, float[] vBias, float[] oBias) {}
 
-        float[][] qkvBias() { return new float[][]{qBias, kBias, vBias}; }
-
-        /** The two MLP projections that read the normed input. */
-        Tensor[] gateUp() { return new Tensor[]{gate, up}; }
+    /**
+     * A layer's projections that read the same input, grouped once at load for the one-call matmuls (q/k/v and
+     * gate/up), so the forward pass does not build these arrays per layer and token.
+     */
+    private record Grouped(Tensor[] qkv, float[][] qkvBias, Tensor[] gateUp) {
+        static Grouped of(Layer w) {
+            return new Grouped(new Tensor[]{w.q, w.k, w.v}, new float[][]{w.qBias, w.kBias, w.vBias}, new Tensor[]{w.gate, w.up});
+        }
     }
 
     public OlmoModel(TextConfig config, Checkpoint ckpt) {
@@ -94,6 +97,7 @@ public final class OlmoModel {
                     b ? ckpt.get(p + "self_attn.v_proj.bias", kv).toFloatArray() : null,
                     b ? ckpt.get(p + "self_attn.o_proj.bias", h).toFloatArray() : null);
         }
+        this.grouped = java.util.Arrays.stream(layers).map(Grouped::of).toArray(Grouped[]::new);
         this.rope = new Rope(config.headDim(), config.ropeTheta());
         // Quantized weights already trade exactness for speed: their caches hold halves, as llama.cpp's do.
         this.cacheType = projectionType().isQuantized() ? DType.F16 : DType.F32;
@@ -189,6 +193,8 @@ public final class OlmoModel {
     private static final class Workspace {
         final int rows;
         final float[] x, normed, q, k, v, attn, proj, gate, up;
+        /** The outputs of the grouped matmuls: {q, k, v} and {gate, up}. */
+        final float[][] qkvOut, gateUpOut;
 
         Workspace(int rows, int h, int kvDim, int inter) {
             this.rows = rows;
@@ -201,6 +207,8 @@ public final class OlmoModel {
             proj = new float[rows * h];
             gate = new float[rows * inter];
             up = new float[rows * inter];
+            qkvOut = new float[][]{q, k, v};
+            gateUpOut = new float[][]{gate, up};
         }
     }
 
@@ -246,8 +254,9 @@ public final class OlmoModel {
                 gate = ws.gate, up = ws.up;
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
+            Grouped g = grouped[l];
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.qkv(), w.qkvBias(), new float[][]{q, keys, values});
+            MatMul.linear(normed, 0, n, g.qkv(), g.qkvBias(), ws.qkvOut);
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
                 clamp(q, 0, n * h, c);
@@ -261,7 +270,7 @@ public final class OlmoModel {
             MatMul.linear(attn, 0, n, w.o, w.oBias, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.gateUp(), null, new float[][]{gate, up});
+            MatMul.linear(normed, 0, n, g.gateUp(), null, ws.gateUpOut);
             Activations.swiglu(gate, up, n * inter);
             MatMul.linear(gate, 0, n, w.down, null, proj, 0);
             VectorMath.addInPlace(x, proj, n * h);
@@ -293,13 +302,15 @@ public final class OlmoModel {
         float[] proj = new float[n * h];
         float[] gate = new float[n * inter];
         float[] up = new float[n * inter];
+        float[][] qkvOut = {q, k, v}, gateUpOut = {gate, up};
         float[] rowQ = new float[h], rowK = new float[kvDim], rowV = new float[kvDim];
         int heads = config.numHeads(), hd = config.headDim(), group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
+            Grouped g = grouped[l];
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.qkv(), w.qkvBias(), new float[][]{q, k, v});
+            MatMul.linear(normed, 0, n, g.qkv(), g.qkvBias(), qkvOut);
             if (config.clipQkv() != null) {
                 float c = config.clipQkv().floatValue();
                 clamp(q, c);
@@ -326,7 +337,7 @@ public final class OlmoModel {
             MatMul.linear(attn, n, w.o, w.oBias, proj);
             VectorMath.addInPlace(x, proj, n * h);
             Norms.layerNorm(x, normed, n, h, null, null, eps);
-            MatMul.linear(normed, 0, n, w.gateUp(), null, new float[][]{gate, up});
+            MatMul.linear(normed, 0, n, g.gateUp(), null, gateUpOut);
             Activations.swiglu(gate, up, n * inter);
             MatMul.linear(gate, n, w.down, null, proj);
             VectorMath.addInPlace(x, proj, n * h);
