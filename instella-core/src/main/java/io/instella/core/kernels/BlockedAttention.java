@@ -78,7 +78,6 @@ public final class BlockedAttention {
     private static void run(float[] q, int qOff, int qStride, float[] k, float[] v, short[] k16, short[] v16, int kvOff,
                             int kvStride, int kvHeadStride, int kvLen, int n, int start, boolean causal, int heads, int kvHeads,
                             int hd, float scale, float[] out, int outOff, int outStride) {
-        if (hd % L != 0) throw new IllegalArgumentException("head dimension " + hd + " is not a multiple of " + L);
         int group = heads / kvHeads;
         int qBlocks = (n + BQ - 1) / BQ;
         Parallel.forRange(heads * qBlocks, 1, (t0, t1) -> {
@@ -165,10 +164,11 @@ public final class BlockedAttention {
         }
         for (int r = 0; r < rows; r++) {
             float inv = 1f / l[r];
-            int dst = outOff + r * outStride;
-            for (int d = 0; d < hd; d += L) {
+            int dst = outOff + r * outStride, d = 0;
+            for (; d + L <= hd; d += L) {
                 FloatVector.fromArray(F, o, r * hd + d).mul(inv).intoArray(out, dst + d);
             }
+            for (; d < hd; d++) out[dst + d] = o[r * hd + d] * inv;
         }
     }
 
@@ -237,20 +237,25 @@ public final class BlockedAttention {
                 a20.intoArray(o, o2); a21.intoArray(o, o2 + L);
                 a30.intoArray(o, o3); a31.intoArray(o, o3 + L);
             }
-            for (int c = hd - hd % (2 * L); c < hd; c += L) {
-                for (int rr = r; rr < r + 4; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, c, o, hd);
-            }
+            for (int rr = r; rr < r + 4; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
         }
-        for (; r < rows; r++) {
-            for (int c = 0; c < hd; c += L) accumulateRow(p, r, v, vOff, vStride, bk, c, o, hd);
-        }
+        for (; r < rows; r++) accumulateRow(p, r, v, vOff, vStride, bk, 0, o, hd);
     }
 
-    private static void accumulateRow(float[] p, int r, float[] v, int vOff, int vStride, int bk, int c, float[] o, int hd) {
-        FloatVector a = FloatVector.fromArray(F, o, r * hd + c);
-        for (int j = 0; j < bk; j++) {
-            a = FloatVector.broadcast(F, p[r * BK + j]).fma(FloatVector.fromArray(F, v, vOff + j * vStride + c), a);
+    /** o[r][c0..hd) += Σ_j p[r][j] · v_j: whole vectors, then the head dimensions past the last whole vector one by one. */
+    private static void accumulateRow(float[] p, int r, float[] v, int vOff, int vStride, int bk, int c0, float[] o, int hd) {
+        int c = c0;
+        for (; c + L <= hd; c += L) {
+            FloatVector a = FloatVector.fromArray(F, o, r * hd + c);
+            for (int j = 0; j < bk; j++) {
+                a = FloatVector.broadcast(F, p[r * BK + j]).fma(FloatVector.fromArray(F, v, vOff + j * vStride + c), a);
+            }
+            a.intoArray(o, r * hd + c);
         }
-        a.intoArray(o, r * hd + c);
+        for (; c < hd; c++) {
+            float a = o[r * hd + c];
+            for (int j = 0; j < bk; j++) a = Math.fma(p[r * BK + j], v[vOff + j * vStride + c], a);
+            o[r * hd + c] = a;
+        }
     }
 }
