@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   config.filter_strength = atoi(argv[8]);
   config.filter_type = atoi(argv[9]);
   config.filter_sharpness = atoi(argv[10]);
+  // The token buffer (used unless low_memory) forces a single partition.
+  config.low_memory = config.partitions > 0;
   if (!WebPValidateConfig(&config)) return 1;
 
   WebPPicture pic;

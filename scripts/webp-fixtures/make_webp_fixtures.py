@@ -66,6 +66,16 @@ def pattern(w, h):
     return im
 
 
+def flat(w, h):
+    """Large flat areas (macroblocks without coefficients: the skip flag) with a few details."""
+    im = Image.new("RGB", (w, h), (40, 120, 200))
+    d = ImageDraw.Draw(im)
+    d.rectangle((w // 2, 0, w - 1, h // 2), fill=(230, 200, 20))
+    d.ellipse((5, h - 20, 25, h - 4), fill=(200, 30, 30))
+    d.point((w - 3, h - 3), fill=(0, 0, 0))
+    return im
+
+
 def with_alpha(im, seed=3):
     """RGBA: an alpha ramp, a fully transparent corner (RGB kept there with -exact) and an opaque block."""
     w, h = im.size
@@ -170,6 +180,8 @@ def main():
         ("photo_m0", p161, ["-q", "75", "-m", "0"], "method 0"),
         ("photo_q0", p160, ["-q", "0", "-m", "2"], "q0"),
         ("pattern_q75", pattern(64, 48), [], "colour bars, checkerboard, gradients 64x48"),
+        ("flat_skip", flat(90, 70), ["-q", "75", "-m", "2"], "flat areas: macroblock skip flags (method 2)"),
+        ("flat_skip_simple", flat(47, 53), ["-q", "40", "-nostrong", "-segments", "1", "-m", "0"], "flat areas, skip flags, simple filter, 1 segment"),
         ("pattern_odd_q20", pattern(67, 45), ["-q", "20", "-nostrong"], "patterns 67x45, q20, simple filter"),
         ("pattern_q95_sharp_yuv", pattern(37, 29), ["-q", "95", "-sharp_yuv"], "patterns 37x29, q95"),
     ]:
@@ -240,7 +252,9 @@ def pillow_verdict(data):
         rgb = im.convert("RGB").tobytes()
         return "ok", "%dx%d:%s" % (im.size[0], im.size[1], hashlib.sha256(rgb).hexdigest())
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError...
-        return "error", ("%s: %s" % (type(e).__name__, e)).replace("\t", " ").replace("\n", " ")
+        import re
+        message = re.sub(r" at 0x[0-9a-f]+", "", "%s: %s" % (type(e).__name__, e))
+        return "error", message.replace("\t", " ").replace("\n", " ")
 
 
 def make_hostile():
