@@ -257,12 +257,17 @@ def pillow_verdict(data):
         return "error", message.replace("\t", " ").replace("\n", " ")
 
 
+def first_partition(vp8_payload):
+    return (vp8_payload[0] | vp8_payload[1] << 8 | vp8_payload[2] << 16) >> 5
+
+
 def make_hostile():
     """Malformed variants of three fixtures, each with Pillow's verdict (hostile.tsv)."""
     simple = open(os.path.join(OUT, "size_17x33.webp"), "rb").read()
     alpha = open(os.path.join(OUT, "alpha_q50.webp"), "rb").read()
     lossless = open(os.path.join(OUT, "lossless_rgb.webp"), "rb").read()
     vp8 = first_chunk_payload(simple, b"VP8 ")
+    parts = first_chunk_payload(open(os.path.join(OUT, "partitions_4.webp"), "rb").read(), b"VP8 ")
     vp8l = first_chunk_payload(lossless, b"VP8L")
     alph = first_chunk_payload(alpha, b"ALPH")
     avp8 = first_chunk_payload(alpha, b"VP8 ")
@@ -325,6 +330,11 @@ def make_hostile():
         ("anim_anmf_too_short", riff([vp8x(0x02, 17, 33), chunk(b"ANIM", b"\0" * 6), chunk(b"ANMF", b"\0" * 10)])),
         ("anim_frame_fits", riff([vp8x(0x02, 20, 40), chunk(b"ANIM", b"\0" * 6), anmf(2, 4, 17, 33, [chunk(b"VP8 ", vp8)])])),
         ("anim_flag_missing", riff([vp8x(0, 17, 33), chunk(b"ANIM", b"\0" * 6), anmf(0, 0, 17, 33, [chunk(b"VP8 ", vp8)])])),
+        ("odd_chunk_unpadded", riff([chunk(b"VP8 ", vp8 + b"\0")])[:-1] if len(vp8) % 2 == 0 else None),
+        ("riff_size_one_extra", set32(simple + b"\0", 4, len(simple) - 8 + 1)),
+        ("partition_size_huge", riff([chunk(b"VP8 ", patch(parts, 10 + first_partition(parts), b"\xff\xff\xff"))])),
+        ("partition_size_zero", riff([chunk(b"VP8 ", patch(parts, 10 + first_partition(parts), b"\0\0\0"))])),
+        ("partition_sizes_cut", riff([chunk(b"VP8 ", parts[:10 + first_partition(parts) + 4])])),
         ("header_only", simple[:20]),
         ("too_short", simple[:15]),
     ]
@@ -339,6 +349,8 @@ def make_hostile():
                     "ok detail = WxH:sha256 of convert('RGB').tobytes()\n")
         os.makedirs(os.path.join(OUT, "hostile"), exist_ok=True)
         for name, data in variants:
+            if data is None:
+                continue
             verdict, detail = pillow_verdict(data)
             if not name.startswith(("vp8_cut_", "file_cut_")):
                 open(os.path.join(OUT, "hostile", name + ".webp"), "wb").write(data)
