@@ -24,6 +24,7 @@ import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
 
+import io.instella.model.image.webp.WebpDecoder;
 import org.w3c.dom.NamedNodeMap;
 import org.w3c.dom.Node;
 
@@ -34,10 +35,10 @@ import org.w3c.dom.Node;
  * is ignored unless {@link #withExifOrientation(boolean)} asks for {@code ImageOps.exif_transpose}.
  *
  * <p>JPEG goes through the JDK's libjpeg-6b based reader as raw components (ISLOW IDCT and fancy upsampling, as
- * in Pillow's libjpeg-turbo), converted here with libjpeg's fixed-point YCbCr table; PNG and GIF through the JDK readers; BMP, TIFF and WebP through the
- * TwelveMonkeys plugins. Lossy WebP is the one format whose pixels are not Pillow's: TwelveMonkeys' VP8 decoder
- * does not reproduce libwebp's output (its YUV -> RGB conversion and chroma upsampling differ from libwebp's
- * fixed-point path); see the decode golden test for the measured difference.
+ * in Pillow's libjpeg-turbo), converted here with libjpeg's fixed-point YCbCr table; PNG and GIF through the JDK readers; BMP and TIFF through the
+ * TwelveMonkeys plugins. WebP goes through {@link io.instella.model.image.webp.WebpDecoder}: its own container
+ * validation and VP8 decoder with libwebp's fancy upsampling and fixed-point YUV -> RGB (lossy pixels are Pillow's,
+ * bit for bit), TwelveMonkeys for lossless VP8L.
  *
  * <p>The pixel count is checked from the file header, before any pixel is decoded, against
  * {@link #DEFAULT_MAX_PIXELS} (Pillow raises {@code DecompressionBombError} above {@code 2 * MAX_IMAGE_PIXELS}).
@@ -135,6 +136,7 @@ public final class ImageDecoder {
             image = switch (format) {
                 case JPEG -> decodeJpeg(bytes, name);
                 case GIF -> decodeGif(bytes, name);
+                case WEBP -> WebpDecoder.decode(bytes, name, maxPixels);
                 default -> decodeGeneric(bytes, name, format);
             };
         } catch (ImageDecodeException e) {
