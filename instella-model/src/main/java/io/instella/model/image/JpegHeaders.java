@@ -4,6 +4,52 @@ package io.instella.model.image;
 final class JpegHeaders {
     private JpegHeaders() {}
 
+    /**
+     * The frame header (SOFn) as declared.
+     *
+     * @param marker        the SOF marker's second byte (0xC0 baseline, 0xC2 progressive, ...)
+     * @param segmentLength the segment's payload length (after the two length bytes)
+     * @param components    per component {id, horizontal sampling, vertical sampling, quantization table}
+     * @param scanOffset    offset of the first SOS marker, or -1 when the file has none
+     */
+    record Frame(int marker, int segmentLength, int precision, int height, int width, int[][] components,
+            int scanOffset) {}
+
+    private static boolean isSof(int marker) {
+        return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    }
+
+    /** The first frame header before the first scan, or null when there is none. */
+    static Frame frame(byte[] b) {
+        int[] at = {-1, 0, 0};
+        int sos = scan(b, (marker, off, len) -> {
+            if (isSof(marker)) {
+                at[0] = off;
+                at[1] = len;
+                at[2] = marker;
+                return false;
+            }
+            return true;
+        });
+        int off = at[0];
+        int len = at[1];
+        if (off < 0) return null;
+        if (sos < 0) sos = scan(b, (marker, o, l) -> true);
+        if (len < 6) return new Frame(at[2], len, 0, 0, 0, new int[0][], sos);
+        int n = b[off + 5] & 0xFF;
+        int[][] components = new int[Math.min(n, (len - 6) / 3)][];
+        for (int i = 0; i < components.length; i++) {
+            int c = off + 6 + 3 * i;
+            components[i] = new int[] {b[c] & 0xFF, (b[c + 1] & 0xFF) >> 4, b[c + 1] & 0x0F, b[c + 2] & 0xFF};
+        }
+        if (components.length < n) { // the segment is too short for its component count
+            return new Frame(at[2], len, 0, 0, 0, new int[n][], sos);
+        }
+        int height = ((b[off + 1] & 0xFF) << 8) | (b[off + 2] & 0xFF);
+        int width = ((b[off + 3] & 0xFF) << 8) | (b[off + 4] & 0xFF);
+        return new Frame(at[2], len, b[off] & 0xFF, height, width, components, sos);
+    }
+
     /** Number of colour components in the frame header (SOFn), or -1 when there is none before the first scan. */
     static int componentCount(byte[] b) {
         int[] found = {-1};
@@ -97,11 +143,14 @@ final class JpegHeaders {
         boolean visit(int marker, int payloadOffset, int payloadLength);
     }
 
-    /** Walks the marker segments from SOI up to the first SOS (or the end of the data). */
-    static void scan(byte[] b, SegmentVisitor visitor) {
+    /**
+     * Walks the marker segments from SOI up to the first SOS (or the end of the data); returns the offset of that
+     * SOS marker, or -1 when the walk ended elsewhere.
+     */
+    static int scan(byte[] b, SegmentVisitor visitor) {
         int p = 2; // after SOI
         while (p + 4 <= b.length) {
-            if ((b[p] & 0xFF) != 0xFF) return;
+            if ((b[p] & 0xFF) != 0xFF) return -1;
             int marker = b[p + 1] & 0xFF;
             if (marker == 0xFF) { // fill byte
                 p++;
@@ -111,11 +160,13 @@ final class JpegHeaders {
                 p += 2;
                 continue;
             }
-            if (marker == 0xD9 || marker == 0xDA) return; // EOI, SOS
+            if (marker == 0xDA) return p; // SOS
+            if (marker == 0xD9) return -1; // EOI
             int len = ((b[p + 2] & 0xFF) << 8) | (b[p + 3] & 0xFF);
-            if (len < 2 || p + 2 + len > b.length) return;
-            if (!visitor.visit(marker, p + 4, len - 2)) return;
+            if (len < 2 || p + 2 + len > b.length) return -1;
+            if (!visitor.visit(marker, p + 4, len - 2)) return -1;
             p += 2 + len;
         }
+        return -1;
     }
 }
