@@ -364,8 +364,10 @@ public final class ImageDecoder {
         List<String> warnings = new ArrayList<>();
         reader.addIIOReadWarningListener((src, warning) -> {
             warnings.add(warning);
-            // Missing data is fatal here (Pillow refuses truncated JPEGs): stop before libjpeg fills the rest.
-            if (isTruncationWarning(warning)) src.abort();
+            // Missing data is fatal here (Pillow refuses truncated JPEGs): stop before libjpeg decodes the rest of
+            // the image from nothing. Throwing out of the listener unwinds libjpeg at once (abort() would only be
+            // seen between output rows, after every progressive scan has been run over the whole image).
+            if (isTruncationWarning(warning)) throw new JpegTruncated();
         });
         try (ImageInputStream in = stream(bytes, budget)) {
             reader.setInput(in, true, false);
@@ -377,7 +379,14 @@ public final class ImageDecoder {
             }
             // The raw decoded components (libjpeg's IDCT and upsampling, no colour conversion): the JDK's read()
             // would apply an embedded ICC profile, which Pillow ignores.
-            Raster raw = reader.readRaster(0, null);
+            Raster raw;
+            try {
+                raw = reader.readRaster(0, null);
+            } catch (JpegTruncated | IOException e) {
+                checkNotStopped(budget);
+                if (!(e instanceof JpegTruncated) && !(e.getCause() instanceof JpegTruncated)) throw e;
+                raw = null;
+            }
             checkNotStopped(budget);
             failOnTruncation(name, warnings);
             RgbImage out;
@@ -405,6 +414,13 @@ public final class ImageDecoder {
             param.setDestinationType(raw);
         }
         return param;
+    }
+
+    /** Raised from the warning listener when libjpeg reports missing data; reported as a truncated JPEG. */
+    private static final class JpegTruncated extends RuntimeException {
+        JpegTruncated() {
+            super("truncated", null, false, false);
+        }
     }
 
     private static boolean isTruncationWarning(String warning) {
