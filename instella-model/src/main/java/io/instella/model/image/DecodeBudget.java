@@ -66,11 +66,17 @@ final class DecodeBudget {
     }
 
     ImageDecodeException stoppedError(String name, String formatLabel) {
+        return stoppedError(name, formatLabel, null);
+    }
+
+    /** The error for a stopped decode; {@code cause} is what the decoder threw when it noticed, if anything. */
+    ImageDecodeException stoppedError(String name, String formatLabel, Throwable cause) {
         String what = formatLabel == null ? "reading the image" : "decoding the " + formatLabel + " image";
-        return new ImageDecodeException(name, stop == Stop.CANCELLED
-                ? what + " was cancelled"
-                : what + " took longer than the limit of " + describe(limit)
-                        + " (raise it with ImageDecoder.withTimeLimit if the image is trusted)");
+        return stop == Stop.CANCELLED
+                ? new ImageDecodeException(name, ImageDecodeException.Kind.CANCELLED, what + " was cancelled", cause)
+                : new ImageDecodeException(name, ImageDecodeException.Kind.TIME_LIMIT, what + " took longer than "
+                        + "the limit of " + describe(limit) + " (raise it with ImageDecoder.withTimeLimit if the "
+                        + "image is trusted)", cause);
     }
 
     static String describe(Duration d) {

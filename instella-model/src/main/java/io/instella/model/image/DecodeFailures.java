@@ -21,16 +21,18 @@ final class DecodeFailures {
     static ImageDecodeException toDecodeException(String name, Format format, Throwable t, DecodeBudget budget,
             ImageHeaders.Facts facts) {
         if (budget.stopped() != null) {
-            ImageDecodeException stopped = budget.stoppedError(name, format.label);
-            if (!(t instanceof DecodeBudget.StopSignal)) stopped.initCause(t);
-            return stopped;
+            if (t instanceof ImageDecodeException e && (e.kind() == ImageDecodeException.Kind.CANCELLED
+                    || e.kind() == ImageDecodeException.Kind.TIME_LIMIT)) {
+                return e;
+            }
+            return budget.stoppedError(name, format.label, t instanceof DecodeBudget.StopSignal ? null : t);
         }
         if (t instanceof ImageDecodeException e) return e;
         String label = format.label;
         if (t instanceof OutOfMemoryError) {
             String size = facts == null ? "" : " (" + facts.width() + "x" + facts.height() + ")";
-            return new ImageDecodeException(name, label + " image too large to decode in the memory available"
-                    + size, t);
+            return new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, label + " image too large "
+                    + "to decode in the memory available" + size, t);
         }
         if (t instanceof StackOverflowError) {
             return new ImageDecodeException(name, "corrupt " + label + " data: its structure is nested too deeply "

@@ -229,18 +229,19 @@ public final class ImageDecoder {
         long need = facts.decodeBytes();
         String size = facts.width() + "x" + facts.height() + " " + format.label + " image";
         if (facts.width() * facts.height() * 3 > Integer.MAX_VALUE - 8) {
-            throw new ImageDecodeException(name, size + " is too large to decode: its RGB pixels would take more "
-                    + "than 2 GiB");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, size + " is too large to "
+                    + "decode: its RGB pixels would take more than 2 GiB", null);
         }
         if (need > maxDecodeBytes) {
-            throw new ImageDecodeException(name, "decoding this " + size + " needs about " + mib(need)
-                    + " MiB, more than the limit of " + mib(maxDecodeBytes) + " MiB for one image (raise it with "
-                    + "ImageDecoder.withMaxDecodeBytes if the image is trusted)");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "decoding this " + size
+                    + " needs about " + mib(need) + " MiB, more than the limit of " + mib(maxDecodeBytes) + " MiB "
+                    + "for one image (raise it with ImageDecoder.withMaxDecodeBytes if the image is trusted)", null);
         }
         long heap = Runtime.getRuntime().maxMemory();
         if (need > heap) {
-            throw new ImageDecodeException(name, "image too large to decode in the memory available: this " + size
-                    + " needs about " + mib(need) + " MiB, the Java heap holds at most " + mib(heap) + " MiB");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "image too large to decode in "
+                    + "the memory available: this " + size + " needs about " + mib(need) + " MiB, the Java heap "
+                    + "holds at most " + mib(heap) + " MiB", null);
         }
     }
 
@@ -326,11 +327,15 @@ public final class ImageDecoder {
         if (width <= 0 || height <= 0) {
             throw new ImageDecodeException(name, what + " has zero size (" + width + "x" + height + ")");
         }
+        if (width > Integer.MAX_VALUE || height > Integer.MAX_VALUE) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, what + " of " + width + "x"
+                    + height + " is too large to decode (each side must be below 2^31)", null);
+        }
         long pixels = width * height;
         if (pixels > maxPixels) {
-            throw new ImageDecodeException(name, what + " of " + width + "x" + height + " = " + pixels
-                    + " pixels exceeds the limit of " + maxPixels + " pixels (possible decompression bomb); "
-                    + "raise it with ImageDecoder.withMaxPixels if the image is trusted");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, what + " of " + width + "x"
+                    + height + " = " + pixels + " pixels exceeds the limit of " + maxPixels + " pixels (possible "
+                    + "decompression bomb); raise it with ImageDecoder.withMaxPixels if the image is trusted", null);
         }
     }
 

@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -71,12 +72,13 @@ final class ImageFileReader {
             return result.get(budget.remainingNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             stop(reader, file, opened);
-            throw new ImageDecodeException(name, "reading the file took longer than the limit of "
-                    + DecodeBudget.describe(budget.limit()) + " (a pipe or device that sends no data?)");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TIME_LIMIT, "reading the file took "
+                    + "longer than the limit of " + DecodeBudget.describe(budget.limit()) + " (a pipe or device "
+                    + "that sends no data?)", null);
         } catch (InterruptedException e) {
             stop(reader, file, opened);
             Thread.currentThread().interrupt(); // the caller's cancellation stays visible to the caller
-            throw new ImageDecodeException(name, "reading the file was cancelled");
+            throw cancelled(name);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof ImageDecodeException ide) throw ide;
@@ -131,17 +133,24 @@ final class ImageFileReader {
                 // Not an image: the decoder refuses these bytes with their hex dump; no need to read further.
                 if (ImageDecoder.sniff(out.toByteArray()) == null) break;
             }
-            if (Thread.currentThread().isInterrupted()) throw new IOException("interrupted");
+            if (Thread.currentThread().isInterrupted()) throw new ClosedByInterruptException();
         }
         return out.toByteArray();
     }
 
     private static ImageDecodeException tooLarge(String name, String size, long maxBytes) {
-        return new ImageDecodeException(name, "file of " + size + " is larger than the limit of " + maxBytes
-                + " bytes for an image (ImageDecoder.withMaxFileBytes)");
+        return new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "file of " + size
+                + " is larger than the limit of " + maxBytes + " bytes for an image (ImageDecoder.withMaxFileBytes)",
+                null);
+    }
+
+    private static ImageDecodeException cancelled(String name) {
+        return new ImageDecodeException(name, ImageDecodeException.Kind.CANCELLED, "reading the file was cancelled",
+                null);
     }
 
     private static ImageDecodeException failure(String name, IOException e) {
+        if (e instanceof ClosedByInterruptException) return cancelled(name);
         if (e instanceof NoSuchFileException) return new ImageDecodeException(name, "file not found");
         if (e instanceof AccessDeniedException) return new ImageDecodeException(name, "permission denied");
         String reason = e instanceof FileSystemException fse ? fse.getReason() : null;

@@ -136,6 +136,8 @@ class ImageDecoderHostileInputTest {
         assertRefusedQuickly(file, "huge.tif", "truncated", "13000x13000");
         byte[] bomb = tiff(new byte[24], rgbStripTags(60000, 60000, 3, 1, new long[] {0}, new long[] {24}));
         assertRefusedQuickly(bomb, "bomb.tif", "60000x60000", "exceeds the limit");
+        byte[] wide = tiff(new byte[24], rgbStripTags(4_000_000_000L, 1, 3, 1, new long[] {0}, new long[] {24}));
+        assertRefusedQuickly(wide, "wide.tif", "4000000000x1", "each side must be below 2^31");
         byte[] bits = tiff(new byte[24], new Tag(256, 4, 2), new Tag(257, 4, 4), new Tag(258, 3, 0),
                 new Tag(273, 4, 0), new Tag(277, 3, 1), new Tag(279, 4, 24));
         assertRefusedQuickly(bits, "bits.tif", "BitsPerSample is 0");
@@ -242,6 +244,10 @@ class ImageDecoderHostileInputTest {
                 "cannot hold 13000x13000 pixels");
         assertRefusedQuickly(png(2_000_000_000, 2_000_000_000, 8, 2, zlib(new byte[1])), "bomb.png",
                 "exceeds the limit");
+        assertThatThrownBy(() -> DECODER.decode(png(2_000_000_000, 2, 8, 2, zlib(new byte[1])), "k.png"))
+                .extracting(e -> ((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.TOO_LARGE);
+        assertThatThrownBy(() -> DECODER.decode(png(13000, 13000, 8, 2, zlib(new byte[1])), "k.png"))
+                .extracting(e -> ((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.INVALID);
         assertRefusedQuickly(png(10, 10, 7, 2, zlib(new byte[1])), "depth.png", "bit depth 7 with colour type 2");
         byte[] good = png(1, 1, 8, 2, zlib(new byte[4]));
         assertThat(DECODER.decode(good, "good.png").width()).isEqualTo(1);
@@ -330,7 +336,8 @@ class ImageDecoderHostileInputTest {
         assertTimeoutPreemptively(QUICK, () -> assertThatThrownBy(() -> quick.decode(big, "slow.bmp"))
                 .isInstanceOf(ImageDecodeException.class)
                 .hasMessage("slow.bmp: decoding the BMP image took longer than the limit of 20 ms (raise it with "
-                        + "ImageDecoder.withTimeLimit if the image is trusted)"));
+                        + "ImageDecoder.withTimeLimit if the image is trusted)")
+                .extracting(e -> ((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.TIME_LIMIT));
         assertThatThrownBy(() -> DECODER.withTimeLimit(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
     }
 
@@ -341,7 +348,8 @@ class ImageDecoderHostileInputTest {
         Thread.currentThread().interrupt();
         try {
             assertThatThrownBy(() -> DECODER.decode(big, "early.bmp")).isInstanceOf(ImageDecodeException.class)
-                    .hasMessage("early.bmp: decoding the BMP image was cancelled");
+                    .hasMessage("early.bmp: decoding the BMP image was cancelled")
+                    .extracting(e -> ((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.CANCELLED);
             assertThat(Thread.currentThread().isInterrupted()).isTrue();
         } finally {
             Thread.interrupted();
@@ -506,10 +514,26 @@ class ImageDecoderHostileInputTest {
         assertTimeoutPreemptively(QUICK, () -> assertThatThrownBy(() -> decoder.decode(fifo))
                 .isInstanceOf(ImageDecodeException.class)
                 .hasMessage(fifo + ": reading the file took longer than the limit of 300 ms (a pipe or device that "
-                        + "sends no data?)"));
+                        + "sends no data?)")
+                .extracting(e -> ((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.TIME_LIMIT));
         // The reading thread was released: a second decode behaves the same.
         assertTimeoutPreemptively(QUICK, () -> assertThatThrownBy(() -> decoder.decode(fifo))
                 .isInstanceOf(ImageDecodeException.class).hasMessageContaining("took longer"));
+        // Interrupting the waiting caller cancels the read (with the default 30 s limit).
+        Throwable[] outcome = new Throwable[1];
+        Thread waiting = Thread.ofPlatform().start(() -> {
+            try {
+                DECODER.decode(fifo);
+            } catch (Throwable t) {
+                outcome[0] = t;
+            }
+        });
+        Thread.sleep(100);
+        waiting.interrupt();
+        waiting.join(QUICK.toMillis());
+        assertThat(waiting.isAlive()).isFalse();
+        assertThat(outcome[0]).isInstanceOf(ImageDecodeException.class)
+                .hasMessage(fifo + ": reading the file was cancelled");
     }
 
     @Test
