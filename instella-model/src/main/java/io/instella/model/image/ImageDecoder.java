@@ -202,12 +202,13 @@ public final class ImageDecoder {
             throw new ImageDecodeException(name, "not a supported image format (JPEG, PNG, GIF, BMP, TIFF, WebP); "
                     + "first bytes: " + hexPrefix(bytes));
         }
-        // Every declared size checked (and the memory estimated) before a decoder sees the file.
-        ImageHeaders.Facts facts = ImageHeaders.check(format, bytes, name, maxPixels);
-        if (facts != null) {
-            checkMemory(name, format, facts);
-        }
+        ImageHeaders.Facts facts = null;
         try {
+            // Every declared size checked (and the memory estimated) before a decoder sees the file.
+            facts = ImageHeaders.check(format, bytes, name, maxPixels);
+            if (facts != null) {
+                checkMemory(name, format, facts);
+            }
             if (budget.shouldStop()) throw budget.stoppedError(name, format.label);
             RgbImage image = switch (format) {
                 case JPEG -> decodeJpeg(bytes, name, budget);
@@ -558,15 +559,24 @@ public final class ImageDecoder {
             }
             byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(canvasW, canvasH), 3)];
             Raster raster = frame.getRaster();
+            byte[] colours = new byte[256 * 3]; // the palette as RGB triples, missing entries black
+            for (int i = 0; i < 256; i++) putPaletteColour(palette, i, colours, 3 * i);
+            int fillIndex = Math.min(fill, 255) * 3;
+            int frameW = frame.getWidth();
+            int frameH = frame.getHeight();
+            int[] row = new int[frameW];
             for (int y = 0; y < canvasH; y++) {
                 budget.poll();
-                for (int x = 0; x < canvasW; x++) {
+                int fy = y - top;
+                boolean frameRow = fy >= 0 && fy < frameH;
+                if (frameRow) raster.getSamples(0, fy, frameW, 1, 0, row);
+                int o = y * canvasW * 3;
+                for (int x = 0; x < canvasW; x++, o += 3) {
                     int fx = x - left;
-                    int fy = y - top;
-                    int index = fx >= 0 && fy >= 0 && fx < frame.getWidth() && fy < frame.getHeight()
-                            ? raster.getSample(fx, fy, 0) : fill;
-                    int o = (y * canvasW + x) * 3;
-                    putPaletteColour(palette, index, out, o);
+                    int c = frameRow && fx >= 0 && fx < frameW ? Math.min(row[fx], 255) * 3 : fillIndex;
+                    out[o] = colours[c];
+                    out[o + 1] = colours[c + 1];
+                    out[o + 2] = colours[c + 2];
                 }
             }
             return new RgbImage(canvasW, canvasH, out);

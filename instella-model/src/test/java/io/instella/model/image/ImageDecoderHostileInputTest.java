@@ -183,6 +183,19 @@ class ImageDecoderHostileInputTest {
     }
 
     @Test
+    void aGifFrameSmallerThanItsScreenIsPlacedOnIt() {
+        // A white pixel (index 1; LZW: clear, 1, end) at (1, 1) of a 3x2 screen; the rest is index 0, black.
+        RgbImage image = DECODER.decode(gif(3, 2, gifFrame(1, 1, 1, 1, new byte[] {0x4C, 0x01})), "placed.gif");
+        byte[] expected = new byte[3 * 2 * 3];
+        Arrays.fill(expected, 3 * 4, 3 * 5, (byte) 255);
+        assertThat(image.rgb()).containsExactly(expected);
+        // A frame reaching past the screen grows the image (as Pillow does).
+        RgbImage grown = DECODER.decode(gif(1, 1, gifFrame(2, 0, 1, 1, new byte[] {0x4C, 0x01})), "grown.gif");
+        assertThat(new int[] {grown.width(), grown.height()}).containsExactly(3, 1);
+        assertThat(grown.rgb()).containsExactly(0, 0, 0, 0, 0, 0, 255, 255, 255);
+    }
+
+    @Test
     void gifSizesAreCheckedForTheScreenAndEveryFrame() {
         assertThat(DECODER.decode(gif(1, 1, gifFrame(0, 0, 1, 1, ONE_PIXEL_LZW)), "one.gif").width()).isEqualTo(1);
         // A first frame far larger than its 1x1 screen: Pillow grows the image to the frame, then its bomb check.
