@@ -227,7 +227,8 @@ public final class ImageDecoder {
 
     /** Refuses, before decoding, an image whose decode would need more memory than allowed or available. */
     private void checkMemory(String name, Format format, ImageHeaders.Facts facts) {
-        long need = facts.decodeBytes();
+        // Turning the image by its EXIF orientation takes a second RGB copy.
+        long need = facts.decodeBytes() + (exifOrientation ? facts.width() * facts.height() * 3 : 0);
         String size = facts.width() + "x" + facts.height() + " " + format.label + " image";
         if (facts.width() * facts.height() * 3 > Integer.MAX_VALUE - 8) {
             throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, size + " is too large to "
@@ -235,19 +236,20 @@ public final class ImageDecoder {
         }
         if (need > maxDecodeBytes) {
             throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "decoding this " + size
-                    + " needs about " + mib(need) + " MiB, more than the limit of " + mib(maxDecodeBytes) + " MiB "
-                    + "for one image (raise it with ImageDecoder.withMaxDecodeBytes if the image is trusted)", null);
+                    + " needs about " + bytes(need) + ", more than the limit of " + bytes(maxDecodeBytes) + " for "
+                    + "one image (raise it with ImageDecoder.withMaxDecodeBytes if the image is trusted)", null);
         }
         long heap = Runtime.getRuntime().maxMemory();
         if (need > heap) {
             throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "image too large to decode in "
-                    + "the memory available: this " + size + " needs about " + mib(need) + " MiB, the Java heap "
-                    + "holds at most " + mib(heap) + " MiB", null);
+                    + "the memory available: this " + size + " needs about " + bytes(need) + ", the Java heap "
+                    + "holds at most " + bytes(heap), null);
         }
     }
 
-    private static long mib(long bytes) {
-        return (bytes + (1 << 20) - 1) >> 20;
+    /** Bytes as a person reads them: exact below 10 MiB, else whole MiB. */
+    private static String bytes(long n) {
+        return n < 10L << 20 ? n + " bytes" : ((n + (1 << 20) - 1) >> 20) + " MiB";
     }
 
     // ---------------------------------------------------------------------------------------------------------

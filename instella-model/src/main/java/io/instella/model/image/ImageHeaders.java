@@ -113,21 +113,34 @@ final class ImageHeaders {
         long width = frame.width();
         long height = frame.height();
         long blocks = 0;
+        java.util.Map<Integer, Long> blocksOf = new java.util.HashMap<>();
         for (int[] c : frame.components()) {
             long cw = ceilDiv(width * c[1], hMax);
             long ch = ceilDiv(height * c[2], vMax);
-            blocks += ceilDiv(cw, 8) * ceilDiv(ch, 8);
+            long n8 = ceilDiv(cw, 8) * ceilDiv(ch, 8);
+            blocks += n8;
+            blocksOf.merge(c[0], n8, Long::sum);
         }
         boolean progressive = frame.marker() == 0xC2 || frame.marker() == 0xC6 || frame.marker() == 0xCA
                 || frame.marker() == 0xCE;
-        boolean huffmanSequential = frame.marker() == 0xC0 || frame.marker() == 0xC1;
-        if (huffmanSequential && frame.scanOffset() > 0) {
-            // Every 8x8 block of a Huffman-coded sequential scan costs at least two bits (a DC code and an AC
-            // code, each at least one bit long), so the data after the first scan header bounds the block count.
-            long available = b.length - frame.scanOffset();
-            if (available * 8 < blocks * 2) {
-                throw new ImageDecodeException(name, "JPEG file is truncated: " + available + " bytes of "
-                        + "compressed data cannot hold a " + width + "x" + height + " image");
+        boolean huffman = frame.marker() == 0xC0 || frame.marker() == 0xC1 || frame.marker() == 0xC2;
+        if (huffman && frame.scanOffset() > 0) {
+            // A Huffman code is at least one bit long. A scan that codes DC coefficients for the first time spends
+            // at least one bit on every block of its components (a sequential scan two: DC and AC), so its data
+            // bounds the size. libjpeg would run out of data and warn (which refuses the file too), but only after
+            // allocating the whole image.
+            int index = 0;
+            for (JpegHeaders.Scan scan : JpegHeaders.scans(b, frame.scanOffset())) {
+                index++;
+                if (scan.ss() != 0 || scan.ah() != 0) continue;
+                long scanBlocks = 0;
+                for (int id : scan.componentIds()) scanBlocks += blocksOf.getOrDefault(id, 0L);
+                long bitsPerBlock = scan.se() == 0 ? 1 : 2;
+                if (scan.dataBytes() * 8 < scanBlocks * bitsPerBlock) {
+                    throw new ImageDecodeException(name, "JPEG file is truncated: scan " + index + " has "
+                            + scan.dataBytes() + " bytes of compressed data, too few for a " + width + "x" + height
+                            + " image");
+                }
             }
         }
         // The decoded raster (one byte per component), the RGB result and, for progressive files, libjpeg's

@@ -138,6 +138,72 @@ final class JpegHeaders {
         return found[0];
     }
 
+    /**
+     * One scan: its header (SOS) and the length of the entropy-coded data after it.
+     *
+     * @param componentIds the frame components the scan codes
+     * @param ss           spectral selection start (0 = the scan codes DC coefficients)
+     * @param se           spectral selection end (63 for a sequential scan)
+     * @param ah           successive approximation high bit (0 = first scan of these coefficients)
+     * @param dataBytes    bytes from the end of the scan header to the next marker (or the end of the file),
+     *                     byte stuffing and restart markers included
+     */
+    record Scan(int[] componentIds, int ss, int se, int ah, long dataBytes) {}
+
+    /** Every scan from the first SOS at {@code sos} on, up to EOI, the end of the file or a broken marker. */
+    static java.util.List<Scan> scans(byte[] b, int sos) {
+        java.util.List<Scan> scans = new java.util.ArrayList<>();
+        int p = sos;
+        while (p >= 0 && p + 4 <= b.length) {
+            int len = ((b[p + 2] & 0xFF) << 8) | (b[p + 3] & 0xFF);
+            int header = p + 4;
+            if (len < 2 || p + 2 + len > b.length) break;
+            int n = len >= 3 ? b[header] & 0xFF : 0;
+            if (len < 6 + 2 * n) break;
+            int[] ids = new int[n];
+            for (int i = 0; i < n; i++) ids[i] = b[header + 1 + 2 * i] & 0xFF;
+            int tail = header + 1 + 2 * n;
+            int data = p + 2 + len;
+            int end = data;
+            while (end < b.length) { // entropy-coded data ends at a marker other than stuffing or a restart
+                if ((b[end] & 0xFF) == 0xFF && end + 1 < b.length) {
+                    int m = b[end + 1] & 0xFF;
+                    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7)) {
+                        end += 2;
+                        continue;
+                    }
+                    if (m != 0xFF) break;
+                }
+                end++;
+            }
+            scans.add(new Scan(ids, b[tail] & 0xFF, b[tail + 1] & 0xFF, (b[tail + 2] & 0xFF) >> 4, end - data));
+            // Tables and other segments between scans, up to the next SOS.
+            p = -1;
+            int q = end;
+            while (q + 2 <= b.length && (b[q] & 0xFF) == 0xFF) {
+                int m = b[q + 1] & 0xFF;
+                if (m == 0xFF) {
+                    q++;
+                    continue;
+                }
+                if (m == 0xD9) break; // EOI
+                if (m == 0xDA) {
+                    p = q;
+                    break;
+                }
+                if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+                    q += 2;
+                    continue;
+                }
+                if (q + 4 > b.length) break;
+                int segment = ((b[q + 2] & 0xFF) << 8) | (b[q + 3] & 0xFF);
+                if (segment < 2) break;
+                q += 2 + segment;
+            }
+        }
+        return scans;
+    }
+
     interface SegmentVisitor {
         /** Sees one segment's payload (after the length field); returns false to stop. */
         boolean visit(int marker, int payloadOffset, int payloadLength);

@@ -327,9 +327,10 @@ class ImageDecoderHostileInputTest {
                 "13000x13000");
         assertRefusedQuickly(jpegClaiming("jpeg_q75_sub2.jpg", 65000, 65000), "bomb.jpg", "exceeds the limit");
         assertRefusedQuickly(jpegClaiming("jpeg_q75_sub2.jpg", 0, 100), "zero.jpg", "zero size");
-        // Progressive data can be tiny by design (end-of-band runs), so there is no size bound: libjpeg's warning
-        // about the missing data stops the decode at once.
-        assertRefusedQuickly(jpegClaiming("jpeg_q85_sub2_prog.jpg", 8000, 8000), "huge-prog.jpg", "JPEG");
+        // Progressive scans after the first DC scan can be tiny by design (end-of-band runs), but the first DC scan
+        // codes every block.
+        assertRefusedQuickly(jpegClaiming("jpeg_q85_sub2_prog.jpg", 8000, 8000), "huge-prog.jpg",
+                "JPEG file is truncated: scan 1 has", "too few for a 8000x8000 image");
     }
 
     // ---- the time limit, the memory estimate and cancellation --------------------------------------------------
@@ -394,8 +395,9 @@ class ImageDecoderHostileInputTest {
         // 333 x 245 RGBA: 326,340 bytes of destination + 244,755 of RGB result.
         assertThatThrownBy(() -> DECODER.withMaxDecodeBytes(500_000).decode(png, "mem.png"))
                 .isInstanceOf(ImageDecodeException.class)
-                .hasMessage("mem.png: decoding this 333x245 PNG image needs about 1 MiB, more than the limit of 1 MiB "
-                        + "for one image (raise it with ImageDecoder.withMaxDecodeBytes if the image is trusted)");
+                .hasMessage("mem.png: decoding this 333x245 PNG image needs about 571095 bytes, more than the limit "
+                        + "of 500000 bytes for one image (raise it with ImageDecoder.withMaxDecodeBytes if the image "
+                        + "is trusted)");
         assertThat(DECODER.withMaxDecodeBytes(600_000).decode(png, "mem.png").width()).isEqualTo(333);
         assertThatThrownBy(() -> DECODER.withMaxDecodeBytes(0)).isInstanceOf(IllegalArgumentException.class);
     }
@@ -441,7 +443,7 @@ class ImageDecoderHostileInputTest {
         for (int i = 1; i < 12; i++) variants.add(Arrays.copyOf(good, (int) ((long) good.length * i / 12)));
         variants.add(Arrays.copyOf(good, good.length - 1));
         int header = Math.min(good.length, 160);
-        for (int p = 0; p < header; p += 3) {
+        for (int p = 0; p < header; p += 4) {
             byte[] v = good.clone();
             v[p] ^= (byte) 0xFF;
             variants.add(v);
@@ -450,6 +452,16 @@ class ImageDecoderHostileInputTest {
             byte[] v = good.clone();
             v[p] = (byte) 0x7F;
             variants.add(v);
+        }
+        if (ImageDecoder.sniff(good) == Format.TIFF) {
+            // The image directory of these files sits after the pixel data: flip its entries too.
+            int ifd = ByteBuffer.wrap(good, 4, 4).order(good[0] == 'I' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN)
+                    .getInt();
+            for (int p = ifd; p < Math.min(good.length, ifd + 200); p += 3) {
+                byte[] v = good.clone();
+                v[p] ^= (byte) 0xFF;
+                variants.add(v);
+            }
         }
         java.util.Random random = new java.util.Random(14);
         for (int i = 0; i < 12; i++) {
