@@ -6,11 +6,9 @@ import java.awt.image.ColorModel;
 import java.awt.image.DirectColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -22,7 +20,6 @@ import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.MemoryCacheImageInputStream;
 
 import io.instella.model.image.webp.WebpDecoder;
 import org.w3c.dom.NamedNodeMap;
@@ -40,8 +37,19 @@ import org.w3c.dom.Node;
  * validation and VP8 decoder with libwebp's fancy upsampling and fixed-point YUV -> RGB (lossy pixels are Pillow's,
  * bit for bit), TwelveMonkeys for lossless VP8L.
  *
- * <p>The pixel count is checked from the file header, before any pixel is decoded, against
- * {@link #DEFAULT_MAX_PIXELS} (Pillow raises {@code DecompressionBombError} above {@code 2 * MAX_IMAGE_PIXELS}).
+ * <p>Hostile files end in an {@link ImageDecodeException}, quickly:
+ * <ul>
+ * <li>Every size a header declares is read by {@link ImageHeaders} (not by the decoders) and checked before any
+ *     pixel buffer exists: the pixel count against {@link #withMaxPixels} (default {@link #DEFAULT_MAX_PIXELS}, as
+ *     Pillow raises {@code DecompressionBombError} above {@code 2 * MAX_IMAGE_PIXELS}), the sizes against each
+ *     other and against the data present, the estimated memory against {@link #withMaxDecodeBytes} and the heap.
+ * <li>A decode has a time limit ({@link #withTimeLimit}, default {@link #DEFAULT_TIME_LIMIT}) and is cancelled
+ *     when the calling thread is interrupted; either way it ends within about one image row or input read.
+ * <li>Every {@code Throwable} a decoder throws (out of memory, stack overflow, a plugin's runtime exception)
+ *     becomes an {@link ImageDecodeException} in plain words naming the file and the format.
+ * <li>{@link #decode(Path)} reads at most {@link #withMaxFileBytes} bytes, and a FIFO, device or socket only
+ *     until the time limit.
+ * </ul>
  * Instances are immutable and thread-safe.
  */
 public final class ImageDecoder {
@@ -49,7 +57,17 @@ public final class ImageDecoder {
     /** Pillow's {@code 2 * Image.MAX_IMAGE_PIXELS} (2 * 89,478,485): larger images are refused as decompression bombs. */
     public static final long DEFAULT_MAX_PIXELS = 178_956_970L;
 
-    private static final ImageDecoder DEFAULTS = new ImageDecoder(DEFAULT_MAX_PIXELS, false);
+    /** How long one decode (reading the file included) may take by default. */
+    public static final Duration DEFAULT_TIME_LIMIT = Duration.ofSeconds(30);
+
+    /** The largest image file {@link #decode(Path)} reads by default: 256 MiB. */
+    public static final long DEFAULT_MAX_FILE_BYTES = 256L << 20;
+
+    /** By default a decode may use as much memory as the JVM's heap could give it ({@code -Xmx}). */
+    public static final long UNLIMITED_DECODE_BYTES = Long.MAX_VALUE;
+
+    private static final ImageDecoder DEFAULTS = new ImageDecoder(DEFAULT_MAX_PIXELS, false, DEFAULT_TIME_LIMIT,
+            UNLIMITED_DECODE_BYTES, DEFAULT_MAX_FILE_BYTES);
 
     /** Formats recognised from the first bytes of a file (never from the file name). */
     enum Format {
@@ -64,13 +82,23 @@ public final class ImageDecoder {
 
     private final long maxPixels;
     private final boolean exifOrientation;
+    private final Duration timeLimit;
+    private final long maxDecodeBytes;
+    private final long maxFileBytes;
 
-    private ImageDecoder(long maxPixels, boolean exifOrientation) {
+    private ImageDecoder(long maxPixels, boolean exifOrientation, Duration timeLimit, long maxDecodeBytes,
+            long maxFileBytes) {
         this.maxPixels = maxPixels;
         this.exifOrientation = exifOrientation;
+        this.timeLimit = timeLimit;
+        this.maxDecodeBytes = maxDecodeBytes;
+        this.maxFileBytes = maxFileBytes;
     }
 
-    /** Pillow's behaviour: pixel limit {@link #DEFAULT_MAX_PIXELS}, EXIF orientation not applied. */
+    /**
+     * Pillow's behaviour: pixel limit {@link #DEFAULT_MAX_PIXELS}, EXIF orientation not applied; time limit
+     * {@link #DEFAULT_TIME_LIMIT}, files up to {@link #DEFAULT_MAX_FILE_BYTES}, memory bounded by the heap.
+     */
     public static ImageDecoder defaults() {
         return DEFAULTS;
     }
@@ -80,7 +108,44 @@ public final class ImageDecoder {
         if (maxPixels < 1) {
             throw new IllegalArgumentException("maxPixels must be at least 1, got " + maxPixels);
         }
-        return new ImageDecoder(maxPixels, exifOrientation);
+        return new ImageDecoder(maxPixels, exifOrientation, timeLimit, maxDecodeBytes, maxFileBytes);
+    }
+
+    /**
+     * The same decoder with another time limit for one decode, reading the file included (positive). A decode
+     * that runs out of time ends with an {@link ImageDecodeException} saying so. Independently of the limit, a
+     * decode is cancelled when its thread is interrupted (e.g. {@code Future.cancel(true)}): it then ends with an
+     * {@link ImageDecodeException} saying it was cancelled, and the thread's interrupt status stays set.
+     */
+    public ImageDecoder withTimeLimit(Duration limit) {
+        if (limit == null || limit.isNegative() || limit.isZero()) {
+            throw new IllegalArgumentException("the time limit must be positive, got " + limit);
+        }
+        return new ImageDecoder(maxPixels, exifOrientation, limit, maxDecodeBytes, maxFileBytes);
+    }
+
+    /**
+     * The same decoder with a limit on the memory one decode may allocate (at least 1 byte), estimated from the
+     * validated header before decoding: decoder buffers plus the RGB result (3 bytes per pixel). An image over the
+     * limit is refused before any pixel buffer exists. The JVM's maximum heap is always a limit too.
+     */
+    public ImageDecoder withMaxDecodeBytes(long maxBytes) {
+        if (maxBytes < 1) {
+            throw new IllegalArgumentException("maxDecodeBytes must be at least 1, got " + maxBytes);
+        }
+        return new ImageDecoder(maxPixels, exifOrientation, timeLimit, maxBytes, maxFileBytes);
+    }
+
+    /**
+     * The same decoder with another cap on the bytes {@link #decode(Path)} reads (at least 1): a larger regular
+     * file is refused from its size, a pipe or device once it has sent more.
+     */
+    public ImageDecoder withMaxFileBytes(long maxBytes) {
+        if (maxBytes < 1 || maxBytes > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("maxFileBytes must be between 1 and " + (Integer.MAX_VALUE - 8)
+                    + ", got " + maxBytes);
+        }
+        return new ImageDecoder(maxPixels, exifOrientation, timeLimit, maxDecodeBytes, maxBytes);
     }
 
     /**
@@ -88,40 +153,47 @@ public final class ImageDecoder {
      * {@code PIL.ImageOps.exif_transpose} when {@code apply} is true. The reference pipeline does not do this.
      */
     public ImageDecoder withExifOrientation(boolean apply) {
-        return new ImageDecoder(maxPixels, apply);
+        return new ImageDecoder(maxPixels, apply, timeLimit, maxDecodeBytes, maxFileBytes);
     }
 
     public long maxPixels() {
         return maxPixels;
     }
 
+    public Duration timeLimit() {
+        return timeLimit;
+    }
+
+    public long maxDecodeBytes() {
+        return maxDecodeBytes;
+    }
+
+    public long maxFileBytes() {
+        return maxFileBytes;
+    }
+
     public boolean appliesExifOrientation() {
         return exifOrientation;
     }
 
-    /** Reads and decodes a file; every failure is an {@link ImageDecodeException} naming the file. */
+    /**
+     * Reads and decodes a file; every failure is an {@link ImageDecodeException} naming the file. The time limit
+     * covers reading and decoding; a FIFO, device or socket is read only until then, and at most
+     * {@link #maxFileBytes()} bytes from any file.
+     */
     public RgbImage decode(Path file) {
         String name = file.toString();
-        byte[] bytes;
-        try {
-            if (Files.isDirectory(file)) {
-                throw new ImageDecodeException(name, "is a directory, not an image file");
-            }
-            long size = Files.size(file);
-            if (size > Integer.MAX_VALUE - 8) {
-                throw new ImageDecodeException(name, "file of " + size + " bytes is too large to decode");
-            }
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new ImageDecodeException(name, "file not found");
-        } catch (IOException e) {
-            throw new ImageDecodeException(name, "cannot read the file: " + e, e);
-        }
-        return decode(bytes, name);
+        DecodeBudget budget = new DecodeBudget(timeLimit);
+        byte[] bytes = ImageFileReader.read(file, name, maxFileBytes, budget);
+        return decode(bytes, name, budget);
     }
 
     /** Decodes an encoded image held in memory; {@code nameForErrors} names it in error messages. */
     public RgbImage decode(byte[] bytes, String nameForErrors) {
+        return decode(bytes, nameForErrors, new DecodeBudget(timeLimit));
+    }
+
+    private RgbImage decode(byte[] bytes, String nameForErrors, DecodeBudget budget) {
         String name = nameForErrors == null ? "<image bytes>" : nameForErrors;
         if (bytes == null || bytes.length == 0) {
             throw new ImageDecodeException(name, "file is empty (0 bytes), not an image");
@@ -131,25 +203,55 @@ public final class ImageDecoder {
             throw new ImageDecodeException(name, "not a supported image format (JPEG, PNG, GIF, BMP, TIFF, WebP); "
                     + "first bytes: " + hexPrefix(bytes));
         }
-        RgbImage image;
+        ImageHeaders.Facts facts = null;
         try {
-            image = switch (format) {
-                case JPEG -> decodeJpeg(bytes, name);
-                case GIF -> decodeGif(bytes, name);
+            // Every declared size checked (and the memory estimated) before a decoder sees the file.
+            facts = ImageHeaders.check(format, bytes, name, maxPixels);
+            if (facts != null) {
+                checkMemory(name, format, facts);
+            }
+            if (budget.shouldStop()) throw budget.stoppedError(name, format.label);
+            RgbImage image = switch (format) {
+                case JPEG -> decodeJpeg(bytes, name, budget);
+                case GIF -> decodeGif(bytes, name, budget);
                 case WEBP -> WebpDecoder.decode(bytes, name, maxPixels);
-                default -> decodeGeneric(bytes, name, format);
+                default -> decodeGeneric(bytes, name, format, budget);
             };
-        } catch (ImageDecodeException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
-            throw new ImageDecodeException(name, "corrupt or truncated " + format.label + " data ("
-                    + describe(e) + ")", e);
+            if (exifOrientation) {
+                int orientation = ExifOrientation.read(bytes, format);
+                image = ExifOrientation.apply(image, orientation);
+            }
+            return image;
+        } catch (Throwable t) {
+            throw DecodeFailures.toDecodeException(name, format, t, budget, facts);
         }
-        if (exifOrientation) {
-            int orientation = ExifOrientation.read(bytes, format);
-            image = ExifOrientation.apply(image, orientation);
+    }
+
+    /** Refuses, before decoding, an image whose decode would need more memory than allowed or available. */
+    private void checkMemory(String name, Format format, ImageHeaders.Facts facts) {
+        // Turning the image by its EXIF orientation takes a second RGB copy.
+        long need = facts.decodeBytes() + (exifOrientation ? facts.width() * facts.height() * 3 : 0);
+        String size = facts.width() + "x" + facts.height() + " " + format.label + " image";
+        if (facts.width() * facts.height() * 3 > Integer.MAX_VALUE - 8) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, size + " is too large to "
+                    + "decode: its RGB pixels would take more than 2 GiB", null);
         }
-        return image;
+        if (need > maxDecodeBytes) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "decoding this " + size
+                    + " needs about " + bytes(need) + ", more than the limit of " + bytes(maxDecodeBytes) + " for "
+                    + "one image (raise it with ImageDecoder.withMaxDecodeBytes if the image is trusted)", null);
+        }
+        long heap = Runtime.getRuntime().maxMemory();
+        if (need > heap) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "image too large to decode in "
+                    + "the memory available: this " + size + " needs about " + bytes(need) + ", the Java heap "
+                    + "holds at most " + bytes(heap), null);
+        }
+    }
+
+    /** Bytes as a person reads them: exact below 10 MiB, else whole MiB. */
+    private static String bytes(long n) {
+        return n < 10L << 20 ? n + " bytes" : ((n + (1 << 20) - 1) >> 20) + " MiB";
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -184,20 +286,22 @@ public final class ImageDecoder {
         return sb.toString();
     }
 
-    private static String describe(Throwable e) {
-        StringBuilder sb = new StringBuilder();
-        for (Throwable t = e; t != null && sb.length() < 300; t = t.getCause()) {
-            if (!sb.isEmpty()) sb.append("; ");
-            String msg = t.getMessage();
-            sb.append(msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg);
-            if (t.getCause() == t) break;
-        }
-        return sb.toString();
+    /**
+     * Whether a decoder's message can be shown to a user as it is: short plain words, no Java class names or
+     * internals.
+     */
+    static boolean isPlainText(String message) {
+        if (message == null || message.isBlank() || message.length() > 160) return false;
+        String m = message.toLowerCase(Locale.ROOT);
+        return !(m.contains("java") || m.contains("exception") || m.contains("class ") || m.contains("$")
+                || m.contains("null") || m.contains("@") || m.contains("sun.") || m.contains("twelvemonkeys")
+                || m.contains("index ") || m.contains("out of bounds") || m.contains("cannot be cast"));
     }
 
-    private static ImageInputStream stream(byte[] bytes) {
-        // In-memory stream: ImageIO.createImageInputStream could spill to a temporary file.
-        return new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes));
+    private static ImageInputStream stream(byte[] bytes, DecodeBudget budget) {
+        // In-memory stream (ImageIO.createImageInputStream could spill to a temporary file) that stops when the
+        // decode's time is up or its thread is interrupted.
+        return new CheckedImageInputStream(bytes, budget);
     }
 
     /** The first registered reader for the format, preferring the class whose name starts with {@code prefer}. */
@@ -217,27 +321,46 @@ public final class ImageDecoder {
 
     /** Header-only size check: refuses empty images and decompression bombs before pixels are decoded. */
     private void checkSize(String name, Format format, long width, long height) {
+        checkPixels(name, format.label + " image", width, height, maxPixels);
+    }
+
+    /**
+     * Refuses an empty size or one over the pixel limit; {@code what} names the thing measured ("PNG image",
+     * "GIF frame 3", "TIFF tile").
+     */
+    static void checkPixels(String name, String what, long width, long height, long maxPixels) {
         if (width <= 0 || height <= 0) {
-            throw new ImageDecodeException(name, format.label + " image has zero size (" + width + "x" + height
-                    + ")");
+            throw new ImageDecodeException(name, what + " has zero size (" + width + "x" + height + ")");
+        }
+        if (width > Integer.MAX_VALUE || height > Integer.MAX_VALUE) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, what + " of " + width + "x"
+                    + height + " is too large to decode (each side must be below 2^31)", null);
         }
         long pixels = width * height;
         if (pixels > maxPixels) {
-            throw new ImageDecodeException(name, format.label + " image of " + width + "x" + height + " = " + pixels
-                    + " pixels exceeds the limit of " + maxPixels + " pixels (possible decompression bomb); "
-                    + "raise it with ImageDecoder.withMaxPixels if the image is trusted");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, what + " of " + width + "x"
+                    + height + " = " + pixels + " pixels exceeds the limit of " + maxPixels + " pixels (possible "
+                    + "decompression bomb); raise it with ImageDecoder.withMaxPixels if the image is trusted", null);
         }
     }
 
-    private RgbImage decodeGeneric(byte[] bytes, String name, Format format) throws IOException {
+    /** After a reader returns: a decode it cut short for the budget must not pass as a complete image. */
+    private static void checkNotStopped(DecodeBudget budget) {
+        if (budget.stopped() != null) throw new DecodeBudget.StopSignal();
+    }
+
+    private RgbImage decodeGeneric(byte[] bytes, String name, Format format, DecodeBudget budget)
+            throws IOException {
         // TwelveMonkeys registers its BMP/TIFF/WebP readers ahead of the JDK's; PNG has only the JDK reader.
         ImageReader reader = reader(name, format.name().toLowerCase(Locale.ROOT),
                 format == Format.PNG ? null : "com.twelvemonkeys.");
-        try (ImageInputStream in = stream(bytes)) {
+        try (ImageInputStream in = stream(bytes, budget)) {
             reader.setInput(in, true, true);
+            budget.watch(reader);
             checkSize(name, format, reader.getWidth(0), reader.getHeight(0));
             BufferedImage image = reader.read(0, rawDestination(reader));
-            return toRgb(image);
+            checkNotStopped(budget);
+            return toRgb(image, budget);
         } finally {
             reader.dispose();
         }
@@ -246,12 +369,19 @@ public final class ImageDecoder {
     // ---------------------------------------------------------------------------------------------------------
     // JPEG
 
-    private RgbImage decodeJpeg(byte[] bytes, String name) throws IOException {
+    private RgbImage decodeJpeg(byte[] bytes, String name, DecodeBudget budget) throws IOException {
         ImageReader reader = reader(name, "jpeg", "com.sun.imageio.");
         List<String> warnings = new ArrayList<>();
-        reader.addIIOReadWarningListener((src, warning) -> warnings.add(warning));
-        try (ImageInputStream in = stream(bytes)) {
+        reader.addIIOReadWarningListener((src, warning) -> {
+            warnings.add(warning);
+            // Missing data is fatal here (Pillow refuses truncated JPEGs): stop before libjpeg decodes the rest of
+            // the image from nothing. Throwing out of the listener unwinds libjpeg at once (abort() would only be
+            // seen between output rows, after every progressive scan has been run over the whole image).
+            if (isTruncationWarning(warning)) throw new JpegTruncated();
+        });
+        try (ImageInputStream in = stream(bytes, budget)) {
             reader.setInput(in, true, false);
+            budget.watch(reader);
             checkSize(name, Format.JPEG, reader.getWidth(0), reader.getHeight(0));
             int components = JpegHeaders.componentCount(bytes);
             if (components != 1 && components != 3 && components != 4) {
@@ -259,14 +389,22 @@ public final class ImageDecoder {
             }
             // The raw decoded components (libjpeg's IDCT and upsampling, no colour conversion): the JDK's read()
             // would apply an embedded ICC profile, which Pillow ignores.
-            Raster raw = reader.readRaster(0, null);
+            Raster raw;
+            try {
+                raw = reader.readRaster(0, null);
+            } catch (JpegTruncated | IOException e) {
+                checkNotStopped(budget);
+                if (!(e instanceof JpegTruncated) && !(e.getCause() instanceof JpegTruncated)) throw e;
+                raw = null;
+            }
+            checkNotStopped(budget);
             failOnTruncation(name, warnings);
             RgbImage out;
             if (components == 4) {
                 // Pillow opens 4-component JPEGs as CMYK with raw mode "CMYK;I" (Adobe inverted), whatever the markers.
-                out = cmykJpegToRgb(raw, JpegHeaders.adobeTransform(bytes) == 2);
+                out = cmykJpegToRgb(raw, JpegHeaders.adobeTransform(bytes) == 2, budget);
             } else {
-                out = jpegToRgb(raw, components == 3 && JpegHeaders.threeComponentIsYcc(bytes));
+                out = jpegToRgb(raw, components == 3 && JpegHeaders.threeComponentIsYcc(bytes), budget);
             }
             return out;
         } finally {
@@ -288,18 +426,31 @@ public final class ImageDecoder {
         return param;
     }
 
+    /** Raised from the warning listener when libjpeg reports missing data; reported as a truncated JPEG. */
+    private static final class JpegTruncated extends RuntimeException {
+        JpegTruncated() {
+            super("truncated", null, false, false);
+        }
+    }
+
+    private static boolean isTruncationWarning(String warning) {
+        String lw = warning.toLowerCase(Locale.ROOT);
+        return lw.contains("premature end") || lw.contains("truncated");
+    }
+
     /** libjpeg only warns about missing data; Pillow reports "image file is truncated". */
     private static void failOnTruncation(String name, List<String> warnings) {
         for (String w : warnings) {
-            String lw = w.toLowerCase(Locale.ROOT);
-            if (lw.contains("premature end") || lw.contains("truncated")) {
-                throw new ImageDecodeException(name, "JPEG file is truncated (" + String.join("; ", warnings) + ")");
+            if (isTruncationWarning(w)) {
+                List<String> plain = warnings.stream().filter(ImageDecoder::isPlainText).distinct().toList();
+                throw new ImageDecodeException(name, "JPEG file is truncated"
+                        + (plain.isEmpty() ? "" : " (" + String.join("; ", plain) + ")"));
             }
         }
     }
 
     /** Gray, RGB or YCbCr components to RGB, with libjpeg's fixed-point {@code ycc_rgb_convert}. */
-    private static RgbImage jpegToRgb(Raster raw, boolean ycc) {
+    private static RgbImage jpegToRgb(Raster raw, boolean ycc, DecodeBudget budget) {
         int w = raw.getWidth();
         int h = raw.getHeight();
         int bands = raw.getNumBands();
@@ -307,6 +458,7 @@ public final class ImageDecoder {
         int[] px = new int[bands];
         int o = 0;
         for (int y = 0; y < h; y++) {
+            budget.poll();
             for (int x = 0; x < w; x++) {
                 raw.getPixel(raw.getMinX() + x, raw.getMinY() + y, px);
                 if (bands == 1) {
@@ -328,13 +480,14 @@ public final class ImageDecoder {
         return new RgbImage(w, h, out);
     }
 
-    private static RgbImage cmykJpegToRgb(Raster raw, boolean ycck) {
+    private static RgbImage cmykJpegToRgb(Raster raw, boolean ycck, DecodeBudget budget) {
         int w = raw.getWidth();
         int h = raw.getHeight();
         byte[] out = new byte[w * h * 3];
         int[] px = new int[raw.getNumBands()];
         int o = 0;
         for (int y = 0; y < h; y++) {
+            budget.poll();
             for (int x = 0; x < w; x++) {
                 raw.getPixel(raw.getMinX() + x, raw.getMinY() + y, px);
                 int c0 = px[0], c1 = px[1], c2 = px[2], k = px[3];
@@ -370,10 +523,11 @@ public final class ImageDecoder {
     // GIF: Pillow's first frame lives on the logical screen (grown to fit the frame), pixels outside the frame
     // hold the transparency index if the frame has one, else index 0; the frame's palette maps everything.
 
-    private RgbImage decodeGif(byte[] bytes, String name) throws IOException {
+    private RgbImage decodeGif(byte[] bytes, String name, DecodeBudget budget) throws IOException {
         ImageReader reader = reader(name, "gif", null);
-        try (ImageInputStream in = stream(bytes)) {
+        try (ImageInputStream in = stream(bytes, budget)) {
             reader.setInput(in, false, false);
+            budget.watch(reader);
             int screenW = 0;
             int screenH = 0;
             IIOMetadata streamMeta = reader.getStreamMetadata();
@@ -400,22 +554,33 @@ public final class ImageDecoder {
                 fill = intAttr(gce, "transparentColorIndex", 0);
             }
             BufferedImage frame = reader.read(0);
+            checkNotStopped(budget);
             if (!(frame.getColorModel() instanceof IndexColorModel palette)) {
-                return toRgb(frame);
+                return toRgb(frame, budget);
             }
             if (left == 0 && top == 0 && frame.getWidth() == canvasW && frame.getHeight() == canvasH) {
-                return toRgb(frame);
+                return toRgb(frame, budget);
             }
-            byte[] out = new byte[canvasW * canvasH * 3];
+            byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(canvasW, canvasH), 3)];
             Raster raster = frame.getRaster();
+            byte[] colours = new byte[256 * 3]; // the palette as RGB triples, missing entries black
+            for (int i = 0; i < 256; i++) putPaletteColour(palette, i, colours, 3 * i);
+            int fillIndex = Math.min(fill, 255) * 3;
+            int frameW = frame.getWidth();
+            int frameH = frame.getHeight();
+            int[] row = new int[frameW];
             for (int y = 0; y < canvasH; y++) {
-                for (int x = 0; x < canvasW; x++) {
+                budget.poll();
+                int fy = y - top;
+                boolean frameRow = fy >= 0 && fy < frameH;
+                if (frameRow) raster.getSamples(0, fy, frameW, 1, 0, row);
+                int o = y * canvasW * 3;
+                for (int x = 0; x < canvasW; x++, o += 3) {
                     int fx = x - left;
-                    int fy = y - top;
-                    int index = fx >= 0 && fy >= 0 && fx < frame.getWidth() && fy < frame.getHeight()
-                            ? raster.getSample(fx, fy, 0) : fill;
-                    int o = (y * canvasW + x) * 3;
-                    putPaletteColour(palette, index, out, o);
+                    int c = frameRow && fx >= 0 && fx < frameW ? Math.min(row[fx], 255) * 3 : fillIndex;
+                    out[o] = colours[c];
+                    out[o + 1] = colours[c + 1];
+                    out[o + 2] = colours[c + 2];
                 }
             }
             return new RgbImage(canvasW, canvasH, out);
@@ -469,7 +634,7 @@ public final class ImageDecoder {
      * Reads the decoded samples directly (never {@code getRGB}, which would apply colour management) and maps them
      * the way Pillow's modes convert to RGB.
      */
-    static RgbImage toRgb(BufferedImage image) {
+    static RgbImage toRgb(BufferedImage image, DecodeBudget budget) {
         int w = image.getWidth();
         int h = image.getHeight();
         Raster raster = image.getRaster();
@@ -483,6 +648,7 @@ public final class ImageDecoder {
         if (cm instanceof IndexColorModel palette) {
             int o = 0;
             for (int y = 0; y < h; y++) {
+                budget.poll();
                 for (int x = 0; x < w; x++) {
                     putPaletteColour(palette, raster.getSample(minX + x, minY + y, 0), out, o);
                     o += 3;
@@ -497,6 +663,7 @@ public final class ImageDecoder {
             Object data = null;
             int o = 0;
             for (int y = 0; y < h; y++) {
+                budget.poll();
                 for (int x = 0; x < w; x++) {
                     data = raster.getDataElements(minX + x, minY + y, data);
                     int pixel = packedValue(data);
@@ -514,6 +681,7 @@ public final class ImageDecoder {
         boolean cmyk = cs.getType() == ColorSpace.TYPE_CMYK && bands >= 4;
         int o = 0;
         for (int y = 0; y < h; y++) {
+            budget.poll();
             for (int x = 0; x < w; x++) {
                 raster.getPixel(minX + x, minY + y, px);
                 if (gray) {

@@ -132,7 +132,8 @@ class ImageDecoderTest {
         System.arraycopy(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A}, 0, png, 0, 8);
         Arrays.fill(png, 8, png.length, (byte) 0x5A);
         assertThatThrownBy(() -> DECODER.decode(png, "garbage.png")).isInstanceOf(ImageDecodeException.class)
-                .hasMessageContaining("garbage.png").hasMessageContaining("corrupt or truncated PNG data");
+                .hasMessageContaining("garbage.png")
+                .hasMessageContaining("corrupt PNG data: the first chunk must be a 13-byte IHDR header");
         byte[] jpeg = new byte[300];
         jpeg[0] = (byte) 0xFF;
         jpeg[1] = (byte) 0xD8;
