@@ -52,27 +52,17 @@ public final class InstellaVL implements AutoCloseable {
         this.checkpoint = checkpoint;
         this.quantized = quantized;
 
-        UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : new QuantizationPlan(quantize).atLoad(quantized);
-        UnaryOperator<Tensor> lmLinear = QuantizationPlan.languageModelAtLoad(quantize, quantized, NativeKernels.available());
-        this.generationDefaults = GenerationDefaults.load(directory, config);
+        // Everything is checked before anything is allocated: names, layer counts and shapes against the
+        // checkpoint's header, then the tokenizer's ids against the vocabulary the model can embed.
+        ModelTensors.check(config, checkpoint);
         Path tok = directory.resolve("tokenizer.json");
         if (!Files.isRegularFile(tok)) {
             throw new InstellaException(directory + ": no tokenizer.json (the checkpoint directory must contain the tokenizer files)");
         }
-        this.tokenizer = Tokenizer.load(tok);
-        List<String> names = new ArrayList<>(OlmoModel.tensorNames(config.text()));
-        List<String> ignored = new ArrayList<>();
-        if (config.hasVision()) {
-            var mm = config.multimodal();
-            names.addAll(ClipVisionTower.tensorNames(mm.vision()));
-            names.addAll(MlpProjector.tensorNames(mm.projectorType()));
-            if (mm.patchMergeType().contains("unpad")) names.add("model.image_newline");
-            else ignored.add("model.image_newline");
-            // CLIP position_ids buffers are sometimes saved; the untied lm_head duplicate of a tied model too.
-            ignored.add(ClipVisionTower.PREFIX + "embeddings.position_ids");
-        }
-        if (config.text().tieWordEmbeddings()) ignored.add("lm_head.weight");
-        checkpoint.checkNames(names, ignored);
+        this.tokenizer = Tokenizer.load(tok, config.text().vocabSize());
+        this.generationDefaults = GenerationDefaults.load(directory, config, tokenizer);
+        UnaryOperator<Tensor> linear = quantize == null ? UnaryOperator.identity() : new QuantizationPlan(quantize).atLoad(quantized);
+        UnaryOperator<Tensor> lmLinear = QuantizationPlan.languageModelAtLoad(quantize, quantized, NativeKernels.available());
         this.languageModel = new OlmoModel(config.text(), checkpoint, lmLinear);
         if (config.hasVision()) {
             var mm = config.multimodal();

@@ -22,6 +22,8 @@ import java.util.TreeSet;
  * {@code model.safetensors.index.json}. Tensors are memory-mapped views; closing the checkpoint unmaps them.
  */
 public final class Checkpoint implements AutoCloseable {
+    private static final ObjectMapper INDEX_JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     private final Path location;
     private final List<SafeTensorsFile> files;
     private final Map<String, SafeTensorsFile> byName;
@@ -52,14 +54,20 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint openIndex(Path index) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(index.toFile());
+            root = INDEX_JSON.readTree(index.toFile());
         } catch (IOException e) {
-            throw new SafeTensorsException(index + ": not a valid index file (" + e.getMessage() + ")", e);
+            throw new SafeTensorsException(index + ": not a valid index file (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
         }
-        JsonNode map = root == null ? null : root.get("weight_map");
+        JsonNode map = root == null || !root.isObject() ? null : root.get("weight_map");
         if (map == null || !map.isObject()) throw new SafeTensorsException(index + ": has no weight_map object");
         Map<String, String> weightMap = new LinkedHashMap<>();
-        map.fields().forEachRemaining(e -> weightMap.put(e.getKey(), e.getValue().asText()));
+        map.fields().forEachRemaining(e -> {
+            if (!e.getValue().isTextual() || e.getValue().textValue().isEmpty()) {
+                throw new SafeTensorsException(index + ": weight_map entry '" + e.getKey() + "' is " + e.getValue()
+                        + ", expected the name of a shard file");
+            }
+            weightMap.put(e.getKey(), e.getValue().textValue());
+        });
         Set<String> shardNames = new TreeSet<>(weightMap.values());
         List<Path> shards = new ArrayList<>();
         for (String s : shardNames) {

@@ -204,14 +204,20 @@ public final class ModelSource {
         JsonNode map;
         try {
             JsonNode root = new ObjectMapper().readTree(index.toFile());
-            map = root == null ? null : root.get("weight_map");
+            map = root == null || !root.isObject() ? null : root.get("weight_map");
         } catch (IOException e) {
-            throw new InstellaException(index + ": not a valid safetensors index (" + e.getMessage() + ")", e);
+            throw new InstellaException(index + ": not a valid safetensors index ("
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse("") + ")", e);
         }
         if (map == null || !map.isObject()) throw new InstellaException(index + ": has no weight_map object");
         Set<String> shards = new LinkedHashSet<>();
-        for (Iterator<JsonNode> it = map.elements(); it.hasNext(); ) {
-            String s = it.next().asText();
+        for (Iterator<java.util.Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+            var entry = it.next();
+            if (!entry.getValue().isTextual()) {
+                throw new InstellaException(index + ": weight_map entry '" + entry.getKey() + "' is " + entry.getValue()
+                        + ", expected the name of a shard file");
+            }
+            String s = entry.getValue().textValue();
             if (s.isEmpty() || s.startsWith("/") || s.contains("..")) {
                 throw new InstellaException(index + ": weight_map names an unsafe shard path '" + s + "'");
             }

@@ -96,8 +96,22 @@ public final class Tokenizer {
      *     unknown tokens, duplicate ids, ...) or describes a tokenizer other than byte-level BPE
      */
     public static Tokenizer load(Path tokenizerJson) throws TokenizerException {
+        return load(tokenizerJson, MAX_IDS);
+    }
+
+    /** Ids a tokenizer file may use when no model bounds them: 2^22, 16 times the largest vocabulary in use. */
+    public static final int MAX_IDS = 1 << 22;
+
+    /**
+     * Reads a Hugging Face {@code tokenizer.json} for a model with {@code vocabSize} embedding rows: every id in
+     * the file must be below it (an id the model cannot embed is refused when loading, not when it is met).
+     *
+     * @throws TokenizerException as {@link #load(Path)}, and for an id at or above vocabSize
+     */
+    public static Tokenizer load(Path tokenizerJson, int vocabSize) throws TokenizerException {
         Objects.requireNonNull(tokenizerJson, "tokenizerJson");
-        return new Tokenizer(TokenizerFile.read(tokenizerJson));
+        if (vocabSize < 1) throw new IllegalArgumentException("vocabSize " + vocabSize);
+        return new Tokenizer(TokenizerFile.read(tokenizerJson, vocabSize));
     }
 
     /** The ids of {@code text}, as HF {@code tokenizer(text).input_ids} (nothing is added around them). */

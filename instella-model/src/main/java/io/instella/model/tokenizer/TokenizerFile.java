@@ -40,15 +40,39 @@ final class TokenizerFile {
     final List<AddedToken> addedTokens = new ArrayList<>();
 
     private final Path path;
+    /** The largest tokenizer.json files in use are tens of MB. */
+    static final long MAX_FILE_BYTES = 512L << 20;
 
     private TokenizerFile(Path path) {
         this.path = path;
     }
 
+    /** Ids must be below this: the model's vocab_size, or {@link Tokenizer#MAX_IDS} for a tokenizer on its own. */
+    private int idLimit = Tokenizer.MAX_IDS;
+
     static TokenizerFile read(Path path) {
+        return read(path, Tokenizer.MAX_IDS);
+    }
+
+    static TokenizerFile read(Path path, int idLimit) {
         TokenizerFile file = new TokenizerFile(path);
+        file.idLimit = Math.min(idLimit, Tokenizer.MAX_IDS);
         file.parse(readTree(path));
         return file;
+    }
+
+    /** Why an id is refused ("" when it is fine): negative, not an integer, or at/above the id limit. */
+    private String badId(JsonNode idNode) {
+        if (!idNode.isIntegralNumber()) return "expected a non-negative integer";
+        if (idNode.isBigInteger() ? idNode.bigIntegerValue().signum() < 0 : idNode.longValue() < 0) {
+            return "expected a non-negative integer";
+        }
+        if (!idNode.canConvertToInt() || idNode.intValue() >= idLimit) {
+            return idLimit == Tokenizer.MAX_IDS
+                    ? "above the largest supported id " + (Tokenizer.MAX_IDS - 1)
+                    : "not below the model's vocab_size " + idLimit + " (config.json)";
+        }
+        return "";
     }
 
     private TokenizerException error(String problem) {
@@ -58,6 +82,15 @@ final class TokenizerFile {
     private static JsonNode readTree(Path path) {
         byte[] bytes;
         try {
+            // Checked before reading: a FIFO would block, a device would never end.
+            if (Files.exists(path) && !Files.isRegularFile(path)) {
+                throw new TokenizerException("tokenizer file " + path + " is not a regular file (expected a Hugging Face tokenizer.json)");
+            }
+            long size = Files.size(path);
+            if (size > MAX_FILE_BYTES) {
+                throw new TokenizerException("tokenizer file " + path + " is " + size + " bytes, more than the " + MAX_FILE_BYTES
+                        + " a tokenizer.json may have");
+            }
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new TokenizerException("tokenizer file not found: " + path
@@ -222,9 +255,9 @@ final class TokenizerFile {
         for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext();) {
             Map.Entry<String, JsonNode> e = it.next();
             JsonNode idNode = e.getValue();
-            if (!idNode.isIntegralNumber() || !idNode.canConvertToInt() || idNode.asInt() < 0) {
-                throw error("vocab entry \"" + e.getKey() + "\" has id " + idNode
-                        + ", expected a non-negative integer");
+            String bad = badId(idNode);
+            if (!bad.isEmpty()) {
+                throw error("vocab entry \"" + e.getKey() + "\" has id " + idNode + ", " + bad);
             }
             int id = idNode.asInt();
             String previous = vocabTokenOfId.putIfAbsent(id, e.getKey());
@@ -338,8 +371,9 @@ final class TokenizerFile {
             }
             String content = contentNode.asText();
             JsonNode idNode = t.get("id");
-            if (idNode == null || !idNode.isIntegralNumber() || !idNode.canConvertToInt() || idNode.asInt() < 0) {
-                throw error(where + " (\"" + content + "\") has id " + idNode + ", expected a non-negative integer");
+            String bad = idNode == null ? "expected a non-negative integer" : badId(idNode);
+            if (!bad.isEmpty()) {
+                throw error(where + " (\"" + content + "\") has id " + idNode + ", " + bad);
             }
             boolean special = flag(t, "special", false, where);
             boolean normalized = flag(t, "normalized", !special, where);
@@ -354,6 +388,10 @@ final class TokenizerFile {
                 id = vocab.get(content);
             } else {
                 id = nextId++;
+                if (id >= idLimit) {
+                    throw error(where + " \"" + content + "\" would get id " + id + " (the next after the vocab), "
+                            + badId(com.fasterxml.jackson.databind.node.IntNode.valueOf(id)));
+                }
             }
             if (id != idNode.asInt()) {
                 throw error(where + " \"" + content + "\" says id " + idNode.asInt() + " but Hugging Face tokenizers"

@@ -133,4 +133,25 @@ class TokenizerFileErrorTest {
         loadingModified("unk.json", j -> j.model.put("unk_token", "<unk>"))
                 .hasMessageContaining("\"<unk>\" is not in the vocab");
     }
+
+    /** Issue 14: an id of 2147483647 used to end in NegativeArraySizeException (an array of maxId + 1 entries). */
+    @Test
+    void idsAreBoundedByTheVocabulary() {
+        loadingModified("max-int-id.json", j -> j.vocab.put("zz", Integer.MAX_VALUE))
+                .hasMessageContaining("vocab entry \"zz\"").hasMessageContaining("2147483647")
+                .hasMessageContaining("above the largest supported id");
+        loadingModified("huge-id.json", j -> j.vocab.put("zz", new java.math.BigInteger("18446744073709551616")))
+                .hasMessageContaining("vocab entry \"zz\"").hasMessageContaining("18446744073709551616");
+        loadingModified("huge-negative-id.json", j -> j.vocab.put("zz", new java.math.BigInteger("-18446744073709551616")))
+                .hasMessageContaining("expected a non-negative integer");
+        loadingModified("float-id.json", j -> j.vocab.put("zz", 3.0)).hasMessageContaining("expected a non-negative integer");
+        loadingModified("added-max-int.json", j -> j.addedTokens.addObject().put("content", "<x>").put("id", Integer.MAX_VALUE)
+                .put("special", true)).hasMessageContaining("added_tokens[0]").hasMessageContaining("2147483647");
+        // Bounded by the model's vocab_size when it is known: an id the embeddings cannot hold is refused at load.
+        Path file = new SyntheticTokenizerJson().token("ab").merge("a b").write(dir.resolve("vocab-bound.json"));
+        assertThat(Tokenizer.load(file, 257).encode("ab")).containsExactly(256);
+        assertThatThrownBy(() -> Tokenizer.load(file, 256)).isInstanceOf(TokenizerException.class)
+                .hasMessageContaining(file.toString()).hasMessageContaining("vocab entry \"ab\" has id 256")
+                .hasMessageContaining("vocab_size 256");
+    }
 }
