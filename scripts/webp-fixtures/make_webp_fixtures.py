@@ -267,6 +267,7 @@ def make_hostile():
     alpha = open(os.path.join(OUT, "alpha_q50.webp"), "rb").read()
     lossless = open(os.path.join(OUT, "lossless_rgb.webp"), "rb").read()
     vp8 = first_chunk_payload(simple, b"VP8 ")
+    tiny = open(os.path.join(OUT, "size_2x2.webp"), "rb").read()
     parts = first_chunk_payload(open(os.path.join(OUT, "partitions_4.webp"), "rb").read(), b"VP8 ")
     vp8l = first_chunk_payload(lossless, b"VP8L")
     alph = first_chunk_payload(alpha, b"ALPH")
@@ -335,6 +336,9 @@ def make_hostile():
         ("partition_size_huge", riff([chunk(b"VP8 ", patch(parts, 10 + first_partition(parts), b"\xff\xff\xff"))])),
         ("partition_size_zero", riff([chunk(b"VP8 ", patch(parts, 10 + first_partition(parts), b"\0\0\0"))])),
         ("partition_sizes_cut", riff([chunk(b"VP8 ", parts[:10 + first_partition(parts) + 4])])),
+        # Found by fuzzing: a longer first partition leaves token data whose arithmetic-decoder value exceeds
+        # its range; only libwebp's exact 64-bit register arithmetic decodes it as Pillow does.
+        ("bool_value_above_range", patch(patch(tiny, 20, b"\xb0"), 50, b"\x10")),
         ("header_only", simple[:20]),
         ("too_short", simple[:15]),
     ]
@@ -344,6 +348,15 @@ def make_hostile():
     # Every truncation of the file as it is (sizes left as they were).
     for cut in range(0, len(alpha), 7):
         variants.append(("file_cut_%d" % cut, alpha[:cut]))
+    # Seeded byte changes inside VP8 data (modes, partition sizes, tokens): libwebp decodes most of them to some
+    # picture; the pixels must still be libwebp's. Named mut_<fixture>_<offset>_<new byte value>.
+    rnd = random.Random(1414)
+    for key in ("size_17x33", "photo_q5", "partitions_4", "pattern_odd_q20"):
+        original = open(os.path.join(OUT, key + ".webp"), "rb").read()
+        for _ in range(40):
+            at = rnd.randrange(20, len(original))
+            value = rnd.randrange(256)
+            variants.append(("mut_%s_%d_%d" % (key, at, value), original[:at] + bytes([value]) + original[at + 1:]))
     with open(os.path.join(OUT, "hostile.tsv"), "w") as index:
         index.write("# name\tverdict\tdetail: Pillow 9.4's verdict on hostile/<name>.webp; "
                     "ok detail = WxH:sha256 of convert('RGB').tobytes()\n")
@@ -352,7 +365,7 @@ def make_hostile():
             if data is None:
                 continue
             verdict, detail = pillow_verdict(data)
-            if not name.startswith(("vp8_cut_", "file_cut_")):
+            if not name.startswith(("vp8_cut_", "file_cut_", "mut_")):
                 open(os.path.join(OUT, "hostile", name + ".webp"), "wb").write(data)
             index.write("%s\t%s\t%s\n" % (name, verdict, detail))
 

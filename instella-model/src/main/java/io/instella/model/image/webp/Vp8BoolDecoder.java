@@ -1,21 +1,29 @@
 package io.instella.model.image.webp;
 
 /**
- * The VP8 boolean entropy decoder (RFC 6386 section 7), arithmetic identical to libwebp's {@code VP8GetBit} /
- * {@code VP8GetSigned}. Reading past the end of the partition feeds zero bits and raises {@link #eof()} at exactly
- * the point libwebp raises its {@code eof_} flag, so truncated streams are refused where libwebp refuses them.
+ * The VP8 boolean entropy decoder (RFC 6386 section 7), register for register as libwebp's {@code VP8BitReader}
+ * on 64-bit targets (a 64-bit value window refilled 56 bits at a time while at least 8 bytes remain, then byte by
+ * byte; {@code VP8GetBit} / {@code VP8GetSigned} with their 32-bit comparisons). Valid streams decode the same
+ * with any refill strategy; corrupt ones (whose value exceeds the range) only decode like Pillow's libwebp when
+ * the register arithmetic is the same, so it is. Reading past the end feeds zero bits and raises {@link #eof()}
+ * where libwebp raises its {@code eof_} flag.
  */
 final class Vp8BoolDecoder {
+
+    /** Bits added by one bulk refill (libwebp's BITS on 64-bit targets). */
+    private static final int BITS = 56;
 
     private final byte[] buf;
     private int pos;
     private final int end;
+    /** Bulk refills (which read 8 bytes) happen while {@code pos < max}. */
+    private final int max;
 
-    /** {@code range - 1}, 127..254 between calls. */
+    /** {@code range - 1}, 127..254 between calls on valid streams. */
     private int range;
-    /** Bits not yet consumed; the decoder looks at {@code value >>> bits}. */
+    /** Unsigned 64-bit window; the decoder looks at {@code value >>> bits}. */
     private long value;
-    /** Number of buffered bits beyond the 8 the decoder looks at; negative means "load a byte". */
+    /** Number of buffered bits beyond the 8 the decoder looks at; negative means "refill". */
     private int bits;
     private boolean eof;
 
@@ -23,21 +31,31 @@ final class Vp8BoolDecoder {
         this.buf = buf;
         this.pos = offset;
         this.end = offset + length;
+        this.max = length >= 8 ? offset + length - 8 + 1 : offset;
         this.range = 255 - 1;
         this.value = 0;
         this.bits = -8;
         this.eof = false;
-        loadByte();
+        load();
     }
 
     boolean eof() {
         return eof;
     }
 
-    private void loadByte() {
-        if (pos < end) {
+    private void load() {
+        if (pos < max) {
+            // Seven bytes, big-endian, below the bits already held (the top ones fall off as in a uint64_t).
+            long in = 0;
+            for (int i = 0; i < 7; i++) {
+                in = (in << 8) | (buf[pos + i] & 0xFFL);
+            }
+            pos += 7;
+            value = in | (value << BITS);
+            bits += BITS;
+        } else if (pos < end) {
             bits += 8;
-            value = (buf[pos++] & 0xFF) | (value << 8);
+            value = (buf[pos++] & 0xFFL) | (value << 8);
         } else if (!eof) {
             value <<= 8;
             bits += 8;
@@ -51,18 +69,18 @@ final class Vp8BoolDecoder {
     int bit(int prob) {
         int r = range;
         if (bits < 0) {
-            loadByte();
+            load();
         }
         int p = bits;
-        int split = (r * prob) >>> 8;
-        int v = (int) (value >>> p);
+        long split = (r * prob) >>> 8;
+        long v = (value >>> p) & 0xFFFFFFFFL;
         int bit;
         if (v > split) {
-            r -= split;
-            value -= (long) (split + 1) << p;
+            r -= (int) split;
+            value -= (split + 1) << p;
             bit = 1;
         } else {
-            r = split + 1;
+            r = (int) split + 1;
             bit = 0;
         }
         int shift = 7 ^ (31 - Integer.numberOfLeadingZeros(r));
@@ -90,16 +108,16 @@ final class Vp8BoolDecoder {
     /** Applies an equiprobable sign bit to {@code v} (libwebp's {@code VP8GetSigned}). */
     int signed(int v) {
         if (bits < 0) {
-            loadByte();
+            load();
         }
         int p = bits;
-        int split = range >>> 1;
-        int val = (int) (value >>> p);
-        int mask = (split - val) >> 31;
+        long split = (range & 0xFFFFFFFFL) >>> 1;
+        long val = (value >>> p) & 0xFFFFFFFFL;
+        int mask = ((int) (split - val)) >> 31;
         bits -= 1;
         range += mask;
         range |= 1;
-        value -= (long) ((split + 1) & mask) << p;
+        value -= ((split + 1) & (mask & 0xFFFFFFFFL)) << p;
         return (v ^ mask) - mask;
     }
 }

@@ -687,6 +687,22 @@ final class Vp8Decoder {
 
     private final int[] idctTmp = new int[16];
 
+    /** Wraps to a signed 16-bit lane, as the SSE2 code does. */
+    private static int s16(int v) {
+        return (short) v;
+    }
+
+    /** {@code _mm_mulhi_epi16}: high half of the signed 16x16-bit product. */
+    private static int mulhi(int a, int k) {
+        return (a * k) >> 16;
+    }
+
+    /**
+     * Full inverse DCT of one 4x4 block, added to the prediction. This follows libwebp's SSE2 version (what Pillow
+     * runs on x86-64): the same arithmetic as the C version ({@code x * 35468 >> 16} computed as
+     * {@code (x * -30068 >> 16) + x}, {@code x * 85627 >> 16} as {@code (x * 20091 >> 16) + x}), but every
+     * intermediate wraps to 16 bits. Valid streams never overflow, so both agree; corrupt ones decode like Pillow.
+     */
     private void transformOne(short[] in, int inOff, int dst) {
         int[] tmp = idctTmp;
         int t = 0;
@@ -695,28 +711,34 @@ final class Vp8Decoder {
             int i4 = in[inOff + 4 + i];
             int i8 = in[inOff + 8 + i];
             int i12 = in[inOff + 12 + i];
-            int a = i0 + i8;
-            int b = i0 - i8;
-            int c = mul2(i4) - mul1(i12);
-            int d = mul1(i4) + mul2(i12);
-            tmp[t] = a + d;
-            tmp[t + 1] = b + c;
-            tmp[t + 2] = b - c;
-            tmp[t + 3] = a - d;
+            int a = s16(i0 + i8);
+            int b = s16(i0 - i8);
+            int c = s16(s16(i4 - i12) + s16(mulhi(i4, -30068) - mulhi(i12, 20091)));
+            int d = s16(s16(i4 + i12) + s16(mulhi(i4, 20091) + mulhi(i12, -30068)));
+            tmp[t] = s16(a + d);
+            tmp[t + 1] = s16(b + c);
+            tmp[t + 2] = s16(b - c);
+            tmp[t + 3] = s16(a - d);
             t += 4;
         }
         for (int i = 0; i < 4; i++) {
-            int dc = tmp[i] + 4;
-            int a = dc + tmp[8 + i];
-            int b = dc - tmp[8 + i];
-            int c = mul2(tmp[4 + i]) - mul1(tmp[12 + i]);
-            int d = mul1(tmp[4 + i]) + mul2(tmp[12 + i]);
-            store(dst, a + d);
-            store(dst + 1, b + c);
-            store(dst + 2, b - c);
-            store(dst + 3, a - d);
+            int dc = s16(tmp[i] + 4);
+            int a = s16(dc + tmp[8 + i]);
+            int b = s16(dc - tmp[8 + i]);
+            int t1 = tmp[4 + i];
+            int t3 = tmp[12 + i];
+            int c = s16(s16(t1 - t3) + s16(mulhi(t1, -30068) - mulhi(t3, 20091)));
+            int d = s16(s16(t1 + t3) + s16(mulhi(t1, 20091) + mulhi(t3, -30068)));
+            addClamped(dst, s16(a + d) >> 3);
+            addClamped(dst + 1, s16(b + c) >> 3);
+            addClamped(dst + 2, s16(b - c) >> 3);
+            addClamped(dst + 3, s16(a - d) >> 3);
             dst += BPS;
         }
+    }
+
+    private void addClamped(int pos, int v) {
+        ws[pos] = (byte) clip8((ws[pos] & 0xFF) + v);
     }
 
     private void transformAc3(short[] in, int inOff, int dst) {

@@ -46,6 +46,16 @@ class WebpDecoderHostileTest {
             int cut = Integer.parseInt(name.substring("file_cut_".length()));
             return Arrays.copyOf(WebpFixtures.bytes("alpha_q50.webp"), cut);
         }
+        if (name.startsWith("mut_")) {
+            // mut_<fixture>_<offset>_<value>: one byte of a fixture replaced.
+            String[] parts = name.substring("mut_".length()).split("_");
+            int value = Integer.parseInt(parts[parts.length - 1]);
+            int offset = Integer.parseInt(parts[parts.length - 2]);
+            String fixture = String.join("_", Arrays.copyOf(parts, parts.length - 2));
+            byte[] file = WebpFixtures.bytes(fixture + ".webp");
+            file[offset] = (byte) value;
+            return file;
+        }
         return WebpFixtures.bytes("hostile/" + name + ".webp");
     }
 
