@@ -309,9 +309,9 @@ final class ImageHeaders {
             long dataStart = p + 1;
             p = skipSubBlocks(b, dataStart);
             if (frame == 1) {
-                if (codeSize < 1 || codeSize > 11) {
+                if (codeSize < 1 || codeSize > 8) { // the JDK's GIF reader decodes 1 to 8 (GIF itself: 2 to 8)
                     throw corrupt(name, f, "the first frame declares an LZW code size of " + codeSize
-                            + " bits (1 to 11 are valid)");
+                            + " bits (1 to 8 are supported)");
                 }
                 canvasW = Math.max(screenW, left + fw);
                 canvasH = Math.max(screenH, top + fh);
@@ -392,7 +392,7 @@ final class ImageHeaders {
                     + " data is not supported");
         }
         if (compression > 6 || (compression == 1 && bits != 8) || (compression == 2 && bits != 4)
-                || ((compression == 3 || compression == 6) && bits != 16 && bits != 32)) {
+                || ((compression == 3 || compression == 6) && bits != 16 && bits != 24 && bits != 32)) {
             throw new ImageDecodeException(name, "unsupported BMP compression (" + compression + ") for "
                     + bits + " bits per pixel");
         }

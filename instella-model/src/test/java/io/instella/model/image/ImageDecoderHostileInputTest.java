@@ -211,6 +211,9 @@ class ImageDecoderHostileInputTest {
                 "truncated", "13000x13000");
         assertRefusedQuickly(gif(60000, 60000, gifFrame(0, 0, 1, 1, ONE_PIXEL_LZW)), "screen.gif",
                 "60000x60000", "exceeds the limit");
+        byte[] codeSize = gif(1, 1, gifFrame(0, 0, 1, 1, ONE_PIXEL_LZW));
+        codeSize[13 + 6 + 10] = 12;
+        assertRefusedQuickly(codeSize, "code.gif", "LZW code size of 12 bits");
         byte[] noImage = Arrays.copyOf(gif(5, 5), 13 + 6);
         assertRefusedQuickly(noImage, "none.gif", "no image");
     }
@@ -297,6 +300,7 @@ class ImageDecoderHostileInputTest {
         assertRefusedQuickly(bmp(5, 5, 7, 0, new byte[64]), "bits.bmp", "pixel depth (7 bits per pixel)");
         assertRefusedQuickly(bmp(5, 5, 24, 4, new byte[64]), "jpeg.bmp", "embedded JPEG");
         assertRefusedQuickly(bmp(5, 5, 24, 1, new byte[64]), "rle.bmp", "compression (1) for 24 bits");
+        assertRefusedQuickly(bmp(5, 5, 8, 3, new byte[64]), "fields.bmp", "compression (3) for 8 bits");
     }
 
     // ---- JPEG --------------------------------------------------------------------------------------------------
