@@ -473,7 +473,11 @@ final class ImageHeaders {
                 throw corrupt(name, Format.TIFF, "RowsPerStrip is 0");
             }
             long expected = ceilDiv(height, rowsPerStrip) * planes;
-            t.checkChunks(273, 279, expected, "strips", "StripOffsets", "StripByteCounts");
+            // Old-style JPEG-in-TIFF may point at its JPEG stream (JPEGInterchangeFormat) instead of strips.
+            boolean oldJpegWithoutStrips = compression == 6 && !t.has(273);
+            if (!oldJpegWithoutStrips) {
+                t.checkChunks(273, 279, expected, "strips", "StripOffsets", "StripByteCounts");
+            }
             chunkBytes = rowsPerStrip * ceilDiv(rowBits / planes, 8);
             long[] counts = t.integers(279);
             if (compression == 1 && counts != null) {
@@ -545,11 +549,12 @@ final class ImageHeaders {
             int type = u16(e + 2);
             long count = u32(e + 4);
             int size = switch (type) {
-                case 1 -> 1; // BYTE
-                case 3 -> 2; // SHORT
-                case 4, 13 -> 4; // LONG, IFD
+                case 1, 6 -> 1; // BYTE, SBYTE
+                case 3, 8 -> 2; // SHORT, SSHORT
+                case 4, 9, 13 -> 4; // LONG, SLONG, IFD
                 default -> 0;
             };
+            boolean signed = type == 6 || type == 8 || type == 9;
             if (size == 0) {
                 throw corrupt(name, Format.TIFF, "tag " + tag + " has type " + type + ", not an integer type");
             }
@@ -563,10 +568,13 @@ final class ImageHeaders {
             for (int i = 0; i < count; i++) {
                 long p = at + (long) i * size;
                 values[i] = switch (size) {
-                    case 1 -> u8(b, p);
-                    case 2 -> u16(p);
-                    default -> u32(p);
+                    case 1 -> signed ? (byte) u8(b, p) : u8(b, p);
+                    case 2 -> signed ? (short) u16(p) : u16(p);
+                    default -> signed ? (int) u32(p) : u32(p);
                 };
+                if (values[i] < 0) {
+                    throw corrupt(name, Format.TIFF, "tag " + tag + " has the negative value " + values[i]);
+                }
             }
             return values;
         }

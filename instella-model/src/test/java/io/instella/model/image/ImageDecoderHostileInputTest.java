@@ -106,6 +106,12 @@ class ImageDecoderHostileInputTest {
         byte[] file = tiff(pixels, rgbStripTags(2, 2, 3, 1, new long[] {0, 6}, new long[] {6, 6}));
         RgbImage image = DECODER.decode(file, "ok.tif");
         assertThat(image.rgb()).containsExactly(pixels);
+        // Sizes stored as signed LONGs are read as libtiff reads them; a negative one is refused.
+        Tag[] tags = rgbStripTags(2, 2, 3, 1, new long[] {0, 6}, new long[] {6, 6});
+        tags[0] = new Tag(256, 9, 2);
+        assertThat(DECODER.decode(tiff(pixels, tags), "slong.tif").rgb()).containsExactly(pixels);
+        tags[0] = new Tag(256, 9, 0xFFFFFFFEL);
+        assertRefusedQuickly(tiff(pixels, tags), "negative.tif", "tag 256 has the negative value -2");
     }
 
     @Test
