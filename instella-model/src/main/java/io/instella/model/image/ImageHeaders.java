@@ -309,9 +309,9 @@ final class ImageHeaders {
             long dataStart = p + 1;
             p = skipSubBlocks(b, dataStart);
             if (frame == 1) {
-                if (codeSize < 1 || codeSize > 11) {
+                if (codeSize < 1 || codeSize > 8) { // the JDK's GIF reader decodes 1 to 8 (GIF itself: 2 to 8)
                     throw corrupt(name, f, "the first frame declares an LZW code size of " + codeSize
-                            + " bits (1 to 11 are valid)");
+                            + " bits (1 to 8 are supported)");
                 }
                 canvasW = Math.max(screenW, left + fw);
                 canvasH = Math.max(screenH, top + fh);
@@ -392,7 +392,7 @@ final class ImageHeaders {
                     + " data is not supported");
         }
         if (compression > 6 || (compression == 1 && bits != 8) || (compression == 2 && bits != 4)
-                || ((compression == 3 || compression == 6) && bits != 16 && bits != 32)) {
+                || ((compression == 3 || compression == 6) && bits != 16 && bits != 24 && bits != 32)) {
             throw new ImageDecodeException(name, "unsupported BMP compression (" + compression + ") for "
                     + bits + " bits per pixel");
         }
@@ -473,7 +473,11 @@ final class ImageHeaders {
                 throw corrupt(name, Format.TIFF, "RowsPerStrip is 0");
             }
             long expected = ceilDiv(height, rowsPerStrip) * planes;
-            t.checkChunks(273, 279, expected, "strips", "StripOffsets", "StripByteCounts");
+            // Old-style JPEG-in-TIFF may point at its JPEG stream (JPEGInterchangeFormat) instead of strips.
+            boolean oldJpegWithoutStrips = compression == 6 && !t.has(273);
+            if (!oldJpegWithoutStrips) {
+                t.checkChunks(273, 279, expected, "strips", "StripOffsets", "StripByteCounts");
+            }
             chunkBytes = rowsPerStrip * ceilDiv(rowBits / planes, 8);
             long[] counts = t.integers(279);
             if (compression == 1 && counts != null) {
@@ -545,11 +549,12 @@ final class ImageHeaders {
             int type = u16(e + 2);
             long count = u32(e + 4);
             int size = switch (type) {
-                case 1 -> 1; // BYTE
-                case 3 -> 2; // SHORT
-                case 4, 13 -> 4; // LONG, IFD
+                case 1, 6 -> 1; // BYTE, SBYTE
+                case 3, 8 -> 2; // SHORT, SSHORT
+                case 4, 9, 13 -> 4; // LONG, SLONG, IFD
                 default -> 0;
             };
+            boolean signed = type == 6 || type == 8 || type == 9;
             if (size == 0) {
                 throw corrupt(name, Format.TIFF, "tag " + tag + " has type " + type + ", not an integer type");
             }
@@ -563,10 +568,13 @@ final class ImageHeaders {
             for (int i = 0; i < count; i++) {
                 long p = at + (long) i * size;
                 values[i] = switch (size) {
-                    case 1 -> u8(b, p);
-                    case 2 -> u16(p);
-                    default -> u32(p);
+                    case 1 -> signed ? (byte) u8(b, p) : u8(b, p);
+                    case 2 -> signed ? (short) u16(p) : u16(p);
+                    default -> signed ? (int) u32(p) : u32(p);
                 };
+                if (values[i] < 0) {
+                    throw corrupt(name, Format.TIFF, "tag " + tag + " has the negative value " + values[i]);
+                }
             }
             return values;
         }

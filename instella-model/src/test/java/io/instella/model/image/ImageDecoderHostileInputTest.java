@@ -106,6 +106,12 @@ class ImageDecoderHostileInputTest {
         byte[] file = tiff(pixels, rgbStripTags(2, 2, 3, 1, new long[] {0, 6}, new long[] {6, 6}));
         RgbImage image = DECODER.decode(file, "ok.tif");
         assertThat(image.rgb()).containsExactly(pixels);
+        // Sizes stored as signed LONGs are read as libtiff reads them; a negative one is refused.
+        Tag[] tags = rgbStripTags(2, 2, 3, 1, new long[] {0, 6}, new long[] {6, 6});
+        tags[0] = new Tag(256, 9, 2);
+        assertThat(DECODER.decode(tiff(pixels, tags), "slong.tif").rgb()).containsExactly(pixels);
+        tags[0] = new Tag(256, 9, 0xFFFFFFFEL);
+        assertRefusedQuickly(tiff(pixels, tags), "negative.tif", "tag 256 has the negative value -2");
     }
 
     @Test
@@ -211,6 +217,9 @@ class ImageDecoderHostileInputTest {
                 "truncated", "13000x13000");
         assertRefusedQuickly(gif(60000, 60000, gifFrame(0, 0, 1, 1, ONE_PIXEL_LZW)), "screen.gif",
                 "60000x60000", "exceeds the limit");
+        byte[] codeSize = gif(1, 1, gifFrame(0, 0, 1, 1, ONE_PIXEL_LZW));
+        codeSize[13 + 6 + 10] = 12;
+        assertRefusedQuickly(codeSize, "code.gif", "LZW code size of 12 bits");
         byte[] noImage = Arrays.copyOf(gif(5, 5), 13 + 6);
         assertRefusedQuickly(noImage, "none.gif", "no image");
     }
@@ -297,6 +306,7 @@ class ImageDecoderHostileInputTest {
         assertRefusedQuickly(bmp(5, 5, 7, 0, new byte[64]), "bits.bmp", "pixel depth (7 bits per pixel)");
         assertRefusedQuickly(bmp(5, 5, 24, 4, new byte[64]), "jpeg.bmp", "embedded JPEG");
         assertRefusedQuickly(bmp(5, 5, 24, 1, new byte[64]), "rle.bmp", "compression (1) for 24 bits");
+        assertRefusedQuickly(bmp(5, 5, 8, 3, new byte[64]), "fields.bmp", "compression (3) for 8 bits");
     }
 
     // ---- JPEG --------------------------------------------------------------------------------------------------
@@ -344,7 +354,7 @@ class ImageDecoderHostileInputTest {
 
     @Test
     void aDecodeOverItsTimeLimitEndsPromptly() {
-        byte[] big = bigBmp(4000);
+        byte[] big = bigBmp(3000);
         ImageDecoder quick = DECODER.withTimeLimit(Duration.ofMillis(20));
         assertThat(quick.timeLimit()).isEqualTo(Duration.ofMillis(20));
         assertTimeoutPreemptively(QUICK, () -> assertThatThrownBy(() -> quick.decode(big, "slow.bmp"))
@@ -357,7 +367,7 @@ class ImageDecoderHostileInputTest {
 
     @Test
     void interruptingTheDecodingThreadCancelsTheDecode() throws Exception {
-        byte[] big = bigBmp(4000);
+        byte[] big = bigBmp(3000);
         // Interrupted before it starts: refused at once, the interrupt stays set for the caller.
         Thread.currentThread().interrupt();
         try {
