@@ -12,6 +12,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
@@ -93,9 +94,13 @@ final class ImageDecodePool implements AutoCloseable {
             if (holders.decrementAndGet() == 0) slots.release();
         };
         AtomicInteger state = new AtomicInteger(); // 0 running, 1 done, 2 abandoned by its request
+        // Whoever claims first owns the task's share of the slot: the task when it starts, or the caller when it
+        // gives up before the task started (a cancelled task that never runs has no finally to release it).
+        AtomicBoolean claimed = new AtomicBoolean();
         Future<RgbImage> task;
         try {
             task = threads.submit(() -> {
+                if (!claimed.compareAndSet(false, true)) return null;
                 decoding.incrementAndGet();
                 try {
                     return decoder.decode(bytes, param);
@@ -112,11 +117,16 @@ final class ImageDecodePool implements AutoCloseable {
         long start = System.nanoTime();
         try {
             RgbImage image = task.get(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (image == null) throw new ExecutionException(new ImageDecodeException(param, "the decoder produced no image"));
             metrics.imageDecode("ok");
             metrics.imageDecodeSeconds((System.nanoTime() - start) / 1e9);
             return new Decoded(image, release);
         } catch (TimeoutException | CancellationException e) {
-            if (state.compareAndSet(0, 2)) abandoned.incrementAndGet();
+            if (claimed.compareAndSet(false, true)) {
+                release.run(); // the task never started: its share too
+            } else if (state.compareAndSet(0, 2)) {
+                abandoned.incrementAndGet();
+            }
             task.cancel(true); // interrupts the decode thread; the decoders stop at their next check
             release.run();
             metrics.imageDecode("timeout");
@@ -137,7 +147,11 @@ final class ImageDecodePool implements AutoCloseable {
                     : "the decoder could not read it";
             throw ApiError.invalid(param, "invalid_image", "not a usable image: " + what);
         } catch (InterruptedException e) {
-            if (state.compareAndSet(0, 2)) abandoned.incrementAndGet();
+            if (claimed.compareAndSet(false, true)) {
+                release.run();
+            } else if (state.compareAndSet(0, 2)) {
+                abandoned.incrementAndGet();
+            }
             task.cancel(true);
             release.run();
             Thread.currentThread().interrupt();
