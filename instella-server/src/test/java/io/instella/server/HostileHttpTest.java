@@ -67,6 +67,8 @@ class HostileHttpTest {
                 long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (stuckRelease[0].getCount() > 0 && System.nanoTime() < until) Thread.onSpinWait();
             }
+            case "oom" -> throw new OutOfMemoryError("Java heap space");
+            case "bug" -> throw new ClassCastException("class java.io.EOFException cannot be cast to class java.lang.Number");
             default -> { }
         }
         throw new ImageDecodeException(name, "not an image this test decoder knows");
@@ -185,6 +187,25 @@ class HostileHttpTest {
         waitFor(() -> metric("instella_images_decoding") == 0 && metric("instella_image_decodes_abandoned") == 0);
         mode = "refuse";
         assertThat(TestServers.json(chatWithImage(5)).at("/error/code").asText()).isEqualTo("invalid_image");
+    }
+
+    @Test
+    void aDecoderThatRunsOutOfMemoryOrFailsGets400WithoutJdkNames() throws Exception {
+        for (String m : List.of("oom", "bug")) {
+            mode = m;
+            HttpResponse<String> r = chatWithImage(10 + m.length());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+            JsonNode err = TestServers.json(r).get("error");
+            assertThat(err.get("code").asText()).isEqualTo("invalid_image");
+            assertThat(err.get("message").asText()).startsWith("not a usable image").doesNotContain("java.")
+                    .doesNotContain("Error").doesNotContain("Exception");
+        }
+        // One line each in the log, without a stack; then nothing else.
+        synchronized (logged) {
+            assertThat(logged).hasSize(2).allMatch(rec -> rec.getLevel() == Level.WARNING && rec.getThrown() == null);
+            logged.clear();
+        }
+        assertStillServing();
     }
 
     @Test
