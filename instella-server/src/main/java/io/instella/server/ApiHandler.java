@@ -254,8 +254,9 @@ final class ApiHandler extends Handler.Abstract {
             drain(request, limit);
             throw tooLarge(declared);
         }
-        if (declared > SMALL_BODY) lease.reserve(declared);
-        BodyBuffer buf = new BodyBuffer((int) (declared >= 0 ? declared : 8192));
+        // Room is reserved as bytes arrive, not as announced: a client that announces a large body and sends it
+        // slowly holds only what it has sent.
+        BodyBuffer buf = new BodyBuffer((int) (declared >= 0 ? Math.min(declared, SMALL_BODY) : 8192));
         try (InputStream in = Request.asInputStream(request)) {
             byte[] chunk = new byte[64 * 1024];
             int r;
@@ -302,7 +303,7 @@ final class ApiHandler extends Handler.Abstract {
 
     /**
      * Room for one request's body in the request-buffer budget ({@code --request-buffer-mb}), so that many large
-     * bodies at once cannot fill the heap: reserved as the body's size becomes known, waited for briefly, else 503.
+     * bodies at once cannot fill the heap: reserved as the body arrives, waited for briefly, else 503.
      */
     private final class BodyLease implements AutoCloseable {
         private int heldKib;

@@ -210,11 +210,12 @@ class HostileHttpTest {
 
     @Test
     void largeBodiesBeyondTheBufferBudgetGet503() throws Exception {
-        // A client announces a 900 KB body and sends it slowly: it holds most of the 1 MiB budget.
+        // A client sends 800 KB of a 900 KB body and stalls: it holds most of the 1 MiB budget.
         try (Socket slow = new Socket("127.0.0.1", server.port())) {
             OutputStream out = slow.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: 900000\r\n\r\n{\"messages\":").getBytes(StandardCharsets.US_ASCII));
+                    + "Content-Length: 900000\r\n\r\n{\"messages\":[{\"role\":\"user\",\"content\":\"").getBytes(StandardCharsets.US_ASCII));
+            out.write("a".repeat(820_000).getBytes(StandardCharsets.US_ASCII));
             out.flush();
             waitFor(() -> metric("instella_request_buffer_bytes") > 800_000);
             String big = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(600_000) + "\"}]}";
