@@ -185,7 +185,7 @@ final class ApiHandler extends Handler.Abstract {
                     authorize(request);
                     String id = path.substring("/v1/models/".length());
                     if (!id.equals(options.modelName())) {
-                        throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + id + "' does not exist");
+                        throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + RequestParser.shorten(id) + "' does not exist");
                     }
                     return sendJson(response, callback, 200, modelJson());
                 }

@@ -63,7 +63,7 @@ final class RequestParser {
         refuseUnsupported(kind, root);
         String modelName = string(root, "model");
         if (modelName != null && !modelName.equals(options.modelName())) {
-            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + modelName
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + shorten(modelName)
                     + "' does not exist; this server serves '" + options.modelName() + "' (see GET /v1/models)");
         }
         boolean stream = bool(root, "stream", false);
@@ -381,6 +381,11 @@ final class RequestParser {
             }
         }
         return longest;
+    }
+
+    /** A client's value quoted in an error message, cut so that a huge value is not sent back whole. */
+    static String shorten(String value) {
+        return value.length() <= 200 ? value : value.substring(0, 200) + "... (" + value.length() + " characters)";
     }
 
     /** Tokenises like {@code InstellaVL.prepare}, with images already encoded (possibly from the cache). */
