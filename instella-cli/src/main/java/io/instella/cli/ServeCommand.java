@@ -1,7 +1,9 @@
 package io.instella.cli;
 
 import io.instella.core.kernels.Parallel;
+import io.instella.model.InstellaException;
 import io.instella.model.InstellaVL;
+import io.instella.server.MemoryPlan;
 import io.instella.server.InstellaServer;
 import io.instella.server.ServerOptions;
 import picocli.CommandLine.Command;
@@ -103,6 +105,27 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--memory", paramLabel = "SIZE", description = "Heap cap, e.g. 6g or 800m: the ./instella launcher "
+            + "starts the JVM with -Xmx SIZE; KV caches, caches and request buffers must fit in it (checked at startup). "
+            + "Default: half of the machine's memory (the launcher's -XX:MaxRAMPercentage=50).")
+    String memory;
+
+    @Option(names = "--image-decode-threads", description = "Images decoded at once (default: min(4, cores)).")
+    Integer imageDecodeThreads;
+
+    @Option(names = "--image-decode-queue", defaultValue = "16",
+            description = "Images that may wait for a decode thread before 503 (default: ${DEFAULT-VALUE}).")
+    int imageDecodeQueue;
+
+    @Option(names = "--image-decode-timeout", defaultValue = "10",
+            description = "Seconds one image may take to decode (waiting for a thread included) before the request "
+                    + "gets 400 and the decode is stopped (default: ${DEFAULT-VALUE}).")
+    double imageDecodeTimeout;
+
+    @Option(names = "--request-buffer-mb", description = "Request-body memory held at once by all requests together, MiB "
+            + "(default: 4 x --max-body-mb); a large body beyond it waits up to 2 s, then gets 503.")
+    Long requestBufferMb;
+
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(threads);
@@ -112,6 +135,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         var out = spec.commandLine().getOut();
         var err = spec.commandLine().getErr();
+        long heapCap = HeapCap.current();
+        if (memory != null) HeapCap.requireMatches(memory, heapCap);
         io.instella.core.tensor.DType cacheType = kvCache == null ? null : InstellaVL.kvCacheType(kvCache);
         InstellaVL vl = InstellaVL.load(model, quant == null ? null : InstellaVL.quantization(quant));
         if (cacheType != null) vl.languageModel().setCacheType(cacheType);
@@ -122,7 +147,18 @@ public final class ServeCommand implements Callable<Integer> {
                 .requestTimeout(Duration.ofSeconds(timeoutSeconds)).defaultMaxTokens(defaultMaxTokens).prefillChunk(prefillChunk)
                 .prefixCacheBytes(prefixCacheMb << 20).imageCacheBytes(imageCacheMb << 20).corsOrigins(corsOrigins)
                 .imageUrlHosts(imageHosts).imageUrlMaxBytes(imageUrlMaxMb << 20).imageUrlTimeout(Duration.ofSeconds(imageUrlTimeout))
-                .shutdownGrace(Duration.ofSeconds(shutdownGrace)).build();
+                .shutdownGrace(Duration.ofSeconds(shutdownGrace))
+                .imageDecodeThreads(imageDecodeThreads != null ? imageDecodeThreads : Math.min(4, Runtime.getRuntime().availableProcessors()))
+                .imageDecodeQueue(imageDecodeQueue).imageDecodeTimeout(Duration.ofMillis(Math.round(imageDecodeTimeout * 1000)))
+                .requestBufferBytes(requestBufferMb != null ? requestBufferMb << 20 : 0).build();
+        MemoryPlan plan = MemoryPlan.of(vl, options);
+        if (plan.total() > heapCap) {
+            vl.close();
+            throw new InstellaException("the server needs up to " + plan.describe() + " of heap with these options, "
+                    + "but its heap cap is " + MemoryPlan.mib(heapCap) + "; give --memory "
+                    + HeapCap.suggest(plan.total()) + " (or lower --parallel, --ctx, --prefix-cache-mb, --image-cache-mb, "
+                    + "--max-body-mb or --image-decode-threads, or use --kv-cache f16)");
+        }
         InstellaServer server;
         try {
             server = InstellaServer.start(vl, options);
@@ -140,6 +176,9 @@ public final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "instella-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        out.println("instella: memory: heap cap " + MemoryPlan.mib(heapCap) + HeapCap.origin(memory, heapCap) + "; the server needs at most "
+                + plan.describe() + "; process RSS stays under the heap cap + " + MemoryPlan.mib(HeapCap.JVM_OVERHEAD)
+                + " + the mapped weights (" + MemoryPlan.mib(vl.weightBytes()) + ")");
         out.println("instella: serving " + name + " on " + server.url() + "  (chat page: " + server.url() + "/, API: "
                 + server.url() + "/v1, parallel " + parallel + ", context " + options.contextLength()
                 + (apiKey != null ? ", API key required" : "") + ")");

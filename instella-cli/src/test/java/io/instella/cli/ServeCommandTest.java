@@ -44,11 +44,29 @@ class ServeCommandTest {
     }
 
     @Test
+    void theHeapMustHoldWhatTheServerMayKeep() {
+        // This JVM's heap cap is not 3g: --memory must match the -Xmx the launcher derives from it.
+        CliRunner wrong = CliRunner.run("serve", "--model", Golden.resolve("model").toString(), "--port", "0", "--memory", "3g");
+        assertThat(wrong.exitCode()).isEqualTo(1);
+        assertThat(wrong.err()).contains("--memory 3g", "-Xmx3g").doesNotContain("Exception");
+        CliRunner notASize = CliRunner.run("serve", "--model", Golden.resolve("model").toString(), "--port", "0", "--memory", "lots");
+        assertThat(notASize.exitCode()).isEqualTo(1);
+        assertThat(notASize.err()).contains("not a size");
+        // 100 GB of kept KV caches cannot fit in any heap this test runs with.
+        CliRunner tooMuch = CliRunner.run("serve", "--model", Golden.resolve("model").toString(), "--port", "0",
+                "--prefix-cache-mb", "100000");
+        assertThat(tooMuch.exitCode()).isEqualTo(1);
+        assertThat(tooMuch.err()).contains("the server needs up to", "heap cap", "give --memory", "--prefix-cache-mb");
+    }
+
+    @Test
     void sigtermLetsRunningRequestsFinishOrEndsThemCleanly() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-Xss8m", "-Xmx2g",
                 "-cp", System.getProperty("java.class.path"), "io.instella.cli.Main", "serve",
-                "--model", Golden.resolve("model").toString(), "--port", "0", "--shutdown-grace", "3"));
+                "--model", Golden.resolve("model").toString(), "--port", "0", "--shutdown-grace", "3",
+                // what the server may hold must fit in the child's 2 GiB heap (checked at startup)
+                "--prefix-cache-mb", "64"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -65,11 +83,12 @@ class ServeCommandTest {
             ExecutorService threads = Executors.newFixedThreadPool(2);
 
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            // One request short enough to finish within the 3 s grace, one far too long for it.
+            // One request short enough to finish within the 3 s grace even on a loaded 2-core machine with a cold JIT
+            // (it may also finish before the signal, which the assertions allow), one far too long for it.
             List<String> shortEvents = Collections.synchronizedList(new ArrayList<>());
             List<String> longEvents = Collections.synchronizedList(new ArrayList<>());
             String finalUrl = url;
-            CompletableFuture<Void> readShort = CompletableFuture.runAsync(() -> stream(http, finalUrl, 150, shortEvents), threads);
+            CompletableFuture<Void> readShort = CompletableFuture.runAsync(() -> stream(http, finalUrl, 40, shortEvents), threads);
             CompletableFuture<Void> readLong = CompletableFuture.runAsync(() -> stream(http, finalUrl, 3500, longEvents), threads);
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while ((shortEvents.size() < 3 || longEvents.size() < 3) && System.nanoTime() < until) Thread.sleep(5);

@@ -9,7 +9,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.instella.model.generate.GenerationResult;
 import io.instella.model.generate.TokenLogprob;
+import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -28,6 +30,7 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -43,6 +46,14 @@ final class ApiHandler extends Handler.Abstract {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
     private static final SecureRandom RANDOM = new SecureRandom();
+    static final int MAX_JSON_DEPTH = 64;
+    static final int MAX_JSON_NAME = 1024;
+    static final int MAX_JSON_NUMBER = 100;
+    static final long MAX_JSON_TOKENS = 200_000;
+    /** Bodies up to this size are not counted against the request-buffer budget (they cannot add up to much). */
+    static final int SMALL_BODY = 64 * 1024;
+    /** How long a large body may wait for room in the request-buffer budget before 503. */
+    private static final long BUDGET_WAIT_MS = 2000;
 
     private final ServerOptions options;
     private final Engine engine;
@@ -52,6 +63,7 @@ final class ApiHandler extends Handler.Abstract {
     private final byte[] apiKeyDigest;
     private final byte[] indexHtml;
     private final long created = System.currentTimeMillis() / 1000;
+    private final Semaphore bodyBudgetKib;
 
     ApiHandler(ServerOptions options, Engine engine, RequestParser parser, Metrics metrics) {
         this.options = options;
@@ -59,8 +71,17 @@ final class ApiHandler extends Handler.Abstract {
         this.parser = parser;
         this.metrics = metrics;
         this.mapper = JsonMapper.builder().build();
+        // A body within the size limit must not become a much larger tree: bounded nesting, strings, names,
+        // numbers and token count ([{},{},...] would otherwise turn 20 MB into millions of objects).
         mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxStringLength((int) Math.min(Integer.MAX_VALUE, options.maxBodyBytes())).maxNestingDepth(64).build());
+                .maxStringLength((int) Math.min(Integer.MAX_VALUE, options.maxBodyBytes()))
+                .maxNestingDepth(MAX_JSON_DEPTH).maxNameLength(MAX_JSON_NAME).maxNumberLength(MAX_JSON_NUMBER)
+                .maxTokenCount(MAX_JSON_TOKENS).build());
+        this.bodyBudgetKib = new Semaphore((int) Math.min(Integer.MAX_VALUE, options.requestBufferBytes() >> 10));
+        metrics.gauge("instella_request_buffer_bytes", "Request-body bytes held in memory now (larger bodies only).",
+                () -> (long) (options.requestBufferBytes() >> 10) - bodyBudgetKib.availablePermits() << 10);
+        metrics.gauge("instella_request_buffer_capacity_bytes", "Request-body bytes that may be held at once (--request-buffer-mb).",
+                options::requestBufferBytes);
         this.apiKeyDigest = options.apiKey() == null ? null : sha256(options.apiKey());
         try (InputStream in = ApiHandler.class.getResourceAsStream("web/index.html")) {
             if (in == null) throw new IllegalStateException("web/index.html is missing from the server's resources");
@@ -93,6 +114,14 @@ final class ApiHandler extends Handler.Abstract {
             }
         } catch (ApiError e) {
             status = sendError(response, callback, e);
+        } catch (EofException | HttpException.RuntimeException e) {
+            // Jetty's own refusal of what the client sent (e.g. while a body was read outside readJson): not ours.
+            status = sendError(response, callback, unreadableBody(e));
+        } catch (OutOfMemoryError e) {
+            // A capacity problem, not a bug: one line, and the client may retry.
+            LOG.warning(() -> "out of memory while handling " + method + " " + path + "; the request was refused");
+            status = sendError(response, callback, new ApiError(503, "service_unavailable", null, "server_busy",
+                    "the server has no memory left for this request now; retry shortly"));
         } catch (Throwable t) {
             LOG.log(Level.SEVERE, "internal error on " + method + " " + path, t);
             status = sendError(response, callback, new ApiError(500, "server_error", null, "internal_error",
@@ -135,10 +164,14 @@ final class ApiHandler extends Handler.Abstract {
             case "/v1/chat/completions", "/v1/completions" -> {
                 requireMethod(method, "POST");
                 authorize(request);
-                JsonNode body = readJson(request);
                 RequestParser.Kind kind = path.equals("/v1/chat/completions") ? RequestParser.Kind.CHAT : RequestParser.Kind.COMPLETION;
                 long arrival = System.nanoTime();
-                RequestParser.Parsed parsed = parser.parse(kind, body);
+                RequestParser.Parsed parsed;
+                // The body's room in the budget is held until the request is parsed (its JSON tree and images
+                // are garbage after that).
+                try (BodyLease lease = new BodyLease()) {
+                    parsed = parser.parse(kind, readJson(request, lease));
+                }
                 Job job = new Job(parsed.prompt(), parsed.promptKeys(), parsed.choices(), arrival,
                         arrival + options.requestTimeout().toNanos());
                 engine.submit(job);
@@ -152,7 +185,7 @@ final class ApiHandler extends Handler.Abstract {
                     authorize(request);
                     String id = path.substring("/v1/models/".length());
                     if (!id.equals(options.modelName())) {
-                        throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + id + "' does not exist");
+                        throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + RequestParser.shorten(id) + "' does not exist");
                     }
                     return sendJson(response, callback, 200, modelJson());
                 }
@@ -209,7 +242,7 @@ final class ApiHandler extends Handler.Abstract {
         return true;
     }
 
-    private JsonNode readJson(Request request) throws IOException {
+    private JsonNode readJson(Request request, BodyLease lease) {
         String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
         if (type == null || !type.toLowerCase(Locale.ROOT).startsWith(JSON)) {
             throw new ApiError(415, "invalid_request_error", null, "unsupported_media_type",
@@ -221,7 +254,9 @@ final class ApiHandler extends Handler.Abstract {
             drain(request, limit);
             throw tooLarge(declared);
         }
-        ByteArrayOutputStream buf = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 1024), limit));
+        // Room is reserved as bytes arrive, not as announced: a client that announces a large body and sends it
+        // slowly holds only what it has sent.
+        BodyBuffer buf = new BodyBuffer((int) (declared >= 0 ? Math.min(declared, SMALL_BODY) : 8192));
         try (InputStream in = Request.asInputStream(request)) {
             byte[] chunk = new byte[64 * 1024];
             int r;
@@ -230,13 +265,71 @@ final class ApiHandler extends Handler.Abstract {
                     drain(request, limit);
                     throw tooLarge(-1);
                 }
+                if (buf.size() + r > SMALL_BODY) lease.reserve(buf.size() + (long) r);
                 buf.write(chunk, 0, r);
             }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ApiError api) throw api;
+            throw unreadableBody(e);
         }
         try {
-            return mapper.readTree(buf.toByteArray());
+            return mapper.readTree(buf.bytes(), 0, buf.size());
         } catch (JsonProcessingException e) {
             throw ApiError.invalid(null, "invalid_json", "the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw ApiError.invalid(null, "invalid_json", "the body is not valid JSON");
+        }
+    }
+
+    /**
+     * A body Jetty could not deliver: the client sent less than its Content-Length and closed, broke the chunked
+     * encoding, or went away. A 400 (which the client may never read) and the connection closed; a metric, no
+     * log line above FINE.
+     */
+    private ApiError unreadableBody(Throwable e) {
+        metrics.bodyFailure(e instanceof java.io.EOFException ? "incomplete" : "malformed");
+        LOG.fine(() -> "unreadable request body: " + e);
+        return ApiError.invalid(null, "bad_request_body", "the request body is incomplete or malformed (it ended "
+                + "before its Content-Length, the connection closed, or its chunked encoding is broken); send the whole "
+                + "body with a correct Content-Length or chunked encoding");
+    }
+
+    /** A growable buffer whose bytes are handed to the JSON parser without a copy. */
+    private static final class BodyBuffer extends ByteArrayOutputStream {
+        BodyBuffer(int initial) { super(Math.max(initial, 1)); }
+
+        byte[] bytes() { return buf; }
+    }
+
+    /**
+     * Room for one request's body in the request-buffer budget ({@code --request-buffer-mb}), so that many large
+     * bodies at once cannot fill the heap: reserved as the body arrives, waited for briefly, else 503.
+     */
+    private final class BodyLease implements AutoCloseable {
+        private int heldKib;
+
+        void reserve(long bytes) {
+            int needKib = (int) Math.min(Integer.MAX_VALUE, (bytes + 1023) >> 10) - heldKib;
+            if (needKib <= 0) return;
+            boolean ok;
+            try {
+                ok = bodyBudgetKib.tryAcquire(needKib, BUDGET_WAIT_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                ok = false;
+            }
+            if (!ok) {
+                metrics.bodyFailure("busy");
+                throw new ApiError(503, "service_unavailable", null, "server_busy", "the server is holding as many "
+                        + "large request bodies as its memory allows (--request-buffer-mb); retry shortly");
+            }
+            heldKib += needKib;
+        }
+
+        @Override
+        public void close() {
+            if (heldKib > 0) bodyBudgetKib.release(heldKib);
+            heldKib = 0;
         }
     }
 
@@ -534,8 +627,11 @@ final class ApiHandler extends Handler.Abstract {
             return e.status();
         }
         if (e.status() == 401) response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
-        if (e.status() == 429) response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-        if (e.status() == 413) response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        if (e.status() == 429 || e.status() == 503) response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+        // The rest of the body is unread or unreadable: this connection cannot carry another request.
+        if (e.status() == 413 || "bad_request_body".equals(e.code()) || "server_busy".equals(e.code())) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
         return sendJson(response, callback, e.status(), e.toJson());
     }
 

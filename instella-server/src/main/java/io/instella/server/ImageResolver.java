@@ -2,9 +2,7 @@ package io.instella.server;
 
 import io.instella.model.EncodedImage;
 import io.instella.model.InstellaVL;
-import io.instella.model.image.ImageDecodeException;
 import io.instella.model.image.ImageDecoder;
-import io.instella.model.image.RgbImage;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,25 +24,31 @@ import java.util.concurrent.locks.ReentrantLock;
  * Turns an {@code image_url} into an encoded image: {@code data:image/...;base64,} URLs always;
  * {@code http(s)://} URLs only for hosts on the allow-list (fetching arbitrary URLs would let any client make
  * the server call into its own network), without redirects, within a size and a time limit. Images are
- * decoded with a pixel limit and encoded by the vision tower once per distinct content (SHA-256).
+ * decoded with a pixel limit on a bounded pool within a time limit ({@link ImageDecodePool}) and encoded by the
+ * vision tower once per distinct content (SHA-256).
  */
-final class ImageResolver {
+final class ImageResolver implements AutoCloseable {
     /** An image ready for the prompt, and a 64-bit id of its content for prefix matching. */
     record Resolved(EncodedImage image, long contentId) {}
 
     private final InstellaVL model;
     private final ServerOptions options;
     private final Metrics metrics;
-    private final ImageDecoder decoder;
+    private final ImageDecodePool decoders;
     private final ImageEmbeddingCache cache;
     private final ReentrantLock visionLock = new ReentrantLock(true);
     private volatile HttpClient http;
 
     ImageResolver(InstellaVL model, ServerOptions options, Metrics metrics) {
+        this(model, options, metrics, ImageDecoder.defaults().withMaxPixels(options.maxImagePixels())::decode);
+    }
+
+    /** With another decoder (tests: a slow or failing one). */
+    ImageResolver(InstellaVL model, ServerOptions options, Metrics metrics, ImageDecodePool.Decoder decoder) {
         this.model = model;
         this.options = options;
         this.metrics = metrics;
-        this.decoder = ImageDecoder.defaults().withMaxPixels(options.maxImagePixels());
+        this.decoders = new ImageDecodePool(decoder, options.imageDecodeThreads(), options.imageDecodeQueue(), metrics);
         this.cache = new ImageEmbeddingCache(options.imageCacheBytes());
         metrics.gauge("instella_image_cache_bytes", "Memory of encoded images kept by content hash.", cache::bytes);
         metrics.gauge("instella_image_cache_entries", "Encoded images kept by content hash.", cache::size);
@@ -60,24 +64,25 @@ final class ImageResolver {
             metrics.imageCacheHits.increment();
             return new Resolved(cached, id);
         }
-        RgbImage rgb;
-        try {
-            rgb = decoder.decode(bytes, param);
-        } catch (ImageDecodeException e) {
-            throw ApiError.invalid(param, "invalid_image", "not a usable image: " + e.getMessage());
-        }
-        visionLock.lock();
-        try {
-            EncodedImage again = cache.get(hash); // another request may have encoded it meanwhile
-            if (again != null) {
-                metrics.imageCacheHits.increment();
-                return new Resolved(again, id);
+        try (ImageDecodePool.Decoded decoded = decoders.decode(bytes, param, options.imageDecodeTimeout())) {
+            visionLock.lock();
+            try {
+                EncodedImage again = cache.get(hash); // another request may have encoded it meanwhile
+                if (again != null) {
+                    metrics.imageCacheHits.increment();
+                    return new Resolved(again, id);
+                }
+                metrics.imageCacheMisses.increment();
+                return new Resolved(cache.put(hash, model.encodeImage(decoded.image())), id);
+            } finally {
+                visionLock.unlock();
             }
-            metrics.imageCacheMisses.increment();
-            return new Resolved(cache.put(hash, model.encodeImage(rgb)), id);
-        } finally {
-            visionLock.unlock();
         }
+    }
+
+    @Override
+    public void close() {
+        decoders.close();
     }
 
     private byte[] fetch(String url, String param) {
@@ -102,7 +107,11 @@ final class ImageResolver {
             throw ApiError.invalid(param, "invalid_image_url", "the data URL's media type is '" + type + "', not image/...");
         }
         try {
-            return Base64.getMimeDecoder().decode(url.substring(comma + 1).getBytes(StandardCharsets.ISO_8859_1));
+            ByteBuffer data = Base64.getMimeDecoder().decode(ByteBuffer.wrap(url.getBytes(StandardCharsets.ISO_8859_1), comma + 1,
+                    url.length() - comma - 1));
+            byte[] out = new byte[data.remaining()];
+            data.get(out);
+            return out;
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid(param, "invalid_image_url", "the data URL's base64 data is malformed: " + e.getMessage());
         }

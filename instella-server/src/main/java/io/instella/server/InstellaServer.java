@@ -24,16 +24,18 @@ public final class InstellaServer implements AutoCloseable {
     private final Server server;
     private final ServerConnector connector;
     private final GracefulHandler graceful;
+    private final ImageResolver images;
     private volatile boolean closed;
 
-    private InstellaServer(InstellaVL model, ServerOptions options) {
+    private InstellaServer(InstellaVL model, ServerOptions options, ImageDecodePool.Decoder decoder) {
         if (options.contextLength() > model.contextLength()) {
             throw new IllegalArgumentException("--ctx " + options.contextLength() + " is larger than the model's context of "
                     + model.contextLength() + " tokens");
         }
         this.options = options;
         this.engine = new Engine(model, options, metrics);
-        ImageResolver images = new ImageResolver(model, options, metrics);
+        this.images = decoder == null ? new ImageResolver(model, options, metrics)
+                : new ImageResolver(model, options, metrics, decoder);
         RequestParser parser = new RequestParser(model, options, images);
         // Each request holds a thread while it waits for tokens: size the pool for running + queued ones.
         QueuedThreadPool threads = new QueuedThreadPool(Math.max(32, 2 * (options.parallel() + options.queueSize()) + 16), 4);
@@ -51,17 +53,26 @@ public final class InstellaServer implements AutoCloseable {
         server.addConnector(connector);
         this.graceful = new GracefulHandler(new ApiHandler(options, engine, parser, metrics));
         server.setHandler(graceful);
+        // Requests Jetty refuses before they reach the API (a garbage request line, bad headers): the OpenAI error
+        // shape, no stack trace to the client or the log.
+        server.setErrorHandler(new JsonErrorHandler(metrics));
         server.setStopTimeout(options.shutdownGrace().toMillis() + 5000);
         server.setStopAtShutdown(false);
     }
 
     /** Starts serving; the model stays owned by the caller. */
     public static InstellaServer start(InstellaVL model, ServerOptions options) throws Exception {
-        InstellaServer s = new InstellaServer(model, options);
+        return start(model, options, null);
+    }
+
+    /** With another image decoder (tests: a slow or failing one); null = the standard one. */
+    static InstellaServer start(InstellaVL model, ServerOptions options, ImageDecodePool.Decoder decoder) throws Exception {
+        InstellaServer s = new InstellaServer(model, options, decoder);
         try {
             s.server.start();
         } catch (Exception e) {
             s.engine.close();
+            s.images.close();
             s.server.stop();
             throw e;
         }
@@ -107,5 +118,6 @@ public final class InstellaServer implements AutoCloseable {
         } catch (Exception e) {
             LOG.warning("stopping the HTTP server: " + e);
         }
+        images.close();
     }
 }

@@ -15,6 +15,9 @@ public final class Metrics {
 
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> finished = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> imageDecodes = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> bodyFailures = new ConcurrentHashMap<>();
+    private final LongAdder imageDecodeMicros = new LongAdder();
     final LongAdder promptTokens = new LongAdder();
     final LongAdder promptTokensCached = new LongAdder();
     final LongAdder generationTokens = new LongAdder();
@@ -37,6 +40,21 @@ public final class Metrics {
     /** A choice ended: stop, length, cancelled, timeout or error. */
     public void finished(String reason) {
         finished.computeIfAbsent(reason, k -> new LongAdder()).increment();
+    }
+
+    /** An image decode ended: ok, invalid, timeout, or busy (refused: every decode thread taken). */
+    public void imageDecode(String result) {
+        imageDecodes.computeIfAbsent(result, k -> new LongAdder()).increment();
+    }
+
+    /** Time spent in one successful image decode. */
+    public void imageDecodeSeconds(double seconds) {
+        imageDecodeMicros.add(Math.round(seconds * 1e6));
+    }
+
+    /** A request body that could not be read: incomplete (early EOF), malformed (bad chunking), or busy (no buffer). */
+    public void bodyFailure(String reason) {
+        bodyFailures.computeIfAbsent(reason, k -> new LongAdder()).increment();
     }
 
     /** Prompt positions computed by the model (the rest came from a reused cache). */
@@ -90,6 +108,18 @@ public final class Metrics {
                 "Completions (choices) ended, by reason: stop, length, cancelled (client gone), timeout, error, shutdown.");
         new TreeMap<>(finished).forEach((k, v) ->
                 sb.append("instella_completions_finished_total{reason=\"").append(escape(k)).append("\"} ").append(v.sum()).append('\n'));
+        header(sb, "instella_image_decodes_total", "counter",
+                "Image decodes ended, by result: ok, invalid (not a usable image), timeout (over --image-decode-timeout), "
+                        + "busy (refused: every decode thread taken).");
+        new TreeMap<>(imageDecodes).forEach((k, v) ->
+                sb.append("instella_image_decodes_total{result=\"").append(escape(k)).append("\"} ").append(v.sum()).append('\n'));
+        header(sb, "instella_image_decode_seconds_total", "counter", "Time spent in successful image decodes.");
+        sb.append("instella_image_decode_seconds_total ").append(format(imageDecodeMicros.sum() / 1e6)).append('\n');
+        header(sb, "instella_request_body_failures_total", "counter",
+                "Request bodies not read, by reason: incomplete (the connection ended early, which is also how Jetty reports "
+                        + "most broken chunked encodings), malformed (other bad framing), busy (the request-buffer budget was taken).");
+        new TreeMap<>(bodyFailures).forEach((k, v) ->
+                sb.append("instella_request_body_failures_total{reason=\"").append(escape(k)).append("\"} ").append(v.sum()).append('\n'));
         counter(sb, "instella_prompt_tokens_total", "Prompt positions of admitted requests (text and image tokens, once per choice).", promptTokens.sum());
         counter(sb, "instella_prompt_tokens_cached_total", "Prompt positions taken from a reused KV cache instead of computed.", promptTokensCached.sum());
         counter(sb, "instella_generation_tokens_total", "Tokens generated.", generationTokens.sum());

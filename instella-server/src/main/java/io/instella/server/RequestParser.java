@@ -42,11 +42,13 @@ final class RequestParser {
     private final InstellaVL model;
     private final ServerOptions options;
     private final ImageResolver images;
+    private final int maxTokenChars;
 
     RequestParser(InstellaVL model, ServerOptions options, ImageResolver images) {
         this.model = model;
         this.options = options;
         this.images = images;
+        this.maxTokenChars = longestToken(model);
     }
 
     Parsed parse(Kind kind, JsonNode root) {
@@ -61,7 +63,7 @@ final class RequestParser {
         refuseUnsupported(kind, root);
         String modelName = string(root, "model");
         if (modelName != null && !modelName.equals(options.modelName())) {
-            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + modelName
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "The model '" + shorten(modelName)
                     + "' does not exist; this server serves '" + options.modelName() + "' (see GET /v1/models)");
         }
         boolean stream = bool(root, "stream", false);
@@ -317,6 +319,7 @@ final class RequestParser {
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("messages", e.getMessage());
         }
+        requireTextCanFit(text, "messages");
         List<EncodedImage> encoded = new ArrayList<>();
         List<Long> ids = new ArrayList<>();
         for (String[] u : imageUrls) {
@@ -350,7 +353,39 @@ final class RequestParser {
             throw ApiError.invalid("prompt", "the prompt contains <image>, but /v1/completions takes no images; "
                     + "use /v1/chat/completions with image_url parts");
         }
+        requireTextCanFit(text, "prompt");
         return new PromptParts(text, List.of(), List.of());
+    }
+
+    /**
+     * Refuses, before tokenizing (which costs about a second per megabyte), a text that cannot fit in the context
+     * even if every token were the vocabulary's longest.
+     */
+    private void requireTextCanFit(String text, String param) {
+        long most = (long) options.contextLength() * maxTokenChars;
+        if (text.length() > most) {
+            throw ApiError.invalid(param, "context_length_exceeded", "the prompt is " + text.length() + " characters, "
+                    + "more than fit in this server's context of " + options.contextLength() + " tokens; shorten it");
+        }
+    }
+
+    /** The most characters one token stands for (its byte-level string has a character per byte). */
+    private static int longestToken(InstellaVL model) {
+        var tokenizer = model.tokenizer();
+        int longest = 1;
+        for (int id = 0; id < tokenizer.vocabSize(); id++) {
+            try {
+                longest = Math.max(longest, tokenizer.tokenString(id).length());
+            } catch (IllegalArgumentException unassigned) {
+                // a gap in the ids
+            }
+        }
+        return longest;
+    }
+
+    /** A client's value quoted in an error message, cut so that a huge value is not sent back whole. */
+    static String shorten(String value) {
+        return value.length() <= 200 ? value : value.substring(0, 200) + "... (" + value.length() + " characters)";
     }
 
     /** Tokenises like {@code InstellaVL.prepare}, with images already encoded (possibly from the cache). */

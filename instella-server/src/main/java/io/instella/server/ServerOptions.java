@@ -27,12 +27,20 @@ import java.util.List;
  * @param imageUrlMaxBytes  largest fetched image
  * @param imageUrlTimeout   time limit for fetching one image
  * @param shutdownGrace     on shutdown, how long running requests may take to finish before they are cancelled
+ * @param imageDecodeThreads images decoded at once (a bounded pool beside the HTTP threads)
+ * @param imageDecodeQueue  images that may wait for a decode thread; beyond that a request gets 503 at once
+ * @param imageDecodeTimeout time limit for decoding a request's images; over it the request gets 400 and the decode
+ *                          is interrupted
+ * @param requestBufferBytes request-body bytes held in memory by all requests together; a request that would go
+ *                          over it waits briefly, then gets 503
  */
 public record ServerOptions(String host, int port, String apiKey, String modelName, int parallel, int contextLength,
                             int queueSize, long maxBodyBytes, long maxImagePixels, int maxImagesPerRequest,
                             Duration requestTimeout, int defaultMaxTokens, int prefillChunk, long prefixCacheBytes,
                             long imageCacheBytes, List<String> corsOrigins, List<String> imageUrlHosts,
-                            long imageUrlMaxBytes, Duration imageUrlTimeout, Duration shutdownGrace) {
+                            long imageUrlMaxBytes, Duration imageUrlTimeout, Duration shutdownGrace,
+                            int imageDecodeThreads, int imageDecodeQueue, Duration imageDecodeTimeout,
+                            long requestBufferBytes) {
 
     public ServerOptions {
         if (host == null || host.isBlank()) throw new IllegalArgumentException("host must be given");
@@ -53,6 +61,17 @@ public record ServerOptions(String host, int port, String apiKey, String modelNa
         if (imageUrlMaxBytes < 1) throw new IllegalArgumentException("image URL size limit must be >= 1");
         if (imageUrlTimeout.isNegative() || imageUrlTimeout.isZero()) throw new IllegalArgumentException("image URL timeout must be positive");
         if (shutdownGrace.isNegative()) throw new IllegalArgumentException("shutdown grace must be >= 0");
+        if (imageDecodeThreads < 1 || imageDecodeThreads > 256) {
+            throw new IllegalArgumentException("image decode threads must be in 1..256, got " + imageDecodeThreads);
+        }
+        if (imageDecodeQueue < 0) throw new IllegalArgumentException("image decode queue must be >= 0, got " + imageDecodeQueue);
+        if (imageDecodeTimeout.isNegative() || imageDecodeTimeout.isZero()) {
+            throw new IllegalArgumentException("image decode timeout must be positive");
+        }
+        if (requestBufferBytes < maxBodyBytes) {
+            throw new IllegalArgumentException("the request buffer budget (" + requestBufferBytes
+                    + " bytes) must hold at least one largest body (" + maxBodyBytes + " bytes)");
+        }
     }
 
     public static Builder builder() { return new Builder(); }
@@ -65,6 +84,8 @@ public record ServerOptions(String host, int port, String apiKey, String modelNa
         b.defaultMaxTokens = defaultMaxTokens; b.prefillChunk = prefillChunk; b.prefixCacheBytes = prefixCacheBytes;
         b.imageCacheBytes = imageCacheBytes; b.corsOrigins = corsOrigins; b.imageUrlHosts = imageUrlHosts;
         b.imageUrlMaxBytes = imageUrlMaxBytes; b.imageUrlTimeout = imageUrlTimeout; b.shutdownGrace = shutdownGrace;
+        b.imageDecodeThreads = imageDecodeThreads; b.imageDecodeQueue = imageDecodeQueue;
+        b.imageDecodeTimeout = imageDecodeTimeout; b.requestBufferBytes = requestBufferBytes;
         return b;
     }
 
@@ -89,6 +110,11 @@ public record ServerOptions(String host, int port, String apiKey, String modelNa
         private long imageUrlMaxBytes = 10L << 20;
         private Duration imageUrlTimeout = Duration.ofSeconds(10);
         private Duration shutdownGrace = Duration.ofSeconds(30);
+        private int imageDecodeThreads = Math.min(4, Runtime.getRuntime().availableProcessors());
+        private int imageDecodeQueue = 16;
+        private Duration imageDecodeTimeout = Duration.ofSeconds(10);
+        /** 0 = derived at build(): four largest bodies. */
+        private long requestBufferBytes;
 
         public Builder host(String v) { host = v; return this; }
         public Builder port(int v) { port = v; return this; }
@@ -110,11 +136,18 @@ public record ServerOptions(String host, int port, String apiKey, String modelNa
         public Builder imageUrlMaxBytes(long v) { imageUrlMaxBytes = v; return this; }
         public Builder imageUrlTimeout(Duration v) { imageUrlTimeout = v; return this; }
         public Builder shutdownGrace(Duration v) { shutdownGrace = v; return this; }
+        public Builder imageDecodeThreads(int v) { imageDecodeThreads = v; return this; }
+        public Builder imageDecodeQueue(int v) { imageDecodeQueue = v; return this; }
+        public Builder imageDecodeTimeout(Duration v) { imageDecodeTimeout = v; return this; }
+        /** 0 = four largest bodies. */
+        public Builder requestBufferBytes(long v) { requestBufferBytes = v; return this; }
 
         public ServerOptions build() {
             return new ServerOptions(host, port, apiKey, modelName, parallel, contextLength, queueSize, maxBodyBytes,
                     maxImagePixels, maxImagesPerRequest, requestTimeout, defaultMaxTokens, prefillChunk, prefixCacheBytes,
-                    imageCacheBytes, corsOrigins, imageUrlHosts, imageUrlMaxBytes, imageUrlTimeout, shutdownGrace);
+                    imageCacheBytes, corsOrigins, imageUrlHosts, imageUrlMaxBytes, imageUrlTimeout, shutdownGrace,
+                    imageDecodeThreads, imageDecodeQueue, imageDecodeTimeout,
+                    requestBufferBytes > 0 ? requestBufferBytes : 4 * maxBodyBytes);
         }
     }
 }
