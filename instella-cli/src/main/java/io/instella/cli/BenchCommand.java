@@ -143,12 +143,12 @@ public final class BenchCommand implements Callable<Integer> {
         for (var node : results) {
             ObjectNode r = (ObjectNode) node;
             ObjectNode ratios = r.putObject("ratios");
-            ratios.put("prefill_of_fma", round(r.get("prefill_tps").asDouble() * r.get("prefill_gflop_per_token").asDouble() / fmaGflops, 3));
-            ratios.put("decode_of_read", round(r.get("decode_tps").asDouble() * r.get("decode_bytes_per_token").asDouble() / 1e9 / readGbps, 3));
+            ratios.put("prefill_of_fma", ratio(r.get("prefill_tps").asDouble() * r.get("prefill_gflop_per_token").asDouble() / fmaGflops));
+            ratios.put("decode_of_read", ratio(r.get("decode_tps").asDouble() * r.get("decode_bytes_per_token").asDouble() / 1e9 / readGbps));
             if (r.has("vit_tile_s")) {
-                ratios.put("vit_of_fma", round(r.get("vit_gflop_per_tile").asDouble() / r.get("vit_tile_s").asDouble() / fmaGflops, 3));
+                ratios.put("vit_of_fma", ratio(r.get("vit_gflop_per_tile").asDouble() / r.get("vit_tile_s").asDouble() / fmaGflops));
             }
-            ratios.put("rss_of_weights", round(r.get("peak_rss_bytes").asDouble() / r.get("weight_bytes").asDouble(), 3));
+            ratios.put("rss_of_weights", ratio(r.get("peak_rss_bytes").asDouble() / r.get("weight_bytes").asDouble()));
         }
         if (json) {
             out.println(mapper.writeValueAsString(root));
@@ -405,6 +405,15 @@ public final class BenchCommand implements Callable<Integer> {
             // not Linux: fall through
         }
         return System.getProperty("os.arch");
+    }
+
+    /**
+     * A ratio to three significant digits: three decimals would print 0.0 for a tiny model's prefill against the
+     * machine's peak, which reads as "not measured".
+     */
+    static double ratio(double v) {
+        if (v == 0 || !Double.isFinite(v)) return v;
+        return new java.math.BigDecimal(v).round(new java.math.MathContext(3)).doubleValue();
     }
 
     static double round(double v, int digits) {
