@@ -18,8 +18,8 @@ import java.io.PrintWriter;
                 "(default amd/Instella-VL-1B). Files go to the Hugging Face cache (HF_HOME,",
                 "HF_HUB_CACHE); HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE=1 are honoured.",
                 "",
-                "Exit codes: 0 success, 1 error (one line on stderr; --verbose adds the Java stack trace),",
-                "2 bad usage, 130 Ctrl-C."},
+                "Exit codes: 0 success, 1 error (one line on stderr), 2 bad usage, 130 Ctrl-C.",
+                "--verbose, on any command, adds the Java stack trace to an error (for bug reports)."},
         subcommands = {RunCommand.class, ChatCommand.class, DownloadCommand.class, InfoCommand.class,
                 GenerateCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
                 InitRandomCommand.class, ServeCommand.class, BenchCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
