@@ -29,7 +29,8 @@ final class Failures {
     /** Prints {@code failure} for {@code command} ("instella run") and returns the exit code, 1. */
     static int report(Throwable failure, String command, PrintWriter err, boolean verbose) {
         try {
-            err.println("instella: error: " + message(failure, command));
+            // One line, whatever the message holds.
+            err.println("instella: error: " + message(failure, command).strip().replaceAll("\\s*\\R\\s*", " "));
             if (verbose) failure.printStackTrace(err);
             err.flush();
         } catch (Throwable ignored) {

@@ -38,6 +38,8 @@ class CliExitCodesTest {
                 case "stack" -> throw new StackOverflowError();
                 case "index" -> List.<Integer>of().get(0);
                 case "code" -> 70;
+                case "io" -> throw new java.io.UncheckedIOException(new java.nio.file.NoSuchFileException("/no/such/file"));
+                case "lines" -> throw new io.instella.model.InstellaException("first line\nsecond line");
                 default -> throw new IllegalStateException("unknown --with " + with);
             };
         }
@@ -74,6 +76,15 @@ class CliExitCodesTest {
         assertThat(r.err()).contains("OutOfMemoryError").contains("\tat ");
         assertThat(CliRunner.run("run", "--help").out()).contains("--verbose");
         assertThat(CliRunner.run("--help").out()).contains("--verbose");
+    }
+
+    @Test
+    void ioFailuresAndMultiLineMessagesAreOneLineInWords() {
+        CliRunner r = boom("boom", "--with", "io");
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err()).isEqualTo("instella: error: /no/such/file: file not found\n");
+        r = boom("boom", "--with", "lines");
+        assertThat(r.err()).isEqualTo("instella: error: first line second line\n");
     }
 
     @Test
