@@ -18,6 +18,7 @@ import io.instella.model.image.RgbImage;
 import io.instella.model.lm.KVCache;
 import io.instella.model.lm.OlmoModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -40,28 +41,32 @@ public final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory (e.g. an init-random instella-vl-1b checkpoint).")
-    Path model;
+    /** Normally an init-random instella-vl-1b checkpoint. */
+    @Mixin
+    CommonOptions.Model modelOption;
+
+    /** The model's local directory, once resolved. */
+    private Path model;
 
     @Option(names = "--weights", split = ",", defaultValue = "bf16,q8_0,q4_0",
             description = "Weight types, comma-separated: as-stored (bf16/f16/f32: the checkpoint's own), q8_0, q4_0 (default: ${DEFAULT-VALUE}).")
     List<String> weights;
 
-    @Option(names = "--threads", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @Mixin
+    CommonOptions.Threads threads;
 
-    @Option(names = "--prefill", defaultValue = "512", description = "Prompt tokens for the prefill figure (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--prefill", defaultValue = "512", converter = OptionValues.Positive.class, description = "Prompt tokens for the prefill figure (default: ${DEFAULT-VALUE}).")
     int prefillTokens;
 
-    @Option(names = "--decode", defaultValue = "128", description = "Tokens for the decode figure (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--decode", defaultValue = "128", converter = OptionValues.Positive.class, description = "Tokens for the decode figure (default: ${DEFAULT-VALUE}).")
     int decodeTokens;
 
-    @Option(names = "--decode-depth", defaultValue = "0", description = "Positions already in the KV cache when the decode"
+    @Option(names = "--decode-depth", defaultValue = "0", converter = OptionValues.NonNegative.class, description = "Positions already in the KV cache when the decode"
             + " figure starts: 0 is llama-bench's tg (decode from an empty context), 512 decodes after a 512-token prompt"
             + " (default: ${DEFAULT-VALUE}).")
     int decodeDepth;
 
-    @Option(names = "--runs", defaultValue = "2", description = "Timed repetitions per figure; the best is reported (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--runs", defaultValue = "2", converter = OptionValues.Positive.class, description = "Timed repetitions per figure; the best is reported (default: ${DEFAULT-VALUE}).")
     int runs;
 
     @Option(names = "--skip-vision", description = "Skip the vision tower and time-to-first-token figures.")
@@ -70,9 +75,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quant-at-load", description = "Quantize while loading instead of loading an ahead-of-time quantized copy.")
     boolean quantAtLoad;
 
-    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized"
-            + " weights, f32 otherwise).")
-    String kvCache;
+    @Mixin
+    CommonOptions.KvCache kvCacheOption;
+
+    /** --kv-cache as given (null: the default per weight type). */
+    private String kvCache;
 
     @Option(names = "--scratch", description = "Directory for the temporary quantized copies (default: the system temp directory).")
     Path scratch;
@@ -84,7 +91,7 @@ public final class BenchCommand implements Callable<Integer> {
             + " (then peak RSS also counts what earlier weight types left in the heap).")
     boolean inProcess;
 
-    @Option(names = "--probe-mib", hidden = true, defaultValue = "1024",
+    @Option(names = "--probe-mib", hidden = true, defaultValue = "1024", converter = OptionValues.Positive.class,
             description = "Buffer for the read-bandwidth probe, MiB (far larger than the caches).")
     int probeMib;
 
@@ -93,12 +100,16 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (threads != null) Parallel.setThreads(threads);
-        if (!Files.isDirectory(model)) throw new InstellaException(model + ": no such model directory");
-        if (prefillTokens < 1 || decodeTokens < 1 || runs < 1) throw new InstellaException("--prefill, --decode and --runs must be positive");
-        if (decodeDepth < 0) throw new InstellaException("--decode-depth must be 0 or more, got " + decodeDepth);
-        if (kvCache != null) InstellaVL.kvCacheType(kvCache); // fails before any work on a bad name
+        threads.apply();
+        kvCache = kvCacheOption.kvCache;
         PrintWriter err = spec.commandLine().getErr();
+        for (String w : weights) {
+            if (!w.strip().toLowerCase(java.util.Locale.ROOT).matches("bf16|f16|f32|stored|q8_0|q4_0|q8|q4")) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "Invalid value for option '--weights': expected bf16, f16, f32, stored, q8_0 or q4_0, got '" + w + "'");
+            }
+        }
+        model = modelOption.resolve(io.instella.model.source.ModelSource.Need.MODEL, err);
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         if (worker) {

@@ -68,14 +68,17 @@ public final class ChatCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = {"-i", "--image"}, paramLabel = "FILE", description = "Image attached to the first question (repeatable).")
-    List<Path> images = new ArrayList<>();
+    @Mixin
+    CommonOptions.Images images;
 
     @Option(names = "--system", paramLabel = "TEXT", description = "System instructions for the conversation.")
     String system;
 
     @Mixin
     SamplingOptions sampling;
+
+    @Mixin
+    CommonOptions.Quiet quiet;
 
     private PrintWriter out;
     private PrintWriter err;
@@ -90,12 +93,12 @@ public final class ChatCommand implements Callable<Integer> {
         out = spec.commandLine().getOut();
         err = spec.commandLine().getErr();
         GenerateOptions options = sampling.toOptions().withCancellation(cancel::get);
-        for (Path p : images) pending.add(Image.fromPath(p));
+        for (Path p : images.checked()) pending.add(Image.fromPath(p));
         boolean interactive = Tty.interactiveSession(out);
-        try (InstellaModel loaded = modelOptions.load(err); LineSource input = interactive ? new JLineSource() : new PlainSource()) {
+        try (InstellaModel loaded = modelOptions.load(err, quiet.quiet); LineSource input = interactive ? new JLineSource() : new PlainSource()) {
             model = loaded;
             newConversation();
-            if (!modelOptions.quiet) {
+            if (!quiet.quiet) {
                 err.printf("%s loaded in %.2f s (context %d tokens). Ask a question; /help lists the commands, Ctrl-D quits.%n",
                         model.name(), model.loadMillis() / 1000, model.contextLength());
                 err.flush();
@@ -144,12 +147,14 @@ public final class ChatCommand implements Callable<Integer> {
                     break;
                 }
                 try {
-                    Image img = Image.fromPath(Path.of(unquote(arg)));
+                    Image img = Image.fromPath(InputFiles.requireRegularFile(Path.of(unquote(arg))));
                     pending.add(img);
                     info(String.format("attached %s (%dx%d, %d image tokens) to your next question", img.name(), img.width(),
                             img.height(), model.supportsImages() ? model.imageTokens(img) : 0));
-                } catch (InstellaApiException e) {
+                } catch (InstellaApiException | io.instella.model.InstellaException e) {
                     error(e.getMessage());
+                } catch (java.nio.file.InvalidPathException e) {
+                    error("'" + arg + "' is not a valid file name");
                 }
             }
             case "/save" -> {
@@ -177,7 +182,7 @@ public final class ChatCommand implements Callable<Integer> {
         Response r;
         cancel.set(false);
         generating = true;
-        try (PromptProgress progress = new PromptProgress(out, err, !modelOptions.quiet)) {
+        try (PromptProgress progress = new PromptProgress(out, err, !quiet.quiet)) {
             r = model.generate(conversation, options, progress);
         } catch (InstellaApiException e) {
             conversation.removeLast();
@@ -201,7 +206,7 @@ public final class ChatCommand implements Callable<Integer> {
         } else {
             conversation.assistant(r.text());
         }
-        if (!modelOptions.quiet) info(Stats.turn(r));
+        if (!quiet.quiet) info(Stats.turn(r));
     }
 
     /** The conversation as {"model", "messages": [{"role", "content", "images"?}]}; generate --messages reads it. */

@@ -53,6 +53,7 @@ public final class DetokenizeCommand implements Callable<Integer> {
                 out.println(json ? m.writeValueAsString(m.createObjectNode().put("text", text)) : text);
                 return 0;
             }
+            InputFiles.requireRegularFile(source.input);
             try (BufferedReader r = Files.newBufferedReader(source.input, StandardCharsets.UTF_8)) {
                 String s;
                 int lineNo = 0;

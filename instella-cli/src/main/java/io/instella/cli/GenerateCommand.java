@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.instella.core.kernels.Parallel;
 import io.instella.core.safetensors.SafeTensorsWriter;
 import io.instella.model.EncodedImage;
 import io.instella.model.InstellaException;
@@ -22,6 +21,7 @@ import io.instella.model.image.RgbImage;
 import io.instella.model.source.ModelSource;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -41,8 +41,8 @@ public final class GenerateCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
 
-    @Option(names = "--model", required = true, paramLabel = "MODEL", description = ModelRefs.MODEL_HELP)
-    String model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     PromptSource source;
@@ -56,57 +56,27 @@ public final class GenerateCommand implements Callable<Integer> {
         String rawPrompt;
     }
 
-    @Option(names = "--image", description = "Image file (repeatable); attached to the first user turn.")
-    List<Path> images = new ArrayList<>();
+    @Mixin
+    CommonOptions.Images images;
 
     @Option(names = "--exif-orientation", description = "Rotate images by their EXIF orientation (the reference does not).")
     boolean exifOrientation;
 
-    @Option(names = "--max-image-pixels", description = "Refuse images with more pixels than this, before decoding (default: ${DEFAULT-VALUE}).",
+    @Option(names = "--max-image-pixels", converter = OptionValues.PositiveLong.class,
+            description = "Refuse images with more pixels than this, before decoding (default: ${DEFAULT-VALUE}).",
             defaultValue = "178956970")
     long maxImagePixels;
 
-    @Option(names = "--max-new-tokens", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).", defaultValue = "256")
-    int maxNewTokens;
+    /** The same options as run and chat; what is left out takes this command's fixed defaults (below). */
+    @Mixin
+    SamplingOptions sampling;
 
-    @Option(names = "--temperature", description = "0 = greedy (default: the model's generation_config, greedy if unset).")
-    Double temperature;
+    /** The contract's defaults: 256 new tokens, no top-k/top-p/min-p filter, no repetition penalty. */
+    static final int DEFAULT_MAX_NEW_TOKENS = 256;
 
-    @Option(names = "--top-k", description = "Top-k filter (0 = off).", defaultValue = "0")
-    int topK;
-
-    @Option(names = "--top-p", description = "Nucleus filter (1 = off).", defaultValue = "1.0")
-    double topP;
-
-    @Option(names = "--min-p", description = "Min-p filter (0 = off).", defaultValue = "0")
-    double minP;
-
-    @Option(names = "--repetition-penalty", description = "1 = off.", defaultValue = "1.0")
-    double repetitionPenalty;
-
-    @Option(names = "--seed", description = "Sampling seed (reproducible).")
-    Long seed;
-
-    @Option(names = "--stop", description = "Stop string (repeatable).")
-    List<String> stop = new ArrayList<>();
-
-    @Option(names = "--ignore-eos", description = "Do not stop at the end-of-sequence token.")
-    boolean ignoreEos;
-
-    @Option(names = "--logprobs", description = "Report log-probabilities with this many alternatives per token.")
+    @Option(names = "--logprobs", converter = OptionValues.Logprobs.class,
+            description = "Report log-probabilities with this many alternatives per token (0 to 20).")
     Integer logprobs;
-
-    @Option(names = "--ctx", description = "Context length (default: the model's).")
-    Integer ctx;
-
-    @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
-    String quant;
-
-    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
-    String kvCache;
-
-    @Option(names = "--threads", description = "Worker threads (default: all cores).")
-    Integer threads;
 
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
@@ -116,14 +86,15 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (threads != null) Parallel.setThreads(threads);
-        io.instella.core.tensor.DType cacheType = kvCache == null ? null : InstellaVL.kvCacheType(kvCache);
+        if (source.messages != null) InputFiles.requireRegularFile(source.messages);
+        modelOptions.threads.apply();
+        io.instella.core.tensor.DType cacheType = modelOptions.kvCache.type();
         List<RgbImage> decoded = new ArrayList<>();
         ImageDecoder decoder = ImageDecoder.defaults().withMaxPixels(maxImagePixels).withExifOrientation(exifOrientation);
-        for (Path p : images) decoded.add(decoder.decode(p));
-        Path dir = ModelRefs.resolve(model, ModelSource.Need.MODEL, spec.commandLine().getErr());
+        for (Path p : images.checked()) decoded.add(decoder.decode(p));
+        Path dir = modelOptions.model.resolve(ModelSource.Need.MODEL, spec.commandLine().getErr());
         long tLoad = System.nanoTime();
-        try (InstellaVL vl = InstellaVL.load(dir, quant == null ? null : InstellaVL.quantization(quant))) {
+        try (InstellaVL vl = InstellaVL.load(dir, modelOptions.quant.type())) {
             double loadMs = (System.nanoTime() - tLoad) / 1e6;
             if (cacheType != null) vl.languageModel().setCacheType(cacheType);
             String promptText = buildPrompt(decoded.size());
@@ -134,7 +105,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.print(delta);
                 out.flush();
             };
-            int context = ctx != null ? ctx : vl.contextLength();
+            int context = modelOptions.context.ctx != null ? modelOptions.context.ctx : vl.contextLength();
             GenerationResult r = new Generator(vl).generate(prompt, options, listener, context, dumpTensors != null);
             if (dumpTensors != null) dump(vl, prompt, r);
             if (json) {
@@ -151,9 +122,16 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private GenerationOptions options(InstellaVL vl) {
         var defaults = vl.generationDefaults();
-        double t = temperature != null ? temperature : (defaults.doSample() ? defaults.temperature() : 0.0);
-        return GenerationOptions.builder().maxNewTokens(maxNewTokens).temperature(t).topK(topK).topP(topP).minP(minP)
-                .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stop).ignoreEos(ignoreEos)
+        SamplingOptions s = sampling;
+        double t = s.temperature != null ? s.temperature : (defaults.doSample() ? defaults.temperature() : 0.0);
+        return GenerationOptions.builder()
+                .maxNewTokens(s.maxNewTokens != null ? s.maxNewTokens : DEFAULT_MAX_NEW_TOKENS)
+                .temperature(t)
+                .topK(s.topK != null ? s.topK : 0)
+                .topP(s.topP != null ? s.topP : 1.0)
+                .minP(s.minP != null ? s.minP : 0.0)
+                .repetitionPenalty(s.repetitionPenalty != null ? s.repetitionPenalty : 1.0)
+                .seed(s.seed).stopStrings(s.stop).ignoreEos(s.ignoreEos)
                 .logprobs(logprobs != null).topLogprobs(logprobs == null ? 0 : logprobs).build();
     }
 

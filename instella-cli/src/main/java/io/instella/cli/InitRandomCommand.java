@@ -54,6 +54,7 @@ public final class InitRandomCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (Files.isDirectory(tokenizer)) tokenizer = tokenizer.resolve("tokenizer.json");
+        InputFiles.requireRegularFile(tokenizer);
         if (Files.exists(out) && !force) {
             try (Stream<Path> s = Files.list(out)) {
                 if (s.findAny().isPresent()) {

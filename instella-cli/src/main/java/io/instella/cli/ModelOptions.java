@@ -2,43 +2,35 @@ package io.instella.cli;
 
 import io.instella.api.InstellaModel;
 import io.instella.api.LoadOptions;
-import io.instella.core.kernels.Parallel;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 import java.io.PrintWriter;
 
-/** How {@code run} and {@code chat} find and load the model. */
+/** How {@code run}, {@code chat}, {@code generate} and {@code serve} find and load the model. */
 final class ModelOptions {
-    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", defaultValue = ModelRefs.DEFAULT_MODEL,
-            description = ModelRefs.MODEL_HELP + " Default: ${DEFAULT-VALUE}.")
-    String model;
+    @Mixin
+    CommonOptions.Model model;
 
-    @Option(names = "--ctx", paramLabel = "N", description = "Context length in tokens (default: the model's, 32768 for Instella-VL-1B).")
-    Integer ctx;
+    @Mixin
+    CommonOptions.Context context;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @Mixin
+    CommonOptions.Threads threads;
 
-    @Option(names = "--quant", paramLabel = "TYPE", description = "Quantize the projection weights at load time: q8_0 or q4_0.")
-    String quant;
+    @Mixin
+    CommonOptions.Quant quant;
 
-    @Option(names = "--kv-cache", paramLabel = "TYPE",
-            description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
-    String kvCache;
+    @Mixin
+    CommonOptions.KvCache kvCache;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress or timing lines on stderr; only the answer.")
-    boolean quiet;
-
-    InstellaModel load(PrintWriter err) {
-        if (threads != null) {
-            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-            Parallel.setThreads(threads);
-        }
+    /** The model through the public API (run, chat); download progress on {@code err} unless quiet. */
+    InstellaModel load(PrintWriter err, boolean quiet) {
+        threads.apply();
         LoadOptions o = LoadOptions.defaults();
         if (!quiet) o = o.withDownloadListener(ModelRefs.progress(err));
-        if (ctx != null) o = o.withContextLength(ctx);
-        if (quant != null) o = o.withQuantization(quant);
-        if (kvCache != null) o = o.withKvCache(kvCache);
-        return InstellaModel.load(model, o);
+        if (context.ctx != null) o = o.withContextLength(context.ctx);
+        if (quant.quant != null) o = o.withQuantization(quant.quant);
+        if (kvCache.kvCache != null) o = o.withKvCache(kvCache.kvCache);
+        return InstellaModel.load(model.model, o);
     }
 }

@@ -1,11 +1,11 @@
 package io.instella.cli;
 
-import io.instella.core.kernels.Parallel;
 import io.instella.core.tensor.DType;
 import io.instella.model.InstellaException;
 import io.instella.model.InstellaVL;
 import io.instella.model.QuantizedCheckpoint;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -18,24 +18,27 @@ import java.util.stream.Stream;
 @Command(name = "quantize", mixinStandardHelpOptions = true,
         description = "Write a copy of a model with its projection weights quantized (llama.cpp Q8_0/Q4_0 blocks).")
 public final class QuantizeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Source model directory.")
-    Path model;
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    CommonOptions.Model model;
 
     @Option(names = "--out", required = true, description = "Output directory (must be empty or absent).")
     Path out;
 
-    @Option(names = "--type", defaultValue = "q8_0", description = "q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--type", defaultValue = "q8_0", converter = OptionValues.Quantization.class, description = "q8_0 or q4_0 (default: ${DEFAULT-VALUE}).")
     String type;
 
-    @Option(names = "--threads", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @Mixin
+    CommonOptions.Threads threads;
 
     @Option(names = "--force", description = "Overwrite an existing non-empty output directory.")
     boolean force;
 
     @Override
     public Integer call() throws IOException {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         DType t = InstellaVL.quantization(type);
         if (Files.exists(out) && !force) {
             try (Stream<Path> s = Files.list(out)) {
@@ -43,7 +46,8 @@ public final class QuantizeCommand implements Callable<Integer> {
             }
         }
         long t0 = System.nanoTime();
-        long bytes = QuantizedCheckpoint.write(model, out, t);
+        Path source = model.resolve(io.instella.model.source.ModelSource.Need.MODEL, spec.commandLine().getErr());
+        long bytes = QuantizedCheckpoint.write(source, out, t);
         System.err.printf("wrote %s (%s, %.2f GB of weights) in %.1f s%n", out, t.name().toLowerCase(java.util.Locale.ROOT),
                 bytes / 1e9, (System.nanoTime() - t0) / 1e9);
         return 0;

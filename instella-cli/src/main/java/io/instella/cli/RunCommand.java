@@ -34,14 +34,17 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = {"-i", "--image"}, paramLabel = "FILE", description = "Image to ask about (repeatable; JPEG, PNG, GIF, BMP, TIFF, WebP).")
-    List<Path> images = new ArrayList<>();
+    @Mixin
+    CommonOptions.Images images;
 
     @Option(names = "--system", paramLabel = "TEXT", description = "System instructions, put before the question.")
     String system;
 
     @Mixin
     SamplingOptions sampling;
+
+    @Mixin
+    CommonOptions.Quiet quiet;
 
     @Parameters(paramLabel = "QUESTION", arity = "0..*",
             description = "The question (several words are joined with spaces). Without it, the question is read from stdin.")
@@ -54,18 +57,18 @@ public final class RunCommand implements Callable<Integer> {
         String question = question();
         var options = sampling.toOptions();
         List<Image> decoded = new ArrayList<>();
-        for (Path p : images) decoded.add(Image.fromPath(p));
-        try (InstellaModel model = modelOptions.load(err)) {
+        for (Path p : images.checked()) decoded.add(Image.fromPath(p));
+        try (InstellaModel model = modelOptions.load(err, quiet.quiet)) {
             Conversation chat = Conversation.create();
             if (system != null) chat.system(system);
             chat.user(question, decoded);
             Response r;
-            try (PromptProgress progress = new PromptProgress(out, err, !modelOptions.quiet)) {
+            try (PromptProgress progress = new PromptProgress(out, err, !quiet.quiet)) {
                 r = model.generate(chat, options, progress);
             }
             out.println();
             out.flush();
-            if (!modelOptions.quiet) {
+            if (!quiet.quiet) {
                 err.println(Stats.full(model.loadMillis(), r));
                 err.flush();
             }

@@ -1,12 +1,14 @@
 package io.instella.cli;
 
-import io.instella.core.kernels.Parallel;
 import io.instella.model.InstellaException;
 import io.instella.model.InstellaVL;
 import io.instella.server.MemoryPlan;
 import io.instella.server.InstellaServer;
 import io.instella.server.ServerOptions;
+import io.instella.model.source.ModelSource;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -21,17 +23,20 @@ import java.util.concurrent.CountDownLatch;
         description = "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions with images, "
                 + "/v1/completions, /v1/models, /health, /metrics) and a chat page at /.")
 public final class ServeCommand implements Callable<Integer> {
+    /** The server's smallest context per sequence (ServerOptions refuses less). */
+    static final int MIN_CONTEXT = 16;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory (Hugging Face layout).")
-    Path model;
+    @Mixin
+    ModelOptions modelOptions;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Interface to listen on (default: ${DEFAULT-VALUE}; "
             + "0.0.0.0 exposes the server to the network).")
     String host;
 
-    @Option(names = "--port", defaultValue = "8080", description = "TCP port (default: ${DEFAULT-VALUE}; 0 = any free port).")
+    @Option(names = "--port", defaultValue = "8080", converter = OptionValues.Port.class, description = "TCP port (default: ${DEFAULT-VALUE}; 0 = any free port).")
     int port;
 
     @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1/* and /metrics "
@@ -42,46 +47,37 @@ public final class ServeCommand implements Callable<Integer> {
             + "(default: the model directory's name).")
     String modelName;
 
-    @Option(names = "--parallel", defaultValue = "4", description = "Sequences decoded together in one batch (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--parallel", defaultValue = "4", converter = OptionValues.Positive.class, description = "Sequences decoded together in one batch (default: ${DEFAULT-VALUE}).")
     int parallel;
 
-    @Option(names = "--quant", description = "Quantize the projection weights at load time: q8_0 or q4_0 (default: as stored).")
-    String quant;
-
-    @Option(names = "--kv-cache", description = "Key/value cache element type: f16 or f32 (default: f16 for quantized weights, f32 otherwise).")
-    String kvCache;
-
-    @Option(names = "--ctx", description = "Context length per sequence, prompt + completion (default: min(4096, the model's)).")
-    Integer ctx;
-
-    @Option(names = "--queue", defaultValue = "64", description = "Requests that may wait for a slot before 429 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--queue", converter = OptionValues.NonNegative.class, defaultValue = "64", description = "Requests that may wait for a slot before 429 (default: ${DEFAULT-VALUE}).")
     int queue;
 
-    @Option(names = "--max-tokens-default", defaultValue = "2048",
+    @Option(names = "--max-tokens-default", converter = OptionValues.Positive.class, defaultValue = "2048",
             description = "Completion budget of a chat request that sets none (default: ${DEFAULT-VALUE}, capped by the context).")
     int defaultMaxTokens;
 
-    @Option(names = "--timeout", defaultValue = "600", description = "Seconds a request may take before it is cancelled with 504 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", converter = OptionValues.PositiveLong.class, defaultValue = "600", description = "Seconds a request may take before it is cancelled with 504 (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
-    @Option(names = "--max-body-mb", defaultValue = "20", description = "Largest request body in MiB (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-body-mb", converter = OptionValues.Mebibytes.class, defaultValue = "20", description = "Largest request body in MiB (default: ${DEFAULT-VALUE}).")
     long maxBodyMb;
 
-    @Option(names = "--max-image-pixels", defaultValue = "25000000", description = "Largest image, width x height (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-image-pixels", converter = OptionValues.PositiveLong.class, defaultValue = "25000000", description = "Largest image, width x height (default: ${DEFAULT-VALUE}).")
     long maxImagePixels;
 
-    @Option(names = "--max-images", defaultValue = "8", description = "Most images in one request (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-images", converter = OptionValues.NonNegative.class, defaultValue = "8", description = "Most images in one request (default: ${DEFAULT-VALUE}).")
     int maxImages;
 
-    @Option(names = "--prefix-cache-mb", defaultValue = "1024",
+    @Option(names = "--prefix-cache-mb", converter = OptionValues.Mebibytes.class, defaultValue = "1024",
             description = "Memory for KV caches kept for continued conversations, MiB (default: ${DEFAULT-VALUE}; 0 = off).")
     long prefixCacheMb;
 
-    @Option(names = "--image-cache-mb", defaultValue = "256",
+    @Option(names = "--image-cache-mb", converter = OptionValues.Mebibytes.class, defaultValue = "256",
             description = "Memory for encoded images kept by content hash, MiB (default: ${DEFAULT-VALUE}; 0 = off).")
     long imageCacheMb;
 
-    @Option(names = "--prefill-chunk", defaultValue = "512",
+    @Option(names = "--prefill-chunk", converter = OptionValues.Positive.class, defaultValue = "512",
             description = "Prompt positions computed per scheduler step (default: ${DEFAULT-VALUE}).")
     int prefillChunk;
 
@@ -92,18 +88,15 @@ public final class ServeCommand implements Callable<Integer> {
             + "matches subdomains). Default: no URL fetching, data: URLs only.")
     List<String> imageHosts = new ArrayList<>();
 
-    @Option(names = "--image-url-max-mb", defaultValue = "10", description = "Largest fetched image, MiB (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--image-url-max-mb", converter = OptionValues.Mebibytes.class, defaultValue = "10", description = "Largest fetched image, MiB (default: ${DEFAULT-VALUE}).")
     long imageUrlMaxMb;
 
-    @Option(names = "--image-url-timeout", defaultValue = "10", description = "Seconds to fetch one image URL (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--image-url-timeout", converter = OptionValues.PositiveLong.class, defaultValue = "10", description = "Seconds to fetch one image URL (default: ${DEFAULT-VALUE}).")
     long imageUrlTimeout;
 
-    @Option(names = "--shutdown-grace", defaultValue = "30",
+    @Option(names = "--shutdown-grace", converter = OptionValues.NonNegativeLong.class, defaultValue = "30",
             description = "On SIGTERM, seconds running requests may take to finish before they are cancelled (default: ${DEFAULT-VALUE}).")
     long shutdownGrace;
-
-    @Option(names = "--threads", description = "Worker threads (default: all cores).")
-    Integer threads;
 
     @Option(names = "--memory", paramLabel = "SIZE", description = "Heap cap, e.g. 6g or 800m: the ./instella launcher "
             + "starts the JVM with -Xmx SIZE; KV caches, caches and request buffers must fit in it (checked at startup). "
@@ -128,7 +121,12 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(threads);
+        Integer ctx = modelOptions.context.ctx;
+        if (ctx != null && ctx < MIN_CONTEXT) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value for option '--ctx': serve needs at least "
+                    + MIN_CONTEXT + " positions per sequence, got '" + ctx + "'");
+        }
+        modelOptions.threads.apply();
         if (apiKey == null) {
             String env = System.getenv("INSTELLA_API_KEY");
             if (env != null && !env.isBlank()) apiKey = env;
@@ -137,11 +135,17 @@ public final class ServeCommand implements Callable<Integer> {
         var err = spec.commandLine().getErr();
         long heapCap = HeapCap.current();
         if (memory != null) HeapCap.requireMatches(memory, heapCap);
-        io.instella.core.tensor.DType cacheType = kvCache == null ? null : InstellaVL.kvCacheType(kvCache);
-        InstellaVL vl = InstellaVL.load(model, quant == null ? null : InstellaVL.quantization(quant));
+        io.instella.core.tensor.DType cacheType = modelOptions.kvCache.type();
+        ServerOptions.Builder builder = ServerOptions.builder();
+        Path model = modelOptions.model.resolve(ModelSource.Need.MODEL, err);
+        InstellaVL vl = InstellaVL.load(model, modelOptions.quant.type());
         if (cacheType != null) vl.languageModel().setCacheType(cacheType);
-        String name = modelName != null ? modelName : model.toAbsolutePath().normalize().getFileName().toString();
-        ServerOptions options = ServerOptions.builder().host(host).port(port).apiKey(apiKey).modelName(name).parallel(parallel)
+        ModelSource source = ModelSource.parse(modelOptions.model.model);
+        String name = modelName != null ? modelName
+                : source.isLocal() ? model.toAbsolutePath().normalize().getFileName().toString() : source.repo().toString();
+        ServerOptions options;
+        try {
+            options = builder.host(host).port(port).apiKey(apiKey).modelName(name).parallel(parallel)
                 .contextLength(ctx != null ? ctx : Math.min(4096, vl.contextLength())).queueSize(queue)
                 .maxBodyBytes(maxBodyMb << 20).maxImagePixels(maxImagePixels).maxImagesPerRequest(maxImages)
                 .requestTimeout(Duration.ofSeconds(timeoutSeconds)).defaultMaxTokens(defaultMaxTokens).prefillChunk(prefillChunk)
@@ -151,6 +155,11 @@ public final class ServeCommand implements Callable<Integer> {
                 .imageDecodeThreads(imageDecodeThreads != null ? imageDecodeThreads : Math.min(4, Runtime.getRuntime().availableProcessors()))
                 .imageDecodeQueue(imageDecodeQueue).imageDecodeTimeout(Duration.ofMillis(Math.round(imageDecodeTimeout * 1000)))
                 .requestBufferBytes(requestBufferMb != null ? requestBufferMb << 20 : 0).build();
+        } catch (IllegalArgumentException e) {
+            // ServerOptions' own checks are serve's last option checks: a usage error, like the converters' ones.
+            vl.close();
+            throw new CommandLine.ParameterException(spec.commandLine(), "Invalid option value: " + e.getMessage());
+        }
         MemoryPlan plan = MemoryPlan.of(vl, options);
         if (plan.total() > heapCap) {
             vl.close();

@@ -69,6 +69,7 @@ public final class TokenizeCommand implements Callable<Integer> {
                 }
                 return 0;
             }
+            InputFiles.requireRegularFile(source.input);
             try (BufferedReader r = Files.newBufferedReader(source.input, StandardCharsets.UTF_8)) {
                 String s;
                 int lineNo = 0;

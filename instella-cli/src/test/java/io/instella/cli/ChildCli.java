@@ -31,9 +31,15 @@ final class ChildCli implements AutoCloseable {
     record Result(int exitCode, String out, String err, Duration elapsed) {}
 
     static ChildCli start(Map<String, String> env, String... args) throws IOException {
+        return start(List.of("-Xss8m", "-Xmx2g"), env, args);
+    }
+
+    /** {@link #start(Map, String...)} with these JVM options (heap and stack size) instead of the defaults. */
+    static ChildCli start(List<String> jvmOptions, Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss8m", "-Xmx2g",
-                "-cp", classPath(), Main.class.getName()));
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", classPath(), Main.class.getName()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().keySet().removeIf(k -> k.startsWith("HF_") || k.equals("HUGGINGFACE_HUB_CACHE")
@@ -44,7 +50,12 @@ final class ChildCli implements AutoCloseable {
 
     /** Runs to completion with stdin closed at once. */
     static Result run(Map<String, String> env, Duration timeout, String... args) throws Exception {
-        try (ChildCli c = start(env, args)) {
+        return run(List.of("-Xss8m", "-Xmx2g"), env, timeout, args);
+    }
+
+    /** {@link #run(Map, Duration, String...)} with these JVM options. */
+    static Result run(List<String> jvmOptions, Map<String, String> env, Duration timeout, String... args) throws Exception {
+        try (ChildCli c = start(jvmOptions, env, args)) {
             c.process.getOutputStream().close();
             return c.waitFor(timeout);
         }

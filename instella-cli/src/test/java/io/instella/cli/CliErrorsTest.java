@@ -7,6 +7,9 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -100,5 +103,51 @@ class CliErrorsTest {
         CliRunner.run("init-random", "--preset", "tiny", "--out", again.toString(), "--seed", "7",
                 "--tokenizer", Golden.resolve("model/tokenizer.json").toString());
         assertThat(Files.mismatch(out.resolve("model.safetensors"), again.resolve("model.safetensors"))).isEqualTo(-1L);
+    }
+
+    /** The golden model with its config.json changed by {@code edit}; the other files are links to the originals. */
+    private Path modelWithConfig(java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> edit) throws IOException {
+        Path golden = Golden.resolve("model");
+        Path m = Files.createDirectories(tmp.resolve("edited-model"));
+        try (var files = Files.list(golden)) {
+            for (Path f : files.toList()) {
+                if (!f.getFileName().toString().equals("config.json")) Files.createSymbolicLink(m.resolve(f.getFileName()), f);
+            }
+        }
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(golden.resolve("config.json").toFile());
+        edit.accept(config);
+        json.writeValue(m.resolve("config.json").toFile(), config);
+        return m;
+    }
+
+    /** Issue 14: "eos_token_id": [] was an NPE with a stack trace and exit code 70. */
+    @Test
+    void emptyEosTokenIdListIsNoStackTrace() throws IOException {
+        Path m = modelWithConfig(c -> c.putArray("eos_token_id"));
+        CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hi", "--max-new-tokens", "2");
+        assertThat(r.exitCode()).as(r.err()).isIn(0, 1);
+        assertThat(r.err()).doesNotContain("\tat ").doesNotContain("java.lang").doesNotContain("Exception");
+        if (r.exitCode() == 1) {
+            assertThat(r.err().strip().lines()).hasSize(1);
+            assertThat(r.err()).startsWith("instella: error: ").contains("config.json");
+        }
+    }
+
+    /**
+     * Issue 14: "num_hidden_layers": 2147483647 ran for minutes while memory grew. Now it ends within seconds with
+     * exit code 1 and one line: with the config checks, one naming the field; without them, at least the out-of-memory
+     * advice (the child's small heap makes that quick).
+     */
+    @Test
+    void absurdLayerCountEndsQuicklyWithOneLine() throws Exception {
+        Path m = modelWithConfig(c -> c.put("num_hidden_layers", Integer.MAX_VALUE));
+        ChildCli.Result r = ChildCli.run(List.of("-Xss8m", "-Xmx256m"), Map.of(), Duration.ofSeconds(90),
+                "generate", "--model", m.toString(), "--prompt", "hi", "--max-new-tokens", "2");
+        // The JVM's own start-up notes (the incubator module warning) are not the CLI's output.
+        String err = r.err().lines().filter(l -> !l.startsWith("WARNING:")).collect(java.util.stream.Collectors.joining("\n"));
+        assertThat(r.exitCode()).as(err).isEqualTo(1);
+        assertThat(err).startsWith("instella: error: ").doesNotContain("\tat ").doesNotContain("java.lang");
+        assertThat(err.lines()).hasSize(1);
     }
 }

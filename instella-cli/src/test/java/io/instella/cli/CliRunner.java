@@ -11,11 +11,15 @@ import java.nio.charset.StandardCharsets;
 /** Runs the CLI in-process with captured stdout/stderr (and, optionally, a given stdin). */
 record CliRunner(int exitCode, String out, String err) {
     static CliRunner run(String... args) {
+        return run(Main.commandLine(), args);
+    }
+
+    /** Runs {@code cl} (from {@link Main#commandLine()}, perhaps with a test's own subcommand added) as main does. */
+    static CliRunner run(CommandLine cl, String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = Main.commandLine();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
+        int code = Main.execute(cl, args);
         return new CliRunner(code, out.toString(), err.toString());
     }
 

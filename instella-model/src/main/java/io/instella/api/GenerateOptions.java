@@ -13,7 +13,7 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Filters apply in transformers' order: repetition penalty, temperature, top-k, top-p, min-p.
  *
- * @param maxNewTokens      tokens to generate at most; null: 1024, or the model's max_new_tokens, capped to the context
+ * @param maxNewTokens      tokens to generate at most (0: read the prompt only); null: 1024, or the model's max_new_tokens, capped to the context
  * @param temperature       0 = greedy; null: the model's default (greedy unless its config says do_sample)
  * @param topK              0 = off; null: the model's (transformers' default 50)
  * @param topP              1 = off; null: the model's (1)
@@ -30,7 +30,7 @@ public record GenerateOptions(Integer maxNewTokens, Double temperature, Integer 
                               BooleanSupplier cancellation) {
 
     public GenerateOptions {
-        if (maxNewTokens != null && maxNewTokens < 1) throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
+        if (maxNewTokens != null && maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
         if (temperature != null && !(temperature >= 0 && temperature < Double.POSITIVE_INFINITY)) {
             throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
         }

@@ -78,7 +78,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         if (model == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--model=M' (or use 'eval score')");
@@ -96,18 +96,12 @@ public final class EvalCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--pope-metric must be pope_f1_score or pope_accuracy");
         }
         if (loader == null) {
-            err.println("error: this build has no model backend for 'instella eval --model'; use 'instella eval score' to score saved predictions");
+            err.println("instella: error: this build has no model backend for 'instella eval --model'; use 'instella eval score' to score saved predictions");
             err.flush();
             return EXIT_FAILURE;
         }
-        EvalModel evalModel;
-        try {
-            evalModel = loader.load(model);
-        } catch (Exception e) {
-            err.println("error: cannot load model " + model + ": " + e.getMessage());
-            err.flush();
-            return EXIT_FAILURE;
-        }
+        // A model that cannot be loaded is reported by the CLI's one failure handler (its message names the file).
+        EvalModel evalModel = loader.load(model);
         EvalRunner.Options options = new EvalRunner.Options(model, taskList, limit, output,
                 data != null ? data : DatasetFiles.defaultRoot(), worldSize, popeMetric);
         try {
@@ -115,7 +109,7 @@ public final class EvalCommand implements Callable<Integer> {
             return 0;
         } catch (DatasetFiles.DatasetNotFoundException | ParquetDataset.DatasetReadException | IllegalStateException
                  | UncheckedIOException | EvalInputException | Scorer.InputError e) {
-            err.println("error: " + e.getMessage());
+            err.println("instella: error: " + e.getMessage());
             err.flush();
             return EXIT_FAILURE;
         }

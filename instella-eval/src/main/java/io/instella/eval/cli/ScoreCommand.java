@@ -66,12 +66,12 @@ public final class ScoreCommand implements Callable<Integer> {
         try {
             evalTask = Tasks.byName(task);
         } catch (IllegalArgumentException e) {
-            err.println("error: " + e.getMessage());
+            err.println("instella: error: " + e.getMessage());
             err.flush();
             return EXIT_BAD_INPUT;
         }
         if (worldSize < 1) {
-            err.println("error: --emulate-world-size must be at least 1, got " + worldSize);
+            err.println("instella: error: --emulate-world-size must be at least 1, got " + worldSize);
             err.flush();
             return EXIT_BAD_INPUT;
         }
@@ -80,12 +80,12 @@ public final class ScoreCommand implements Callable<Integer> {
         try {
             readInputs(predictions, inputs, lineNumbers);
         } catch (BadInput e) {
-            err.println("error: " + predictions + ": " + e.getMessage());
+            err.println("instella: error: " + predictions + ": " + e.getMessage());
             err.flush();
             return EXIT_BAD_INPUT;
         }
         if (inputs.isEmpty()) {
-            err.println("error: " + predictions + ": no predictions (the file has no JSON lines)");
+            err.println("instella: error: " + predictions + ": no predictions (the file has no JSON lines)");
             err.flush();
             return EXIT_BAD_INPUT;
         }
@@ -93,7 +93,7 @@ public final class ScoreCommand implements Callable<Integer> {
         try {
             result = Scorer.score(evalTask, inputs, worldSize, AggregationContext.noFiles());
         } catch (Scorer.InputError e) {
-            err.println("error: " + predictions + ": line " + lineNumbers.get(e.index()) + ": " + task + ": " + e.getMessage());
+            err.println("instella: error: " + predictions + ": line " + lineNumbers.get(e.index()) + ": " + task + ": " + e.getMessage());
             err.flush();
             return EXIT_BAD_INPUT;
         }
@@ -135,6 +135,9 @@ public final class ScoreCommand implements Callable<Integer> {
     }
 
     private static void readInputs(Path file, List<Scorer.Input> inputs, List<Integer> lineNumbers) throws BadInput {
+        // A device never ends and a FIFO without a writer never answers: read regular files only.
+        if (Files.isDirectory(file)) throw new BadInput("is a directory, not a file");
+        if (Files.exists(file) && !Files.isRegularFile(file)) throw new BadInput("not a regular file (a device, FIFO or socket)");
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
