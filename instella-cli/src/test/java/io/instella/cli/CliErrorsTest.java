@@ -121,23 +121,21 @@ class CliErrorsTest {
         return m;
     }
 
-    /** Issue 14: "eos_token_id": [] was an NPE with a stack trace and exit code 70. */
+    /**
+     * Issue 14: "eos_token_id": [] was an NPE with a stack trace and exit code 70. An empty list means "none given
+     * here": the stop ids come from generation_config.json or the tokenizer, and the model answers.
+     */
     @Test
-    void emptyEosTokenIdListIsNoStackTrace() throws IOException {
+    void emptyEosTokenIdListLoadsAndAnswers() throws IOException {
         Path m = modelWithConfig(c -> c.putArray("eos_token_id"));
         CliRunner r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "hi", "--max-new-tokens", "2");
-        assertThat(r.exitCode()).as(r.err()).isIn(0, 1);
+        assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.err()).doesNotContain("\tat ").doesNotContain("java.lang").doesNotContain("Exception");
-        if (r.exitCode() == 1) {
-            assertThat(r.err().strip().lines()).hasSize(1);
-            assertThat(r.err()).startsWith("instella: error: ").contains("config.json");
-        }
     }
 
     /**
-     * Issue 14: "num_hidden_layers": 2147483647 ran for minutes while memory grew. Now it ends within seconds with
-     * exit code 1 and one line: with the config checks, one naming the field; without them, at least the out-of-memory
-     * advice (the child's small heap makes that quick).
+     * Issue 14: "num_hidden_layers": 2147483647 ran for minutes while memory grew. Now the config checks refuse it
+     * before anything is allocated: exit code 1 and one line naming the field.
      */
     @Test
     void absurdLayerCountEndsQuicklyWithOneLine() throws Exception {
@@ -147,7 +145,8 @@ class CliErrorsTest {
         // The JVM's own start-up notes (the incubator module warning) are not the CLI's output.
         String err = r.err().lines().filter(l -> !l.startsWith("WARNING:")).collect(java.util.stream.Collectors.joining("\n"));
         assertThat(r.exitCode()).as(err).isEqualTo(1);
-        assertThat(err).startsWith("instella: error: ").doesNotContain("\tat ").doesNotContain("java.lang");
+        assertThat(err).startsWith("instella: error: ").contains("num_hidden_layers").doesNotContain("\tat ")
+                .doesNotContain("java.lang");
         assertThat(err.lines()).hasSize(1);
     }
 }
