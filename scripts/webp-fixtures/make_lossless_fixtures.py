@@ -130,6 +130,7 @@ def cases():
 # ---------------------------------------------------------------------------------------------------------------
 # Corrupt variants, described so the test can rebuild them:
 #   mut  <base> <offset> <value>  one byte of the file replaced
+#   file <name> 0                 a hand-made VP8L stream (crafted_*), as is
 #   cut  <base> <n>               VP8L payload (or, for a lossy base, the ALPH payload) cut to n bytes, chunk and
 #                                 RIFF sizes fixed so the container stays valid and the bitstream decoder sees it
 
@@ -162,9 +163,157 @@ def mutate_range(data):
     raise ValueError("no VP8L/ALPH chunk")
 
 
+class BitWriter:
+    """LSB-first bit writer (the VP8L bit order)."""
+
+    def __init__(self):
+        self.bits = []
+
+    def put(self, value, n):
+        for i in range(n):
+            self.bits.append((value >> i) & 1)
+
+    def code(self, codes, symbol):
+        """A prefix code word: its first bit is read first."""
+        word, length = codes[symbol]
+        for i in range(length - 1, -1, -1):
+            self.bits.append((word >> i) & 1)
+
+    def data(self):
+        out = bytearray((len(self.bits) + 7) // 8)
+        for i, b in enumerate(self.bits):
+            out[i // 8] |= b << (i % 8)
+        return bytes(out)
+
+
+def canonical(lengths):
+    """{symbol: (code word, length)} of the canonical prefix code with these lengths ({symbol: length})."""
+    codes, code, prev = {}, 0, 0
+    for sym, length in sorted(((s, l) for s, l in lengths.items() if l), key=lambda t: (t[1], t[0])):
+        code <<= length - prev
+        codes[sym] = (code, length)
+        code += 1
+        prev = length
+    return codes
+
+
+def vp8l_header(bw, w, h):
+    bw.put(0x2F, 8)
+    bw.put(w - 1, 14)
+    bw.put(h - 1, 14)
+    bw.put(0, 1)
+    bw.put(0, 3)
+
+
+def simple_code(bw, symbol):
+    bw.put(1, 1)  # simple
+    bw.put(0, 1)  # one symbol
+    bw.put(1, 1)  # 8-bit symbol
+    bw.put(symbol, 8)
+
+
+CL_LENGTHS = {0: 2, 1: 2, 2: 2, 18: 2}  # code-length code: lengths 0, 1, 2 and "repeat zeros"
+CL_ORDER = [17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+
+
+def normal_code(bw, lengths, alphabet, max_symbol=None, repeat_zeros=None):
+    """A prefix code sent as code lengths (each 0, 1 or 2), optionally with a trailing "repeat zeros" run."""
+    bw.put(0, 1)  # not simple
+    bw.put(5 - 4, 4)  # 5 code length codes: 17, 18, 0, 1, 2
+    for sym in CL_ORDER[:5]:
+        bw.put(CL_LENGTHS.get(sym, 0), 3)
+    cl = canonical(CL_LENGTHS)
+    if max_symbol is None:
+        bw.put(0, 1)
+    else:
+        bw.put(1, 1)
+        bw.put(5, 3)  # 2 + 2 * 5 = 12 bits
+        bw.put(max_symbol - 2, 12)
+    n = alphabet if repeat_zeros is None else alphabet - repeat_zeros[0]
+    if max_symbol is not None:
+        n = min(n, max_symbol)  # the lengths after max_symbol are zero without being sent
+    for sym in range(n):
+        bw.code(cl, lengths.get(sym, 0))
+    if repeat_zeros is not None:
+        bw.code(cl, 18)
+        bw.put(repeat_zeros[1] - 11, 7)
+
+
+def crafted():
+    """Hand-made VP8L streams for the checks cwebp never exercises: {name: file bytes}."""
+    out = {}
+
+    def image(name, body, w=2, h=2):
+        bw = BitWriter()
+        vp8l_header(bw, w, h)
+        body(bw)
+        out[name] = riff([chunk(b"VP8L", bw.data() + b"\0\0\0\0")])
+
+    def plain_codes(bw, green=0, red=5, blue=9, alpha=255, dist=0):
+        for sym in (green, red, blue, alpha, dist):
+            simple_code(bw, sym)
+
+    def no_extras(bw):
+        bw.put(0, 1)  # no color cache
+        bw.put(0, 1)  # no meta prefix codes
+
+    image("crafted_ok", lambda bw: (bw.put(0, 1), no_extras(bw), plain_codes(bw)))
+    image("crafted_green_once", lambda bw: (bw.put(1, 1), bw.put(2, 2), bw.put(0, 1), no_extras(bw), plain_codes(bw)))
+    image("crafted_green_twice", lambda bw: (bw.put(1, 1), bw.put(2, 2), bw.put(1, 1), bw.put(2, 2), bw.put(0, 1),
+                                             no_extras(bw), plain_codes(bw)))
+    for bits in (0, 1, 11, 12, 15):
+        def cache(bw, bits=bits):
+            bw.put(0, 1)
+            bw.put(1, 1)
+            bw.put(bits, 4)
+            bw.put(0, 1)
+            plain_codes(bw)
+        image("crafted_cache_bits_%d" % bits, cache)
+
+    def green_code(lengths, pixels, alphabet=280, max_symbol=None, repeat_zeros=None, cache_bits=0):
+        def body(bw):
+            bw.put(0, 1)
+            if cache_bits:
+                bw.put(1, 1)
+                bw.put(cache_bits, 4)
+            else:
+                bw.put(0, 1)
+            bw.put(0, 1)
+            normal_code(bw, lengths, alphabet + ((1 << cache_bits) if cache_bits else 0), max_symbol, repeat_zeros)
+            for sym in (7, 9, 255, 0):  # red, blue, alpha, distance: single symbols
+                simple_code(bw, sym)
+            codes = canonical(lengths)
+            for sym in pixels:
+                bw.code(codes, sym)
+        return body
+
+    image("crafted_complete_code", green_code({0: 1, 1: 2, 2: 2}, [0, 1, 2, 0]))
+    image("crafted_incomplete_code", green_code({0: 1, 1: 2}, [0, 1, 0, 0]))
+    image("crafted_oversubscribed_code", green_code({0: 1, 1: 1, 2: 1}, []))
+    image("crafted_max_symbol_ok", green_code({0: 1, 1: 1}, [0, 1, 1, 0], max_symbol=2))
+    image("crafted_max_symbol_too_big", green_code({0: 1, 1: 1}, [], max_symbol=281))
+    image("crafted_repeat_ok", green_code({0: 1, 1: 1}, [1, 0, 1, 0], repeat_zeros=(20, 20)))
+    image("crafted_repeat_past_end", green_code({0: 1, 1: 1}, [], repeat_zeros=(20, 30)))
+    # Backward references: symbol 256 = length 1, distance code 1 = one row up (2 pixels for width 2).
+    image("crafted_ref_ok", green_code({0: 1, 256: 1}, [0, 0, 256, 0]))
+    image("crafted_ref_before_start", green_code({0: 1, 256: 1}, [256, 0, 0, 0]))
+    image("crafted_ref_past_end", green_code({0: 1, 257: 1}, [0, 0, 0, 257]))  # length 2 at the last pixel
+    # Color cache (1 bit): symbols 280, 281 look up the two cache entries, filled by earlier pixels.
+    image("crafted_cache_hits", green_code({0: 2, 3: 2, 280: 2, 281: 2}, [3, 280, 281, 0], cache_bits=1))
+    image("crafted_cache_empty", green_code({0: 1, 281: 1}, [281, 0, 281, 0], cache_bits=1))
+    # A stream that stops inside the pixels (no padding): the end of the data is detected.
+    image("crafted_short_pixels", green_code({0: 1, 1: 1}, [1, 0, 1, 0], ), w=40, h=40)
+    return out
+
+
 def hostile(files):
     rnd = random.Random(1234)
     rows = []
+    for name, data in sorted(crafted().items()):
+        files[name] = data
+        with open(os.path.join(LL, name + ".webp"), "wb") as f:
+            f.write(data)
+        rows.append(("file", name, 0, "") + pillow_verdict(data))
     bases = ["ll_z6", "ll_pal4", "ll_pal16", "ll_alpha", "ll_photo_128x96_m6", "ll_tile", "ll_1x17",
              "alph_filter_best", "alph_shapes", "alph_q40"]
     for base in bases:

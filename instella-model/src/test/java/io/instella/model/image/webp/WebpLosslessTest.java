@@ -57,7 +57,7 @@ class WebpLosslessTest {
         byte[] file = WebpFixtures.bytes("lossless/" + base + ".webp");
         if (kind.equals("mut")) {
             file[arg] = (byte) Integer.parseInt(value);
-        } else {
+        } else if (kind.equals("cut")) {
             file = cutBitstream(file, arg);
         }
         byte[] data = file;
