@@ -301,6 +301,28 @@ def crafted():
     # Color cache (1 bit): symbols 280, 281 look up the two cache entries, filled by earlier pixels.
     image("crafted_cache_hits", green_code({0: 2, 3: 2, 280: 2, 281: 2}, [3, 280, 281, 0], cache_bits=1))
     image("crafted_cache_empty", green_code({0: 1, 281: 1}, [281, 0, 281, 0], cache_bits=1))
+    # Meta prefix codes: a 1x1 entropy image naming group `used` of `count`; more than 1000 groups are renumbered
+    # by libwebp, the unused ones still read and checked (`bad_unused`: one has an empty distance code).
+    def groups(count, used, bad_unused=None):
+        def body(bw):
+            bw.put(0, 1)  # no transform
+            bw.put(0, 1)  # no color cache
+            bw.put(1, 1)  # meta prefix codes
+            bw.put(0, 3)  # precision 2: 2x2 -> 1x1 entropy image
+            bw.put(0, 1)  # entropy image: no color cache
+            for sym in (used & 0xFF, used >> 8, 0, 0, 0):  # its one pixel: green, red, blue, alpha, distance
+                simple_code(bw, sym)
+            for g in range(count):
+                if g == used:
+                    plain_codes(bw, green=77, red=1, blue=2, alpha=255)
+                else:
+                    plain_codes(bw, green=g & 0xFF, dist=200 if g == bad_unused else 0)
+        return body
+
+    image("crafted_groups_900", groups(900, 899))
+    image("crafted_groups_1500_mapped", groups(1501, 1500))
+    image("crafted_groups_1500_bad_unused", groups(1501, 1500, bad_unused=700))
+    image("crafted_groups_900_bad_unused", groups(900, 899, bad_unused=700))
     # A stream that stops inside the pixels (no padding): the end of the data is detected.
     image("crafted_short_pixels", green_code({0: 1, 1: 1}, [1, 0, 1, 0], ), w=40, h=40)
     return out
