@@ -35,7 +35,7 @@ import org.w3c.dom.Node;
  * in Pillow's libjpeg-turbo), converted here with libjpeg's fixed-point YCbCr table; PNG and GIF through the JDK readers; BMP and TIFF through the
  * TwelveMonkeys plugins. WebP goes through {@link io.instella.model.image.webp.WebpDecoder}: its own container
  * validation and VP8 decoder with libwebp's fancy upsampling and fixed-point YUV -> RGB (lossy pixels are Pillow's,
- * bit for bit), TwelveMonkeys for lossless VP8L.
+ * bit for bit) and its own lossless (VP8L) decoder with libwebp's validity checks.
  *
  * <p>Hostile files end in an {@link ImageDecodeException}, quickly:
  * <ul>
@@ -214,7 +214,12 @@ public final class ImageDecoder {
             RgbImage image = switch (format) {
                 case JPEG -> decodeJpeg(bytes, name, budget);
                 case GIF -> decodeGif(bytes, name, budget);
-                case WEBP -> WebpDecoder.decode(bytes, name, maxPixels);
+                // The budget's own poll unwinds the WebP decoder (its exception propagates unchanged), so the
+                // error below is the budget's time-limit or cancellation message.
+                case WEBP -> WebpDecoder.decode(bytes, name, maxPixels, () -> {
+                    budget.poll();
+                    return false;
+                });
                 default -> decodeGeneric(bytes, name, format, budget);
             };
             if (exifOrientation) {

@@ -1,6 +1,7 @@
 package io.instella.model.image.webp;
 
 import java.util.Arrays;
+import java.util.function.BooleanSupplier;
 
 /**
  * Decoder for lossy WebP's VP8 key frames (RFC 6386), producing the same Y, U and V samples as libwebp 1.2.x
@@ -8,7 +9,8 @@ import java.util.Arrays;
  * intra prediction with libwebp's edge conventions, and the simple or normal loop filter applied per macroblock
  * row in libwebp's order. Errors on truncated or malformed data are raised where libwebp raises them.
  *
- * <p>The decoder checks {@link Thread#interrupted()} once per macroblock row so a caller can cancel it.
+ * <p>The decoder checks {@link Thread#interrupted()} and the caller's stop check once per macroblock row so a caller
+ * can cancel it or bound its time.
  */
 final class Vp8Decoder {
 
@@ -147,6 +149,8 @@ final class Vp8Decoder {
     private final short[] coeffs = new short[384];
     private final short[] dcCoeffs = new short[16];
 
+    private BooleanSupplier stop;
+
     private Vp8Decoder(byte[] data, int width, int height) {
         this.data = data;
         this.width = width;
@@ -194,9 +198,10 @@ final class Vp8Decoder {
      * Decodes the VP8 payload at {@code offset}: {@code length} is the chunk's declared size, {@code available}
      * the bytes libwebp hands to its decoder (the payload and its padding byte), already checked to be present.
      */
-    static Vp8Frame decode(byte[] data, int offset, int length, int available) {
+    static Vp8Frame decode(byte[] data, int offset, int length, int available, BooleanSupplier stop) {
         int[] size = readSize(data, offset, length, available);
         Vp8Decoder dec = new Vp8Decoder(data, size[0], size[1]);
+        dec.stop = stop;
         dec.parseHeaders(offset, available);
         dec.decodeFrame();
         return new Vp8Frame(dec.width, dec.height, dec.yPlane, dec.yStride, dec.uPlane, dec.vPlane, dec.uvStride);
@@ -379,6 +384,9 @@ final class Vp8Decoder {
         precomputeFilterStrengths();
 
         for (int mbY = 0; mbY < mbH; mbY++) {
+            if (stop != null && stop.getAsBoolean()) {
+                throw new WebpDecoder.DecodeStoppedException();
+            }
             if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();
                 throw new DecodeCancelledException();

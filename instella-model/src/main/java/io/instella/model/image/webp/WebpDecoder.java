@@ -1,15 +1,6 @@
 package io.instella.model.image.webp;
 
-import java.awt.image.BufferedImage;
-import java.awt.image.Raster;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.util.Iterator;
-
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.MemoryCacheImageInputStream;
+import java.util.function.BooleanSupplier;
 
 import io.instella.model.image.ImageDecodeException;
 import io.instella.model.image.RgbImage;
@@ -21,13 +12,15 @@ import io.instella.model.image.RgbImage;
  * allocated for a file whose RIFF or chunk sizes lie, whose VP8X canvas differs from the image it holds, or whose
  * canvas exceeds the pixel limit. Lossy (VP8) images are decoded by {@link Vp8Decoder} and converted with libwebp's
  * fancy upsampling and fixed-point YUV to RGB ({@link FancyYuvToRgb}), so the pixels are Pillow's, bit for bit.
- * Lossless (VP8L) images, which are exact by construction, go through the TwelveMonkeys ImageIO plugin after the same
- * header checks. The alpha channel is not decoded: {@code convert("RGB")} drops it and libwebp's RGB samples do not
- * depend on it (only the ALPH header is checked). For an animation, the first frame is drawn on a transparent-black
- * canvas as libwebp's {@code WebPAnimDecoder} does for Pillow.
+ * Lossless (VP8L) images are decoded by {@link Vp8lDecoder}, which refuses exactly the streams libwebp refuses.
+ * A lossy image's alpha plane (ALPH chunk) is decoded as far as libwebp needs to accept or refuse it, then dropped:
+ * {@code convert("RGB")} drops it and libwebp's RGB samples do not depend on it, but Pillow refuses a file whose
+ * alpha is corrupt. For an animation, the first frame is drawn on a transparent-black canvas as libwebp's
+ * {@code WebPAnimDecoder} does for Pillow.
  *
- * <p>Decoding checks {@link Thread#interrupted()} once per macroblock row; an interrupted decode ends with an
- * {@link ImageDecodeException} saying it was cancelled (and the thread's interrupt flag set again).
+ * <p>Decoding checks {@link Thread#interrupted()} and the optional stop check once per macroblock row (lossy) or
+ * pixel row (lossless, alpha); an interrupted decode ends with an {@link ImageDecodeException} saying it was
+ * cancelled (and the thread's interrupt flag set again).
  */
 public final class WebpDecoder {
 
@@ -43,21 +36,52 @@ public final class WebpDecoder {
      * @throws ImageDecodeException for every failure, with a message naming the file and the problem
      */
     public static RgbImage decode(byte[] data, String nameForErrors, long maxPixels) {
+        return decode(data, nameForErrors, maxPixels, null);
+    }
+
+    /**
+     * Decodes a WebP file held in memory, polling {@code stop} once per macroblock row or pixel row.
+     *
+     * @param stop checked during the decode; when it returns true the decode ends with an
+     *             {@link ImageDecodeException} of kind {@link ImageDecodeException.Kind#CANCELLED}. An exception
+     *             the check itself throws propagates unchanged (so a caller can unwind with its own signal).
+     *             May be null.
+     * @throws ImageDecodeException for every failure, with a message naming the file and the problem
+     */
+    public static RgbImage decode(byte[] data, String nameForErrors, long maxPixels, BooleanSupplier stop) {
         String name = nameForErrors == null ? "<image bytes>" : nameForErrors;
+        BooleanSupplier guarded = stop == null ? null : () -> {
+            try {
+                return stop.getAsBoolean();
+            } catch (RuntimeException | Error e) {
+                throw new StopCheckFailure(e);
+            }
+        };
         try {
-            return decodeChecked(data, maxPixels);
+            return decodeChecked(data, maxPixels, guarded);
+        } catch (StopCheckFailure e) {
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw (RuntimeException) e.getCause();
         } catch (ImageDecodeException e) {
             throw e;
         } catch (WebpFormatException e) {
             throw new ImageDecodeException(name, "invalid WebP file: " + e.getMessage());
         } catch (WebpContainer.PixelLimitException e) {
-            throw new ImageDecodeException(name, "WebP image of " + e.width + "x" + e.height + " = "
-                    + (e.width * e.height) + " pixels exceeds the limit of " + e.limit + " pixels (possible "
-                    + "decompression bomb); raise it with ImageDecoder.withMaxPixels if the image is trusted");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE, "WebP image of " + e.width
+                    + "x" + e.height + " = " + (e.width * e.height) + " pixels exceeds the limit of " + e.limit
+                    + " pixels (possible decompression bomb); raise it with ImageDecoder.withMaxPixels if the image "
+                    + "is trusted", null);
         } catch (Vp8Decoder.DecodeCancelledException e) {
-            throw new ImageDecodeException(name, "decoding was cancelled (WebP)");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.CANCELLED,
+                    "decoding was cancelled (WebP)", null);
+        } catch (DecodeStoppedException e) {
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.CANCELLED,
+                    "decoding was stopped before it finished (WebP)", null);
         } catch (OutOfMemoryError e) {
-            throw new ImageDecodeException(name, "WebP image is too large to decode in the available memory");
+            throw new ImageDecodeException(name, ImageDecodeException.Kind.TOO_LARGE,
+                    "WebP image is too large to decode in the available memory", e);
         } catch (StackOverflowError e) {
             throw new ImageDecodeException(name, "corrupt WebP data (the decoder ran out of stack)");
         } catch (Throwable e) {
@@ -66,7 +90,7 @@ public final class WebpDecoder {
         }
     }
 
-    private static RgbImage decodeChecked(byte[] data, long maxPixels) throws IOException {
+    private static RgbImage decodeChecked(byte[] data, long maxPixels, BooleanSupplier stop) {
         if (data == null || data.length == 0) {
             throw new WebpFormatException("file is empty");
         }
@@ -74,11 +98,14 @@ public final class WebpDecoder {
         WebpContainer.Frame frame = container.frame();
         RgbImage image;
         if (frame.lossless()) {
-            image = decodeLossless(data, frame);
+            int[] argb = Vp8lDecoder.decodeArgb(data, frame.payloadOffset(), frame.availableSize(), frame.width(),
+                    frame.height(), stop);
+            image = argbToRgb(frame.width(), frame.height(), argb);
         } else {
             checkAlphaHeader(data, frame);
             Vp8Frame yuv = Vp8Decoder.decode(data, frame.payloadOffset(), frame.payloadSize(),
-                    frame.availableSize());
+                    frame.availableSize(), stop);
+            validateAlpha(data, frame, stop);
             image = new RgbImage(yuv.width(), yuv.height(), FancyYuvToRgb.convert(yuv));
         }
         if (!container.animated()) {
@@ -88,6 +115,31 @@ public final class WebpDecoder {
         RgbImage canvas = RgbImage.filled(container.canvasWidth(), container.canvasHeight(), 0, 0, 0);
         canvas.paste(image, frame.x(), frame.y());
         return canvas;
+    }
+
+    /** Non-premultiplied R, G, B of each ARGB pixel (alpha dropped like convert("RGB")). */
+    private static RgbImage argbToRgb(int width, int height, int[] argb) {
+        byte[] out = new byte[Math.multiplyExact(argb.length, 3)];
+        int o = 0;
+        for (int p : argb) {
+            out[o++] = (byte) (p >> 16);
+            out[o++] = (byte) (p >> 8);
+            out[o++] = (byte) p;
+        }
+        return new RgbImage(width, height, out);
+    }
+
+    /**
+     * A VP8L-compressed alpha plane is decoded by libwebp along with the image, and a corrupt one fails the whole
+     * decode; its samples are not needed for RGB, so it is only validated. (Uncompressed alpha needs no more than
+     * {@link #checkAlphaHeader}'s size check; unfiltering and level dequantization cannot fail.)
+     */
+    private static void validateAlpha(byte[] data, WebpContainer.Frame frame, BooleanSupplier stop) {
+        if (frame.alphaOffset() < 0 || (data[frame.alphaOffset()] & 3) != 1) {
+            return;
+        }
+        Vp8lDecoder.validateAlpha(data, frame.alphaOffset() + 1, frame.alphaSize() - 1, frame.width(),
+                frame.height(), stop);
     }
 
     /** libwebp's ALPHInit checks: header byte fields, and enough bytes for uncompressed alpha. */
@@ -111,86 +163,17 @@ public final class WebpDecoder {
         }
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // VP8L through TwelveMonkeys, fed a minimal RIFF/VP8L file holding only the validated bitstream.
-
-    private static RgbImage decodeLossless(byte[] data, WebpContainer.Frame frame) throws IOException {
-        int size = frame.payloadSize();
-        int padded = size + (size & 1);
-        byte[] file = new byte[20 + padded];
-        writeTag(file, 0, "RIFF");
-        writeLe32(file, 4, 12 + padded);
-        writeTag(file, 8, "WEBP");
-        writeTag(file, 12, "VP8L");
-        writeLe32(file, 16, size);
-        System.arraycopy(data, frame.payloadOffset(), file, 20, size);
-
-        ImageReader reader = losslessReader();
-        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(file))) {
-            reader.setInput(in, true, true);
-            BufferedImage decoded = reader.read(0);
-            if (decoded.getWidth() != frame.width() || decoded.getHeight() != frame.height()) {
-                throw new WebpFormatException("VP8L image decoded to " + decoded.getWidth() + "x"
-                        + decoded.getHeight() + " instead of " + frame.width() + "x" + frame.height());
-            }
-            return toRgb(decoded);
-        } finally {
-            reader.dispose();
+    /** Thrown inside the decoders when the caller's stop check returns true. */
+    static final class DecodeStoppedException extends RuntimeException {
+        DecodeStoppedException() {
+            super(null, null, false, false);
         }
     }
 
-    private static ImageReader losslessReader() {
-        ImageReader first = null;
-        for (Iterator<ImageReader> it = ImageIO.getImageReadersByFormatName("webp"); it.hasNext(); ) {
-            ImageReader r = it.next();
-            if (r.getClass().getName().startsWith("com.twelvemonkeys.")) {
-                return r;
-            }
-            if (first == null) {
-                first = r;
-            }
+    /** Carries an exception thrown by the caller's stop check out of the decoders unchanged. */
+    private static final class StopCheckFailure extends RuntimeException {
+        StopCheckFailure(Throwable cause) {
+            super(null, cause, false, false);
         }
-        if (first == null) {
-            throw new WebpFormatException("lossless WebP needs the TwelveMonkeys imageio-webp plugin on the "
-                    + "class path, and it is missing");
-        }
-        return first;
-    }
-
-    /** The decoded samples as stored (non-premultiplied R, G, B; alpha dropped like convert("RGB")). */
-    private static RgbImage toRgb(BufferedImage image) {
-        int w = image.getWidth();
-        int h = image.getHeight();
-        Raster raster = image.getRaster();
-        int bands = raster.getNumBands();
-        if (bands < 3 || image.getColorModel().isAlphaPremultiplied()) {
-            throw new WebpFormatException("the lossless decoder returned an unexpected pixel layout");
-        }
-        byte[] out = new byte[Math.multiplyExact(Math.multiplyExact(w, h), 3)];
-        int[] row = new int[w * bands];
-        int o = 0;
-        for (int y = 0; y < h; y++) {
-            raster.getPixels(raster.getMinX(), raster.getMinY() + y, w, 1, row);
-            for (int x = 0; x < w; x++) {
-                int p = x * bands;
-                out[o++] = (byte) row[p];
-                out[o++] = (byte) row[p + 1];
-                out[o++] = (byte) row[p + 2];
-            }
-        }
-        return new RgbImage(w, h, out);
-    }
-
-    private static void writeTag(byte[] b, int at, String tag) {
-        for (int i = 0; i < 4; i++) {
-            b[at + i] = (byte) tag.charAt(i);
-        }
-    }
-
-    private static void writeLe32(byte[] b, int at, int v) {
-        b[at] = (byte) v;
-        b[at + 1] = (byte) (v >>> 8);
-        b[at + 2] = (byte) (v >>> 16);
-        b[at + 3] = (byte) (v >>> 24);
     }
 }
