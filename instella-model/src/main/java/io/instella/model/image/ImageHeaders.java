@@ -23,7 +23,7 @@ final class ImageHeaders {
      */
     record Facts(long width, long height, long decodeBytes) {}
 
-    /** Reads and checks the header; null for formats without a parser here (WebP). */
+    /** Reads and checks the header (WebP's container is read by its own decoder's parser). */
     static Facts check(Format format, byte[] b, String name, long maxPixels) {
         return switch (format) {
             case JPEG -> jpeg(b, name, maxPixels);
@@ -31,7 +31,7 @@ final class ImageHeaders {
             case GIF -> gif(b, name, maxPixels);
             case BMP -> bmp(b, name, maxPixels);
             case TIFF -> tiff(b, name, maxPixels);
-            case WEBP -> null;
+            case WEBP -> webp(b, name, maxPixels);
         };
     }
 
@@ -147,6 +147,11 @@ final class ImageHeaders {
         // whole-image coefficient buffer (64 two-byte coefficients per block).
         long bytes = width * height * n + rgbBytes(width, height) + (progressive ? blocks * 128 : 0);
         return new Facts(width, height, bytes);
+    }
+
+    private static Facts webp(byte[] b, String name, long maxPixels) {
+        long[] plan = io.instella.model.image.webp.WebpDecoder.plan(b, name, maxPixels);
+        return new Facts(plan[0], plan[1], plan[2]);
     }
 
     private static long ceilDiv(long a, long b) {

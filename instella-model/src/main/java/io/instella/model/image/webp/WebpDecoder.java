@@ -57,8 +57,35 @@ public final class WebpDecoder {
                 throw new StopCheckFailure(e);
             }
         };
+        return mapFailures(name, () -> decodeChecked(data, maxPixels, guarded));
+    }
+
+    /**
+     * What decoding would take, read from the container and frame headers alone (no pixel is decoded): the canvas
+     * width and height and an estimate of the bytes the decode allocates, as {@code {width, height, bytes}}.
+     *
+     * @throws ImageDecodeException as {@link #decode} for a file whose headers are invalid or over the pixel limit
+     */
+    public static long[] plan(byte[] data, String nameForErrors, long maxPixels) {
+        String name = nameForErrors == null ? "<image bytes>" : nameForErrors;
+        return mapFailures(name, () -> {
+            if (data == null || data.length == 0) {
+                throw new WebpFormatException("file is empty");
+            }
+            WebpContainer container = WebpContainer.parse(data, maxPixels);
+            WebpContainer.Frame frame = container.frame();
+            long framePixels = (long) frame.width() * frame.height();
+            // Lossless: the ARGB image plus one transform buffer (4 + 4 bytes a pixel); lossy: Y, U, V planes
+            // (1.5 bytes a pixel). Both then write 3 bytes a pixel of RGB; an animation also fills its canvas.
+            long bytes = framePixels * (frame.lossless() ? 8 : 2) + framePixels * 3
+                    + (container.animated() ? (long) container.canvasWidth() * container.canvasHeight() * 3 : 0);
+            return new long[] {container.canvasWidth(), container.canvasHeight(), bytes};
+        });
+    }
+
+    private static <T> T mapFailures(String name, java.util.function.Supplier<T> work) {
         try {
-            return decodeChecked(data, maxPixels, guarded);
+            return work.get();
         } catch (StopCheckFailure e) {
             if (e.getCause() instanceof Error err) {
                 throw err;

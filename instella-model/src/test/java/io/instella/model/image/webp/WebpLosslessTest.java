@@ -166,6 +166,22 @@ class WebpLosslessTest {
                 .width()).isEqualTo(2000);
     }
 
+    /** The memory budget applies to WebP as to the other formats: estimated from the headers, before any pixel. */
+    @Test
+    void webpOverTheDecodeMemoryLimitIsRefusedFromItsHeaders() {
+        for (String name : new String[] {"big_2000_lossless", "big_2000_lossy"}) {
+            byte[] file = WebpFixtures.bytes("lossless/" + name + ".webp");
+            assertThatThrownBy(() -> ImageDecoder.defaults().withMaxDecodeBytes(8_000_000).decode(file, name + ".webp"))
+                    .isInstanceOf(ImageDecodeException.class)
+                    .satisfies(e -> {
+                        assertThat(((ImageDecodeException) e).kind()).isEqualTo(ImageDecodeException.Kind.TOO_LARGE);
+                        assertThat(e.getMessage()).contains("2000x2000 WebP image").contains("needs about");
+                    });
+            assertThat(ImageDecoder.defaults().withMaxDecodeBytes(64_000_000).decode(file, name + ".webp").width())
+                    .isEqualTo(2000);
+        }
+    }
+
     @Test
     void interruptedLosslessDecodeEndsAsCancelled() {
         byte[] file = WebpFixtures.bytes("lossless/big_2000_lossless.webp");
