@@ -31,5 +31,7 @@ case "$target" in
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
 [ "$target" = image ] && target=image-
+# Full stack traces for repeated JDK exceptions, so that findings are told apart by where they come from.
+flags='--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:-OmitStackTraceInFastThrow'
 exec mvn -B -ntp -pl "$module" -am test -Dtest="$tests" -Dsurefire.failIfNoSpecifiedTests=false \
-  "-Dinstella.fuzz.target=$target" "$limit" "$@"
+  "-Dinstella.jvm.flags=$flags" "-Dinstella.fuzz.target=$target" "$limit" "$@"

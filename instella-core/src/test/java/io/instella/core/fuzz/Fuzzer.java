@@ -38,9 +38,13 @@ import java.util.stream.Stream;
  *       unless {@code instella.fuzz.seconds} is set too;
  *   <li>{@code instella.fuzz.seed}: random seed (default: fixed per target, so a CI run is repeatable; "random"
  *       draws one, printed in the report);
- *   <li>{@code instella.fuzz.timeoutMs}: bound per case (default 2000; seeds get 10 times that, for class loading);
- *   <li>{@code instella.fuzz.maxHangs}: stop a target after this many hangs (default 2: a hung thread cannot be
- *       stopped and keeps a core busy);
+ *   <li>{@code instella.fuzz.timeoutMs}: bound per case (default 2000, in CI 5000 as CI machines are shared;
+ *       seeds get 10 times that, for class loading);
+ *   <li>{@code instella.fuzz.maxHangs}: stop a target after this many hangs (default 2, in CI 1: a hung thread
+ *       cannot be stopped and keeps a core busy until the test JVM exits);
+ *   <li>{@code instella.fuzz.skipKnownSlow}: skip inputs a target marks as reaching an already reported slow
+ *       path (see {@link #knownSlow}); default true in CI, false in longer runs;
+ *   <li>{@code instella.fuzz.maxInputBytes}: larger mutated inputs are drawn again (default 4 MiB);
  *   <li>{@code instella.fuzz.findings}: directory where failing inputs are written (default
  *       {@code target/fuzz-findings}), one file per distinct failure plus a {@code .txt} with the symptom;
  *   <li>{@code instella.fuzz.target}: run only targets whose name contains this string (others are skipped).
@@ -78,7 +82,7 @@ public final class Fuzzer {
 
     /** What a run did. */
     public record Report(String target, long tried, long failures, long hangs, long seconds100,
-                         Map<String, Finding> distinct, long seed) {
+                         Map<String, Finding> distinct, long seed, String note) {
         /** The distinct failures whose signatures match none of {@code tolerated}. */
         public List<String> unexpected(List<Pattern> tolerated) {
             return distinct.keySet().stream().filter(s -> tolerated.stream().noneMatch(p -> p.matcher(s).find())).toList();
@@ -88,6 +92,7 @@ public final class Fuzzer {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format(Locale.ROOT, "fuzz %-22s tried %,9d cases in %6.1f s (seed %d): %d failures, %d hangs, %d distinct",
                     target, tried, seconds100 / 100.0, seed, failures, hangs, distinct.size()));
+            if (!note.isEmpty()) sb.append("\n    note: ").append(note);
             for (Finding f : distinct.values()) {
                 sb.append("\n    ").append(f.signature()).append("\n      ").append(firstLine(f.symptom(), 300));
                 if (f.savedAs() != null) sb.append("\n      input: ").append(f.savedAs());
@@ -119,6 +124,8 @@ public final class Fuzzer {
     private final Target target;
     private final Judge judge;
     private final long defaultSeed;
+    private java.util.function.Predicate<byte[]> knownSlow = b -> false;
+    private String knownSlowWhat = "";
 
     public Fuzzer(String name, List<byte[]> seeds, Mutators.Mutator mutator, Target target, Judge judge) {
         if (seeds.isEmpty()) throw new IllegalArgumentException("no seeds for " + name);
@@ -128,6 +135,22 @@ public final class Fuzzer {
         this.target = target;
         this.judge = judge;
         this.defaultSeed = name.hashCode() * 0x9E3779B97F4A7C15L;
+    }
+
+    /**
+     * Inputs that reach a slow path already reported (e.g. huge declared sizes while the per-decode budget is
+     * missing): with {@code -Dinstella.fuzz.skipKnownSlow=true} they are drawn again instead of run, so that a long
+     * run explores the rest instead of stopping after {@code maxHangs}. Off by default (CI runs everything).
+     */
+    public Fuzzer knownSlow(String what, java.util.function.Predicate<byte[]> inputs) {
+        this.knownSlow = inputs;
+        this.knownSlowWhat = what;
+        return this;
+    }
+
+    /** True for the short run of a plain {@code mvn verify} (neither tries nor seconds asked for). */
+    public static boolean ciMode() {
+        return System.getProperty("instella.fuzz.tries", "").isBlank() && System.getProperty("instella.fuzz.seconds", "").isBlank();
     }
 
     /** Whether {@code instella.fuzz.target} selects this target (for long runs of one target). */
@@ -149,13 +172,17 @@ public final class Fuzzer {
 
     /** Runs the seeds, then mutated cases until the tries or the time budget are used up. */
     public Report run() {
+        boolean ci = ciMode();
         String triesProp = System.getProperty("instella.fuzz.tries", "");
         String secondsProp = System.getProperty("instella.fuzz.seconds", "");
         long tries = triesProp.isBlank() ? Long.MAX_VALUE : Long.parseLong(triesProp.trim());
         double seconds = !secondsProp.isBlank() ? Double.parseDouble(secondsProp.trim())
                 : triesProp.isBlank() ? 3 : Double.MAX_VALUE;
-        long timeout = Long.getLong("instella.fuzz.timeoutMs", 2000);
-        int maxHangs = Integer.getInteger("instella.fuzz.maxHangs", 2);
+        long timeout = Long.getLong("instella.fuzz.timeoutMs", ci ? 5000 : 2000);
+        // A hung case's thread cannot be stopped and spins until the test JVM exits, slowing the tests after it:
+        // the CI default stops a target at its first hang and skips inputs of already reported slow paths.
+        int maxHangs = Integer.getInteger("instella.fuzz.maxHangs", ci ? 1 : 2);
+        int maxInputBytes = Integer.getInteger("instella.fuzz.maxInputBytes", 4 << 20);
         String seedProp = System.getProperty("instella.fuzz.seed", "");
         long seed = seedProp.isBlank() ? defaultSeed
                 : seedProp.equals("random") ? new Random().nextLong() : Long.parseLong(seedProp.trim());
@@ -165,13 +192,19 @@ public final class Fuzzer {
         Map<String, Finding> distinct = new LinkedHashMap<>();
         long start = System.nanoTime();
         long deadline = seconds >= 1e9 ? Long.MAX_VALUE : start + (long) (seconds * 1e9);
-        long tried = 0, failures = 0, hangs = 0;
+        long tried = 0, failures = 0, hangs = 0, skipped = 0;
+        boolean skipKnownSlow = Boolean.parseBoolean(System.getProperty("instella.fuzz.skipKnownSlow", String.valueOf(ci)));
         ExecutorService worker = newWorker();
         try {
             for (long i = 0; ; i++) {
                 boolean seedCase = i < seeds.size();
                 if (!seedCase && (tried >= tries || System.nanoTime() > deadline || hangs >= maxHangs)) break;
                 byte[] input = seedCase ? seeds.get((int) i) : mutator.mutate(seeds.get(random.nextInt(seeds.size())), seeds, random);
+                // Stacked list repetitions can make huge inputs, whose slowness would only be their size: redraw.
+                while (!seedCase && (input.length > maxInputBytes || skipKnownSlow && knownSlow.test(input))) {
+                    if (input.length <= maxInputBytes) skipped++;
+                    input = mutator.mutate(seeds.get(random.nextInt(seeds.size())), seeds, random);
+                }
                 Outcome o = runOne(worker, input, seedCase ? 10 * timeout : timeout);
                 if (!seedCase) tried++;
                 if (o == null) continue;
@@ -194,7 +227,8 @@ public final class Fuzzer {
             worker.shutdownNow();
         }
         long hundredths = (System.nanoTime() - start) / 10_000_000;
-        Report r = new Report(name, tried, failures, hangs, hundredths, distinct, seed);
+        Report r = new Report(name, tried, failures, hangs, hundredths, distinct, seed,
+                skipped == 0 ? "" : skipped + " inputs skipped as known slow (" + knownSlowWhat + ")");
         System.out.println(r.summary());
         return r;
     }

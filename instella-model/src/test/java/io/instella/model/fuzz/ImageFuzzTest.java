@@ -53,6 +53,13 @@ class ImageFuzzTest {
             "^not an ImageDecodeException",
             "^wrong acceptance").map(Pattern::compile).toList();
 
+    /**
+     * Targets whose bounded fuzzing CI skips (their committed corpus still runs) because nearly any mutation hangs
+     * them today, and a hung decode cannot be stopped: TwelveMonkeys' VP8L decoder loops for minutes on a
+     * corrupt bitstream (issue 14 item 1). Remove when the per-decode time budget is in.
+     */
+    static final java.util.Set<Format> PAUSED_IN_CI = java.util.EnumSet.of(Format.WEBP_LOSSLESS);
+
     enum Format {
         JPEG("jpeg"), PNG("png"), GIF("gif"), BMP("bmp"), TIFF("tiff"), WEBP_LOSSY("webp-lossy"), WEBP_LOSSLESS("webp-lossless");
 
@@ -66,7 +73,17 @@ class ImageFuzzTest {
     static Fuzzer fuzzer(Format format) {
         List<byte[]> seeds = new ArrayList<>(seeds(format));
         seeds.addAll(Fuzzer.read(Fuzzer.corpus(ImageFuzzTest.class, format.target)));
-        return new Fuzzer(format.target, seeds, Mutators.withFields(fieldsOf(format)), ImageFuzzTest::decodeAndCheck, ImageFuzzTest::judge);
+        Fuzzer fuzzer = new Fuzzer(format.target, seeds, Mutators.withFields(fieldsOf(format)), ImageFuzzTest::decodeAndCheck, ImageFuzzTest::judge);
+        if (format == Format.WEBP_LOSSY || format == Format.WEBP_LOSSLESS) {
+            // Reported (issue 14 item 1): a VP8 frame far larger than the canvas, a VP8L image far larger than its
+            // data, or a VP8L chunk cut short decodes for seconds to minutes.
+            fuzzer.knownSlow("WebP canvas, VP8 frame or VP8L size over 64 on a side, or a truncated VP8L chunk", ImageFuzzTest::webpDeclaresLargeSide);
+        }
+        if (format == Format.BMP) {
+            // Reported: a pixel data offset far past the end of a small file reads a colour map for seconds.
+            fuzzer.knownSlow("BMP pixel data offset past the end of the file", b -> b.length >= 14 && le32(b, 10) > b.length);
+        }
+        return fuzzer;
     }
 
     static String judge(Throwable t) {
@@ -290,6 +307,27 @@ class ImageFuzzTest {
         return out;
     }
 
+    /** Whether any size a WebP file declares (VP8X canvas, VP8 frame, VP8L image) exceeds 64 on a side. */
+    static boolean webpDeclaresLargeSide(byte[] b) {
+        for (int i = 12; i + 8 <= b.length; ) {
+            String type = new String(b, i, 4, java.nio.charset.StandardCharsets.ISO_8859_1);
+            long size = le32(b, i + 4);
+            int d = i + 8;
+            if (type.equals("VP8X") && d + 10 <= b.length
+                    && (le16(b, d + 4) + ((b[d + 6] & 0xFF) << 16) >= 64 || le16(b, d + 7) + ((b[d + 9] & 0xFF) << 16) >= 64)) return true;
+            if (type.equals("VP8 ") && d + 10 <= b.length && ((le16(b, d + 6) & 0x3FFF) > 64 || (le16(b, d + 8) & 0x3FFF) > 64)) return true;
+            // A VP8L chunk cut short: the lossless decoder reads zeros past the end for minutes.
+            if (type.equals("VP8L") && d + size > b.length) return true;
+            if (type.equals("VP8L") && d + 5 <= b.length) {
+                long v = le32(b, d + 1);
+                if ((v & 0x3FFF) >= 64 || ((v >> 14) & 0x3FFF) >= 64) return true;
+            }
+            if (size < 0 || size > b.length) break;
+            i += 8 + (int) ((size + 1) & ~1L);
+        }
+        return false;
+    }
+
     private static List<Field> webpFields(byte[] b) {
         List<Field> out = new ArrayList<>(List.of(Field.le(4, 4)));
         for (int i = 12; i + 8 <= b.length && out.size() < 32; ) {
@@ -343,6 +381,7 @@ class ImageFuzzTest {
     Stream<DynamicTest> fuzz() {
         return Stream.of(Format.values()).map(format -> DynamicTest.dynamicTest(format.target, () -> {
             assumeTrue(Fuzzer.selected(format.target));
+            assumeTrue(!Fuzzer.ciMode() || !PAUSED_IN_CI.contains(format), format.target + " fuzzing is paused in CI (see PAUSED_IN_CI)");
             Fuzzer.Report report = fuzzer(format).run();
             assertThat(report.tried()).isPositive();
             assertThat(report.unexpected(OPEN_FINDINGS)).as(report.summary()).isEmpty();
