@@ -45,6 +45,7 @@ import java.util.stream.Stream;
  *   <li>{@code instella.fuzz.skipKnownSlow}: skip inputs a target marks as reaching an already reported slow
  *       path (see {@link #knownSlow}); default true in CI, false in longer runs;
  *   <li>{@code instella.fuzz.maxInputBytes}: larger mutated inputs are drawn again (default 4 MiB);
+ *   <li>{@code instella.fuzz.minimise}: shrink each distinct failing input before saving it (default: not in CI);
  *   <li>{@code instella.fuzz.findings}: directory where failing inputs are written (default
  *       {@code target/fuzz-findings}), one file per distinct failure plus a {@code .txt} with the symptom;
  *   <li>{@code instella.fuzz.target}: run only targets whose name contains this string (others are skipped).
@@ -179,6 +180,8 @@ public final class Fuzzer {
         double seconds = !secondsProp.isBlank() ? Double.parseDouble(secondsProp.trim())
                 : triesProp.isBlank() ? 3 : Double.MAX_VALUE;
         long timeout = Long.getLong("instella.fuzz.timeoutMs", ci ? 5000 : 2000);
+        // Minimising costs up to 10 s per distinct failure: worth it in a long run, not in every CI build.
+        boolean minimise = Boolean.parseBoolean(System.getProperty("instella.fuzz.minimise", String.valueOf(!ci)));
         // A hung case's thread cannot be stopped and spins until the test JVM exits, slowing the tests after it:
         // the CI default stops a target at its first hang and skips inputs of already reported slow paths.
         int maxHangs = Integer.getInteger("instella.fuzz.maxHangs", ci ? 1 : 2);
@@ -198,6 +201,10 @@ public final class Fuzzer {
         try {
             for (long i = 0; ; i++) {
                 boolean seedCase = i < seeds.size();
+                if (i == seeds.size() && deadline != Long.MAX_VALUE) {
+                    // The budget is for mutated cases: the seeds' first runs include class loading and warm-up.
+                    deadline = System.nanoTime() + (long) (seconds * 1e9);
+                }
                 if (!seedCase && (tried >= tries || System.nanoTime() > deadline || hangs >= maxHangs)) break;
                 byte[] input = seedCase ? seeds.get((int) i) : mutator.mutate(seeds.get(random.nextInt(seeds.size())), seeds, random);
                 // Stacked list repetitions can make huge inputs, whose slowness would only be their size: redraw.
@@ -216,7 +223,7 @@ public final class Fuzzer {
                 }
                 if (!distinct.containsKey(o.signature) && distinct.size() < 100) {
                     long t0 = System.nanoTime();
-                    byte[] small = o.hang ? input : minimise(input, o.signature, timeout);
+                    byte[] small = o.hang || !minimise ? input : minimise(input, o.signature, timeout);
                     // Minimising is not fuzzing: it does not use up the time budget.
                     if (deadline != Long.MAX_VALUE) deadline += System.nanoTime() - t0;
                     Path saved = save(findingsDir, o, small);

@@ -212,6 +212,8 @@ public final class Mutators {
                 // Repeat an element: lists much longer than expected.
                 JsonNode e = a.get(random.nextInt(a.size()));
                 int times = random.nextBoolean() ? 1 : 1 + random.nextInt(2000);
+                // At most about 1 MB of copies: a huge element repeated would only make a slow, huge input.
+                times = (int) Math.max(1, Math.min(times, (1L << 20) / Math.max(1, approximateSize(e))));
                 for (int i = 0; i < times; i++) a.add(e.deepCopy());
             } else {
                 int i = random.nextInt(a.size());
@@ -219,6 +221,18 @@ public final class Mutators {
             }
         }
         return root;
+    }
+
+    /** The node's serialised size, roughly (strings and number of nodes), without serialising it. */
+    private static long approximateSize(JsonNode n) {
+        if (n.isTextual()) return n.asText().length() + 2L;
+        if (!n.isContainerNode()) return 8;
+        long size = 2;
+        for (JsonNode c : n) {
+            size += approximateSize(c) + 4;
+            if (size > (1L << 20)) break;
+        }
+        return size;
     }
 
     private static String randomKey(Random random, List<String> existing) {

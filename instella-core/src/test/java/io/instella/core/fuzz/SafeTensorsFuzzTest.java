@@ -76,7 +76,7 @@ class SafeTensorsFuzzTest {
             if (mode == 0) return bytes.mutate(seed, all, random);
             // Structure-aware: mutate the header JSON, keep the data, write a consistent length (usually).
             long n = ByteBuffer.wrap(seed).order(ByteOrder.LITTLE_ENDIAN).getLong();
-            if (n < 2 || 8 + n > seed.length) return bytes.mutate(seed, all, random);
+            if (n < 2 || n > seed.length - 8) return bytes.mutate(seed, all, random);
             byte[] json = java.util.Arrays.copyOfRange(seed, 8, (int) (8 + n));
             byte[] data = java.util.Arrays.copyOfRange(seed, (int) (8 + n), seed.length);
             byte[] newJson = header.mutate(json, List.of(json), random);

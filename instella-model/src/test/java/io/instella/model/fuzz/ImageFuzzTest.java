@@ -79,6 +79,10 @@ class ImageFuzzTest {
             // data, or a VP8L chunk cut short decodes for seconds to minutes.
             fuzzer.knownSlow("WebP canvas, VP8 frame or VP8L size over 64 on a side, or a truncated VP8L chunk", ImageFuzzTest::webpDeclaresLargeSide);
         }
+        if (format == Format.TIFF) {
+            // Reported (issue 14): SamplesPerPixel is trusted; a large value allocates gigabytes for a tiny image.
+            fuzzer.knownSlow("TIFF SamplesPerPixel over 16", ImageFuzzTest::tiffManySamples);
+        }
         if (format == Format.BMP) {
             // Reported: a pixel data offset far past the end of a small file reads a colour map for seconds.
             fuzzer.knownSlow("BMP pixel data offset past the end of the file", b -> b.length >= 14 && le32(b, 10) > b.length);
@@ -260,6 +264,24 @@ class ImageFuzzTest {
             }
         }
         return out;
+    }
+
+    /** Whether the first IFD's SamplesPerPixel (tag 277) exceeds 16. */
+    static boolean tiffManySamples(byte[] b) {
+        if (b.length < 8) return false;
+        boolean le = b[0] == 'I';
+        long ifd = le ? le32(b, 4) : be32(b, 4);
+        if (ifd < 8 || ifd + 2 > b.length) return false;
+        int n = le ? le16(b, (int) ifd) : be16(b, (int) ifd);
+        for (int k = 0; k < n && ifd + 2 + 12L * (k + 1) <= b.length; k++) {
+            int e = (int) ifd + 2 + 12 * k;
+            int tag = le ? le16(b, e) : be16(b, e);
+            int type = le ? le16(b, e + 2) : be16(b, e + 2);
+            if (tag != 277) continue;
+            long value = type == 3 ? (le ? le16(b, e + 8) : be16(b, e + 8)) : (le ? le32(b, e + 8) : be32(b, e + 8));
+            return value > 16;
+        }
+        return false;
     }
 
     private static List<Field> tiffFields(byte[] b) {
