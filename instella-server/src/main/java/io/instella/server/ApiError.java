@@ -14,7 +14,8 @@ public final class ApiError extends RuntimeException {
     private final String code;
 
     public ApiError(int status, String type, String param, String code, String message) {
-        super(message);
+        // Messages quote what the client sent (a role, a model name): a megabyte of it is not echoed back.
+        super(io.instella.core.util.UserMessages.abbreviate(message));
         this.status = status;
         this.type = type;
         this.param = param;

@@ -36,8 +36,9 @@ public final class RequestParserAccess {
     }
 
     /**
-     * Reads the body as the handler does (a {@link JsonProcessingException} is its 400; any other exception
-     * reaches its catch-all, a 500) and parses it as a chat and as a completion request.
+     * Reads the body as {@code ApiHandler.readJson} does (a {@link JsonProcessingException} or any other I/O failure
+     * of the JSON reader, such as bytes that are no UTF-8/16/32, is its 400; any other exception reaches its
+     * catch-all, a 500) and parses it as a chat and as a completion request.
      */
     public void parseBothKinds(byte[] body) throws java.io.IOException {
         JsonNode root;
@@ -45,6 +46,8 @@ public final class RequestParserAccess {
             root = mapper.readTree(body);
         } catch (JsonProcessingException e) {
             throw ApiError.invalid(null, "invalid_json", "the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw ApiError.invalid(null, "invalid_json", "the body is not valid JSON");
         }
         RuntimeException first = null;
         for (RequestParser.Kind kind : RequestParser.Kind.values()) {

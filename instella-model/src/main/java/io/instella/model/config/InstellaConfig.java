@@ -95,7 +95,9 @@ public record InstellaConfig(
                 1e-5f);
         // int, list, [] or null; [] and null mean "no EOS here" (GenerationDefaults then looks further).
         List<Integer> eos = List.copyOf(Json.tokenIds(file, n, "eos_token_id", vocab));
-        Integer pad = Json.optInteger(file, n, "pad_token_id", Integer.MIN_VALUE, Integer.MAX_VALUE);
+        // -1 is how some configs say "no padding token".
+        Integer pad = Json.optInteger(file, n, "pad_token_id", -1, vocab - 1);
+        if (pad != null && pad == -1) pad = null;
         Multimodal mm = null;
         if (n.hasNonNull("mm_vision_tower") || n.hasNonNull("mm_projector_type")) {
             mm = parseMultimodal(file, n, text);
@@ -204,8 +206,12 @@ public record InstellaConfig(
     }
 
     /** A file of a repo in the standard Hugging Face cache, from the snapshot that refs/main points to. */
+    private static final java.util.regex.Pattern REPO_ID =
+            java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}");
+
     static Optional<Path> cachedRepoFile(String repoId, String name) {
-        if (repoId == null || !repoId.contains("/") || repoId.startsWith("/") || repoId.startsWith(".")) return Optional.empty();
+        // Only a Hugging Face repo id ("org/name") can name a cache folder: anything else (a path, NUL bytes) is not one.
+        if (repoId == null || !REPO_ID.matcher(repoId).matches() || repoId.contains("..")) return Optional.empty();
         Path cache = hfCacheDir();
         Path repo = cache.resolve("models--" + repoId.replace("/", "--"));
         Path snapshots = repo.resolve("snapshots");

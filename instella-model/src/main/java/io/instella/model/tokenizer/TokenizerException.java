@@ -8,10 +8,10 @@ public class TokenizerException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     public TokenizerException(String message) {
-        super(message);
+        super(io.instella.core.util.UserMessages.abbreviate(message));
     }
 
     public TokenizerException(String message, Throwable cause) {
-        super(message, cause);
+        super(io.instella.core.util.UserMessages.abbreviate(message), cause);
     }
 }

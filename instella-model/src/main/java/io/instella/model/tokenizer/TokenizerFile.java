@@ -96,7 +96,7 @@ final class TokenizerFile {
             throw new TokenizerException("tokenizer file not found: " + path
                     + " (expected a Hugging Face tokenizer.json)");
         } catch (IOException e) {
-            throw new TokenizerException("cannot read tokenizer file " + path + ": " + e, e);
+            throw new TokenizerException("cannot read tokenizer file " + path + ": " + plain(e), e);
         }
         JsonMapper mapper = JsonMapper.builder()
                 .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -111,8 +111,15 @@ final class TokenizerFile {
             throw new TokenizerException("tokenizer file " + path + " is not valid JSON: "
                     + e.getOriginalMessage() + locationOf(e), e);
         } catch (IOException e) {
-            throw new TokenizerException("cannot parse tokenizer file " + path + ": " + e, e);
+            // Not JSON's syntax but its text: bytes that are no UTF-8/16/32 (Jackson's CharConversionException).
+            throw new TokenizerException("tokenizer file " + path + " is not valid JSON text (" + plain(e) + ")", e);
         }
+    }
+
+    /** An I/O failure in words: its message's first line, never the exception's class name. */
+    private static String plain(IOException e) {
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? "read error" : m.lines().findFirst().orElse("read error");
     }
 
     private static String locationOf(JsonProcessingException e) {

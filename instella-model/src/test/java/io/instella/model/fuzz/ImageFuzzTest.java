@@ -46,19 +46,14 @@ class ImageFuzzTest {
      * Findings on the current main code (issue 14 item 1), tolerated until their fixes merge so that the CI fuzz
      * step stays green; remove a line when its fix is in. A new kind of failure still fails the build.
      */
-    static final List<Pattern> OPEN_FINDINGS = Stream.of(
-            "^message names a JDK or library class",
-            "^message is too long",
-            "^hang",
-            "^not an ImageDecodeException",
-            "^wrong acceptance").map(Pattern::compile).toList();
+    static final List<Pattern> OPEN_FINDINGS = Stream.<String>of().map(Pattern::compile).toList();
 
     /**
      * Targets whose bounded fuzzing CI skips (their committed corpus still runs) because nearly any mutation hangs
      * them today, and a hung decode cannot be stopped: TwelveMonkeys' VP8L decoder loops for minutes on a
      * corrupt bitstream (issue 14 item 1). Remove when the per-decode time budget is in.
      */
-    static final java.util.Set<Format> PAUSED_IN_CI = java.util.EnumSet.of(Format.WEBP_LOSSLESS);
+    static final java.util.Set<Format> PAUSED_IN_CI = java.util.EnumSet.noneOf(Format.class);
 
     enum Format {
         JPEG("jpeg"), PNG("png"), GIF("gif"), BMP("bmp"), TIFF("tiff"), WEBP_LOSSY("webp-lossy"), WEBP_LOSSLESS("webp-lossless");

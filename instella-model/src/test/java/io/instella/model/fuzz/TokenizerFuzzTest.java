@@ -32,12 +32,7 @@ class TokenizerFuzzTest {
     static final String TARGET = "tokenizer";
 
     /** Findings on the current main code (issue 14 item 3), tolerated until their fixes merge; remove when fixed. */
-    static final List<Pattern> OPEN_FINDINGS = Stream.of(
-            "^not a TokenizerException",
-            "^message is too long",
-            "^message names a JDK or library class",
-            "^wrong acceptance",
-            "^hang").map(Pattern::compile).toList();
+    static final List<Pattern> OPEN_FINDINGS = Stream.<String>of().map(Pattern::compile).toList();
 
     static final String[] TEXTS = {"Hello world", "  two  spaces, tabs\tand\nnew lines 12345", "<|endoftext|>é😀",
             "|||IP_ADDRESS||| x", ""};
