@@ -76,13 +76,22 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /** The longest question read from stdin: far beyond any context (32768 tokens are ~150 KB of text). */
+    static final int MAX_STDIN_BYTES = 16 << 20;
+
     private String question() throws IOException {
         if (!words.isEmpty()) return String.join(" ", words);
         if (Tty.isatty(0)) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "Missing QUESTION: give it as an argument, e.g. instella run --image photo.jpg \"What is this?\", or on stdin");
         }
-        String text = new String(System.in.readAllBytes(), StandardCharsets.UTF_8).strip();
+        // A question is text: more than this is a mistake (run < /dev/zero, a binary file), not a prompt to read whole.
+        byte[] bytes = System.in.readNBytes(MAX_STDIN_BYTES + 1);
+        if (bytes.length > MAX_STDIN_BYTES) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "QUESTION on stdin is longer than "
+                    + (MAX_STDIN_BYTES >> 20) + " MiB; a question is text (was a binary file or device given as stdin?)");
+        }
+        String text = new String(bytes, StandardCharsets.UTF_8).strip();
         if (text.isEmpty()) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "Missing QUESTION: stdin was empty");
         }

@@ -120,6 +120,26 @@ class CliExitCodesTest {
                 .doesNotContain("\tat ");
     }
 
+    /** `run < /dev/zero` read until the heap was full; a question on stdin is now capped (16 MiB). */
+    @Test
+    void endlessStdinIsRefusedNotReadWhole() throws Exception {
+        try (ChildCli c = ChildCli.start(List.of("-Xss8m", "-Xmx256m"), Map.of(), "run", "-m", Golden.resolve("model").toString())) {
+            Thread feeder = new Thread(() -> {
+                byte[] zeros = new byte[1 << 20];
+                try (var in = c.process.getOutputStream()) {
+                    for (int i = 0; i < 64; i++) in.write(zeros);
+                } catch (java.io.IOException expected) {
+                    // the CLI stopped reading and exited: the pipe is closed
+                }
+            });
+            feeder.setDaemon(true);
+            feeder.start();
+            ChildCli.Result r = c.waitFor(Duration.ofSeconds(60));
+            assertThat(r.exitCode()).as(r.err()).isEqualTo(2);
+            assertThat(r.err()).contains("QUESTION on stdin is longer than 16 MiB").doesNotContain("\tat ");
+        }
+    }
+
     @Test
     void aFifoWithNoWriterIsRefusedAtOnceByEveryFileOption() throws Exception {
         Path fifo = tmp.resolve("image.fifo");

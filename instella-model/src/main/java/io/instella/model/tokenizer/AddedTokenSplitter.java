@@ -42,18 +42,35 @@ final class AddedTokenSplitter {
             final TreeMap<Character, Builder> children = new TreeMap<>();
             AddedToken token;
 
+            /** Post-order without recursion: an added token may be a megabyte long, one trie level per character. */
             Node freeze() {
-                Node node = new Node();
-                node.token = token;
-                node.keys = new char[children.size()];
-                node.children = new Node[children.size()];
-                int i = 0;
-                for (var e : children.entrySet()) {
-                    node.keys[i] = e.getKey();
-                    node.children[i] = e.getValue().freeze();
-                    i++;
+                java.util.IdentityHashMap<Builder, Node> frozen = new java.util.IdentityHashMap<>();
+                java.util.ArrayDeque<Builder> stack = new java.util.ArrayDeque<>();
+                stack.push(this);
+                while (!stack.isEmpty()) {
+                    Builder b = stack.peek();
+                    boolean childrenFrozen = true;
+                    for (Builder c : b.children.values()) {
+                        if (!frozen.containsKey(c)) {
+                            stack.push(c);
+                            childrenFrozen = false;
+                        }
+                    }
+                    if (!childrenFrozen) continue;
+                    stack.pop();
+                    Node node = new Node();
+                    node.token = b.token;
+                    node.keys = new char[b.children.size()];
+                    node.children = new Node[b.children.size()];
+                    int i = 0;
+                    for (var e : b.children.entrySet()) {
+                        node.keys[i] = e.getKey();
+                        node.children[i] = frozen.get(e.getValue());
+                        i++;
+                    }
+                    frozen.put(b, node);
                 }
-                return node;
+                return frozen.get(this);
             }
         }
         Builder top = new Builder();
