@@ -872,7 +872,7 @@ final class Vp8Decoder {
                 doTransform(bits, coeffs, n * 16, dst);
             }
         } else {
-            predictLuma16(checkMode(mbX, mbY, mbModes[16 * mbX]), Y_OFF);
+            predictBlock(checkMode(mbX, mbY, mbModes[16 * mbX]), Y_OFF, 4);
             if (bits != 0) {
                 for (int n = 0; n < 16; n++, bits <<= 2) {
                     doTransform(bits, coeffs, n * 16, Y_OFF + SCAN[n]);
@@ -880,8 +880,8 @@ final class Vp8Decoder {
             }
         }
         int uvMode = checkMode(mbX, mbY, mbUvMode[mbX]);
-        predictChroma8(uvMode, U_OFF);
-        predictChroma8(uvMode, V_OFF);
+        predictBlock(uvMode, U_OFF, 3);
+        predictBlock(uvMode, V_OFF, 3);
         doUvTransform(nonZeroUv, coeffs, 256, U_OFF);
         doUvTransform(nonZeroUv >>> 8, coeffs, 320, V_OFF);
 
@@ -938,63 +938,38 @@ final class Vp8Decoder {
         }
     }
 
-    private void predictLuma16(int mode, int dst) {
+    /**
+     * Whole-block prediction of a 16x16 luma or 8x8 chroma block ({@code log2Size} 4 or 3): the DC modes average
+     * the row above and/or the column to the left with libwebp's rounding.
+     */
+    private void predictBlock(int mode, int dst, int log2Size) {
+        int size = 1 << log2Size;
         switch (mode) {
             case B_DC_PRED -> {
-                int dc = 16;
-                for (int j = 0; j < 16; j++) {
-                    dc += at(dst - 1 + j * BPS) + at(dst + j - BPS);
-                }
-                fill(dst, 16, dc >> 5);
-            }
-            case B_TM_PRED -> trueMotion(dst, 16);
-            case B_VE_PRED -> verticalCopy(dst, 16);
-            case B_HE_PRED -> horizontalCopy(dst, 16);
-            case DC_PRED_NOTOP -> {
-                int dc = 8;
-                for (int j = 0; j < 16; j++) {
-                    dc += at(dst - 1 + j * BPS);
-                }
-                fill(dst, 16, dc >> 4);
-            }
-            case DC_PRED_NOLEFT -> {
-                int dc = 8;
-                for (int i = 0; i < 16; i++) {
-                    dc += at(dst + i - BPS);
-                }
-                fill(dst, 16, dc >> 4);
-            }
-            default -> fill(dst, 16, 0x80);
-        }
-    }
-
-    private void predictChroma8(int mode, int dst) {
-        switch (mode) {
-            case B_DC_PRED -> {
-                int dc = 8;
-                for (int i = 0; i < 8; i++) {
+                int dc = size;
+                for (int i = 0; i < size; i++) {
                     dc += at(dst + i - BPS) + at(dst - 1 + i * BPS);
                 }
-                fill(dst, 8, dc >> 4);
+                fill(dst, size, dc >> (log2Size + 1));
             }
-            case B_TM_PRED -> trueMotion(dst, 8);
-            case B_VE_PRED -> verticalCopy(dst, 8);
-            case B_HE_PRED -> horizontalCopy(dst, 8);
+            case B_TM_PRED -> trueMotion(dst, size);
+            case B_VE_PRED -> verticalCopy(dst, size);
+            case B_HE_PRED -> horizontalCopy(dst, size);
             case DC_PRED_NOTOP -> {
-                int dc = 4;
-                for (int i = 0; i < 8; i++) {
+                int dc = size >> 1;
+                for (int i = 0; i < size; i++) {
                     dc += at(dst - 1 + i * BPS);
                 }
-                fill(dst, 8, dc >> 3);
+                fill(dst, size, dc >> log2Size);
             }
             case DC_PRED_NOLEFT -> {
-                int dc = 4;
-                for (int i = 0; i < 8; i++) {
+                int dc = size >> 1;
+                for (int i = 0; i < size; i++) {
                     dc += at(dst + i - BPS);
                 }
-                fill(dst, 8, dc >> 3);
+                fill(dst, size, dc >> log2Size);
             }
-            default -> fill(dst, 8, 0x80);
+            default -> fill(dst, size, 0x80);
         }
     }
 
