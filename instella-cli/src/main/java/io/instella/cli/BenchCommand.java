@@ -149,7 +149,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         double readGbps = limits[0], fmaGflops = limits[1];
         machine.put("read_gbps", round(readGbps, 2)).put("fma_gflops", round(fmaGflops, 1)).put("threads", Parallel.threads());
-        machine.put("cpu", cpuName()).put("vector_bits", jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        machine.put("cpu", cpuName()).put("vector_bits", io.instella.core.kernels.Vectors.bits());
         machine.put("quantized_kernels", io.instella.core.kernels.NativeKernels.status());
         for (var node : results) {
             ObjectNode r = (ObjectNode) node;

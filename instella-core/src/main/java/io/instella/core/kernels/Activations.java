@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Activations {
     private Activations() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Vectors.FLOAT;
 
     /** SwiGLU: gate[i] = silu(gate[i]) * up[i] (vectorised exp, within ~2 ulp of the scalar one). */
     public static void swiglu(float[] gate, float[] up, int n) {

@@ -132,7 +132,7 @@ public final class Attention {
     private static final jdk.incubator.vector.VectorSpecies<Float> F = FloatVector.SPECIES_256;
     private static final int L = F.length();
     /** The eight-key path is written for 256-bit vectors; narrower machines take one dot product per key. */
-    private static final boolean EIGHT_KEYS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
+    private static final boolean EIGHT_KEYS = Vectors.FLOAT.vectorBitSize() >= 256;
     /** Two-vector shuffles for the folding reduction (negative indices take lanes of the second vector). */
     private static final VectorShuffle<Float> HALF_LO = VectorShuffle.fromValues(F, 0, 1, 2, 3, -8, -7, -6, -5);
     private static final VectorShuffle<Float> HALF_HI = VectorShuffle.fromValues(F, 4, 5, 6, 7, -4, -3, -2, -1);

@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * as vectors; exp runs vectorised.
  */
 public final class BlockedAttention {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Vectors.FLOAT;
     private static final int L = F.length();
     /** Query rows per block. */
     static final int BQ = 32;

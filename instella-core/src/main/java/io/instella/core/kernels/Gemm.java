@@ -15,7 +15,7 @@ import java.lang.foreign.MemorySegment;
  * broadcasts A from its rows in place (A is float already, no packing needed).
  */
 final class Gemm {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Vectors.FLOAT;
     private static final int L = F.length();
     static final int NR = 2 * L;
     static final int MR = 6;

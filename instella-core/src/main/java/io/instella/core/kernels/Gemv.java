@@ -34,12 +34,16 @@ import java.nio.ByteOrder;
  * </ul>
  */
 final class Gemv {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = Vectors.FLOAT;
     static final int L = F.length();
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    /** L bytes: one float vector's worth of int8 weights. */
+    /**
+     * Int8 weights loaded per step: one float vector's worth (L bytes), but at least 8, as there is no byte vector
+     * under 64 bits; with 128-bit floats (L = 4, NEON) one load then feeds {@link #BQ_PARTS} = 2 float vectors.
+     */
     @SuppressWarnings("unchecked")
-    static final VectorSpecies<Byte> BQ = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    static final VectorSpecies<Byte> BQ = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+    static final int BQ_PARTS = BQ.length() / L;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -287,9 +291,12 @@ final class Gemv {
                 long o0 = r0 + 34L * b;
                 int xb = xOff + 32 * b;
                 FloatVector p0 = FloatVector.zero(F);
-                for (int s = 0; s < 32; s += L) {
-                    p0 = ((FloatVector) ByteVector.fromMemorySegment(BQ, seg, o0 + 2 + s, LE).convertShape(VectorOperators.B2F, F, 0))
-                            .fma(FloatVector.fromArray(F, x, xb + s), p0);
+                for (int s = 0; s < 32; s += BQ.length()) {
+                    ByteVector q = ByteVector.fromMemorySegment(BQ, seg, o0 + 2 + s, LE);
+                    for (int part = 0; part < BQ_PARTS; part++) {
+                        p0 = ((FloatVector) q.convertShape(VectorOperators.B2F, F, part))
+                                .fma(FloatVector.fromArray(F, x, xb + s + part * L), p0);
+                    }
                 }
                 acc0 = p0.fma(FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, o0))), acc0);
             }
@@ -426,12 +433,11 @@ final class Gemv {
         }
     }
 
-    /** Nibbles of L packed bytes as floats minus 8: low (hi=false) or high nibbles. */
-    private static FloatVector nibbles(MemorySegment seg, long off, boolean high) {
+    /** Nibbles of {@code BQ.length()} packed bytes minus 8: low (hi=false) or high nibbles. */
+    private static ByteVector nibbles(MemorySegment seg, long off, boolean high) {
         IntVector v = ByteVector.fromMemorySegment(BQ, seg, off, LE).reinterpretAsInts();
         if (high) v = v.lanewise(VectorOperators.LSHR, 4);
-        ByteVector q = v.and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
-        return (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
+        return v.and(0x0F0F0F0F).reinterpretAsBytes().sub((byte) 8);
     }
 
     /** Q4_0 rows [j0, j1) in float (vectors narrower than 256 bits): byte s of a block holds values s (low nibble) and s+16 (high nibble). */
@@ -446,9 +452,13 @@ final class Gemv {
                 long o0 = r0 + 18L * b;
                 int xb = xOff + 32 * b;
                 FloatVector p0 = FloatVector.zero(F);
-                for (int s = 0; s < 16; s += L) {
-                    p0 = nibbles(seg, o0 + 2 + s, false).fma(FloatVector.fromArray(F, x, xb + s), p0);
-                    p0 = nibbles(seg, o0 + 2 + s, true).fma(FloatVector.fromArray(F, x, xb + 16 + s), p0);
+                for (int s = 0; s < 16; s += BQ.length()) {
+                    ByteVector lo = nibbles(seg, o0 + 2 + s, false), hi = nibbles(seg, o0 + 2 + s, true);
+                    for (int part = 0; part < BQ_PARTS; part++) {
+                        int xs = xb + s + part * L;
+                        p0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, part)).fma(FloatVector.fromArray(F, x, xs), p0);
+                        p0 = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, part)).fma(FloatVector.fromArray(F, x, xs + 16), p0);
+                    }
                 }
                 acc0 = p0.fma(FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, o0))), acc0);
             }

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.DoubleAdder;
  * independent accumulators (no memory traffic). Benchmarks divide their figures by these.
  */
 public final class MachineLimits {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Vectors.FLOAT;
 
     private MachineLimits() {}
 

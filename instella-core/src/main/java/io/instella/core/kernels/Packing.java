@@ -16,7 +16,7 @@ import java.nio.ByteOrder;
 
 /** Widening of stored weights (F32, F16, BF16, Q8_0, Q4_0) to float, for the GEMM's packed panels. */
 public final class Packing {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Vectors.FLOAT;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     @SuppressWarnings("unchecked")
     private static final VectorSpecies<Short> S_HALF =
@@ -98,9 +98,11 @@ public final class Packing {
         }
     }
 
+    /** L bytes as one vector; there is none below 64 bits, so 128-bit floats (L = 4) dequantize one value at a time. */
     @SuppressWarnings("unchecked")
-    private static final VectorSpecies<Byte> BQ = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
-    private static final boolean VECTOR_BLOCKS = 16 % F.length() == 0;
+    private static final VectorSpecies<Byte> BQ = F.length() * 8 < 64 ? null
+            : (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    private static final boolean VECTOR_BLOCKS = BQ != null && 16 % F.length() == 0;
 
     /** Q8_0 blocks → float, vectorised; the same products q·d as {@link Quant#dequantize}. */
     static void dequantizeQ8(MemorySegment seg, long first, float[] dst, int dstOff, int n) {

@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /** Element-wise and reduction kernels on float arrays (Vector API, scalar tails). */
 public final class VectorMath {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = Vectors.FLOAT;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
     private VectorMath() {}

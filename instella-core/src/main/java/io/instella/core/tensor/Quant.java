@@ -71,12 +71,14 @@ public final class Quant {
         }
     }
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = io.instella.core.kernels.Vectors.FLOAT;
     private static final int L = F.length();
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** L bytes as one vector; there is none below 64 bits, so with 128-bit floats (L = 4) the scalar quantizer runs. */
     @SuppressWarnings("unchecked")
-    private static final VectorSpecies<Byte> B = (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
-    private static final boolean VECTOR = BLOCK % L == 0 && L >= 4;
+    private static final VectorSpecies<Byte> B = L * 8 < 64 ? null
+            : (VectorSpecies<Byte>) VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    private static final boolean VECTOR = B != null && BLOCK % L == 0;
 
     /**
      * The Q8_0 quantizer with vectors, bit-identical to {@link #quantizeBlockQ8_0}: the same float

@@ -165,7 +165,7 @@ class KernelsTest {
 
     @Test
     void vectorExpIsWithinAFewUlpAndSumLanesAddsInLaneOrder() {
-        var species = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        var species = Vectors.FLOAT;
         float[] in = new float[species.length()], out = new float[species.length()];
         double worstUlps = 0;
         for (float x = -87f; x < 87.9f; x += 0.0173f) {

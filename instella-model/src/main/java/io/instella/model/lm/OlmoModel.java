@@ -352,7 +352,7 @@ public final class OlmoModel {
         int heads = config.numHeads(), hd = config.headDim(), h = config.hiddenSize();
         int group = heads / config.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
-        if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+        if (n >= BLOCKED_ATTENTION_MIN_ROWS && hd % io.instella.core.kernels.Vectors.FLOAT.length() == 0) {
             if (cache.type() == DType.F32) {
                 BlockedAttention.attention(q, 0, h, cache.keys(layer), cache.values(layer), 0, hd, cache.headStride(), start + n,
                         n, start, true, heads, config.numKvHeads(), hd, scale, out, 0, h);

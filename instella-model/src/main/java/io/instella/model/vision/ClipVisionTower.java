@@ -200,7 +200,7 @@ public final class ClipVisionTower {
     private void selfAttention(float[] q, float[] k, float[] v, int tiles, int tokens, float[] out) {
         int d = config.hiddenSize(), heads = config.numHeads(), hd = config.headDim();
         float scale = (float) Math.pow(hd, -0.5);
-        if (hd % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+        if (hd % io.instella.core.kernels.Vectors.FLOAT.length() == 0) {
             for (int t = 0; t < tiles; t++) {
                 int base = t * tokens * d;
                 BlockedAttention.attention(q, base, d, k, v, base, d, tokens, tokens, 0, false, heads, heads, hd, scale,
