@@ -43,22 +43,6 @@ final class OptionValues {
         return v;
     }
 
-    /** --max-new-tokens: 0 reads the prompt only (e.g. for --dump-tensors). */
-    static final class TokenCount implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String value) {
-            return wholeNumber(value, 0, Integer.MAX_VALUE);
-        }
-    }
-
-    /** --top-k: 0 = off. */
-    static final class TopK implements ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String value) {
-            return wholeNumber(value, 0, Integer.MAX_VALUE);
-        }
-    }
-
     /** A count of at least 1 (bench's --prefill, --decode, --runs; serve's --parallel floor is its own). */
     static final class Positive implements ITypeConverter<Integer> {
         @Override
@@ -67,7 +51,7 @@ final class OptionValues {
         }
     }
 
-    /** A count of 0 or more. */
+    /** A count of 0 or more (--max-new-tokens, where 0 reads the prompt only; --top-k, where 0 is off). */
     static final class NonNegative implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {

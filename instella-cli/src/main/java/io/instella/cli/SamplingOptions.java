@@ -13,7 +13,7 @@ import java.util.List;
  * {@code generate} keeps the fixed defaults of its contract instead (see {@link GenerateCommand}).
  */
 final class SamplingOptions {
-    @Option(names = "--max-new-tokens", paramLabel = "N", converter = OptionValues.TokenCount.class,
+    @Option(names = "--max-new-tokens", paramLabel = "N", converter = OptionValues.NonNegative.class,
             description = "Answer length limit in tokens, 0 = read the prompt only (default: the model's max_new_tokens, "
                     + "else 1024, capped to the context; generate: 256).")
     Integer maxNewTokens;
@@ -23,7 +23,7 @@ final class SamplingOptions {
                     + "The upstream README samples at 0.2.")
     Double temperature;
 
-    @Option(names = "--top-k", paramLabel = "K", converter = OptionValues.TopK.class,
+    @Option(names = "--top-k", paramLabel = "K", converter = OptionValues.NonNegative.class,
             description = "Keep the K most likely tokens when sampling, 0 = off (default: the model's, else 50; generate: 0).")
     Integer topK;
 

@@ -125,7 +125,7 @@ public final class InstellaServer implements AutoCloseable {
      * Jetty's pool, but a job that fails inside Jetty is logged as one line, not as a WARN with a stack trace. Under
      * hostile traffic Jetty 12.1's HTTP/1 connection sometimes releases a request buffer twice
      * ({@code IllegalStateException: already released} from {@code HttpConnection.releaseRequestBuffer}, upstream
-     * jetty/jetty.project#12939, seen about once in 40,000 malformed requests here): the connection is dropped, the
+     * jetty/jetty.project#12939, seen in one of four runs of the 10,000-request hostile load test here): the connection is dropped, the
      * server goes on, and the operator needs to know that, not Jetty's internals.
      */
     private static final class OneLineFailuresThreadPool extends QueuedThreadPool {

@@ -40,8 +40,7 @@ public record GenerationDefaults(List<Integer> eosTokenIds, Integer padTokenId, 
         }
         JsonNode n = Json.read(file);
         List<Integer> own = Json.tokenIds(file, n, "eos_token_id", vocab);
-        Integer pad = Json.optInteger(file, n, "pad_token_id", -1, config.text().vocabSize() - 1);
-        if (pad != null && pad == -1) pad = null;
+        Integer pad = Json.padTokenId(file, n, config.text().vocabSize());
         return new GenerationDefaults(eos(own, modelDir, config, tokenizer), pad != null ? pad : config.padTokenId(),
                 Json.optBool(file, n, "do_sample", false),
                 Json.optDouble(file, "", n, "temperature", 1.0, 0, false, Double.MAX_VALUE),

@@ -95,9 +95,7 @@ public record InstellaConfig(
                 1e-5f);
         // int, list, [] or null; [] and null mean "no EOS here" (GenerationDefaults then looks further).
         List<Integer> eos = List.copyOf(Json.tokenIds(file, n, "eos_token_id", vocab));
-        // -1 is how some configs say "no padding token".
-        Integer pad = Json.optInteger(file, n, "pad_token_id", -1, vocab - 1);
-        if (pad != null && pad == -1) pad = null;
+        Integer pad = Json.padTokenId(file, n, vocab);
         Multimodal mm = null;
         if (n.hasNonNull("mm_vision_tower") || n.hasNonNull("mm_projector_type")) {
             mm = parseMultimodal(file, n, text);

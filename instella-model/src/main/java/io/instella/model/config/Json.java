@@ -80,6 +80,12 @@ final class Json {
     }
 
     /** An optional integer (null when absent or null). */
+    /** {@code pad_token_id}: an id below {@code vocabSize}, or null when absent, null or -1 (how some configs say "none"). */
+    static Integer padTokenId(Path file, JsonNode root, int vocabSize) {
+        Integer pad = optInteger(file, root, "pad_token_id", -1, vocabSize - 1);
+        return pad != null && pad == -1 ? null : pad;
+    }
+
     static Integer optInteger(Path file, JsonNode root, String field, int min, int max) {
         JsonNode v = root.get(field);
         if (v == null || v.isNull()) return null;

@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 
 import io.instella.core.testing.Golden;
@@ -227,15 +226,7 @@ class ImageDecoderHostileInputTest {
     // ---- PNG ---------------------------------------------------------------------------------------------------
 
     private static byte[] chunk(String type, byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate(12 + data.length);
-        b.putInt(data.length);
-        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
-        b.put(t).put(data);
-        CRC32 crc = new CRC32();
-        crc.update(t);
-        crc.update(data);
-        b.putInt((int) crc.getValue());
-        return b.array();
+        return ImageDecoderTest.chunk(type, data);
     }
 
     private static byte[] png(int width, int height, int bitDepth, int colourType, byte[] idat) {

@@ -26,7 +26,8 @@ class ImageDecoderTest {
 
     // ---- crafted PNGs ----------------------------------------------------------------------------------------
 
-    private static byte[] chunk(String type, byte[] data) {
+    /** A PNG chunk: length, type, data, CRC-32 of type and data. */
+    static byte[] chunk(String type, byte[] data) {
         ByteBuffer b = ByteBuffer.allocate(12 + data.length);
         b.putInt(data.length);
         byte[] t = type.getBytes(StandardCharsets.US_ASCII);
