@@ -27,11 +27,33 @@ public final class Checkpoint implements AutoCloseable {
     private final Path location;
     private final List<SafeTensorsFile> files;
     private final Map<String, SafeTensorsFile> byName;
+    /** Tensors that replace (or add to) the files' ones, e.g. trained float32 values; empty for a plain checkpoint. */
+    private final Map<String, Tensor> overrides;
+    /** False for a view made by {@link #withOverrides}: the checkpoint it came from owns (and closes) the files. */
+    private final boolean ownsFiles;
 
     private Checkpoint(Path location, List<SafeTensorsFile> files, Map<String, SafeTensorsFile> byName) {
+        this(location, files, byName, Map.of(), true);
+    }
+
+    private Checkpoint(Path location, List<SafeTensorsFile> files, Map<String, SafeTensorsFile> byName,
+                       Map<String, Tensor> overrides, boolean ownsFiles) {
         this.location = location;
         this.files = files;
         this.byName = byName;
+        this.overrides = overrides;
+        this.ownsFiles = ownsFiles;
+    }
+
+    /**
+     * A view of this checkpoint in which the given tensors (by name) replace the stored ones or are added: how a
+     * trainer hands its float32 master weights, or a LoRA-merged weight, to the model parts without writing a file.
+     * The view shares this checkpoint's mapped files; closing the view does not unmap them (close this one).
+     */
+    public Checkpoint withOverrides(Map<String, Tensor> replacements) {
+        Map<String, Tensor> merged = new LinkedHashMap<>(overrides);
+        merged.putAll(replacements);
+        return new Checkpoint(location, files, byName, Map.copyOf(merged), false);
     }
 
     /** Opens a checkpoint directory (single file or sharded index) or one .safetensors file. */
@@ -108,9 +130,14 @@ public final class Checkpoint implements AutoCloseable {
 
     public Path location() { return location; }
 
-    public Set<String> names() { return byName.keySet(); }
+    public Set<String> names() {
+        if (overrides.isEmpty()) return byName.keySet();
+        Set<String> all = new java.util.LinkedHashSet<>(byName.keySet());
+        all.addAll(overrides.keySet());
+        return java.util.Collections.unmodifiableSet(all);
+    }
 
-    public boolean contains(String name) { return byName.containsKey(name); }
+    public boolean contains(String name) { return byName.containsKey(name) || overrides.containsKey(name); }
 
     public Map<String, String> metadata() {
         Map<String, String> m = new LinkedHashMap<>();
@@ -119,6 +146,8 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public Tensor get(String name) {
+        Tensor replaced = overrides.get(name);
+        if (replaced != null) return replaced;
         SafeTensorsFile f = byName.get(name);
         if (f == null) throw new SafeTensorsException(location + ": missing tensor '" + name + "'");
         return f.tensor(name);
@@ -142,9 +171,9 @@ public final class Checkpoint implements AutoCloseable {
      * {@code ignoredPrefixes} are names that may be present without being used (e.g. CLIP's post_layernorm).
      */
     public void checkNames(Collection<String> required, Collection<String> ignoredPrefixes) {
-        List<String> missing = required.stream().filter(n -> !byName.containsKey(n)).sorted().toList();
+        List<String> missing = required.stream().filter(n -> !contains(n)).sorted().toList();
         Set<String> req = Set.copyOf(required);
-        List<String> unexpected = byName.keySet().stream()
+        List<String> unexpected = names().stream()
                 .filter(n -> !req.contains(n) && ignoredPrefixes.stream().noneMatch(n::startsWith)).sorted().toList();
         if (!missing.isEmpty() || !unexpected.isEmpty()) {
             StringBuilder sb = new StringBuilder(location + ": checkpoint does not match the config.");
@@ -173,6 +202,6 @@ public final class Checkpoint implements AutoCloseable {
 
     @Override
     public void close() {
-        files.forEach(SafeTensorsFile::close);
+        if (ownsFiles) files.forEach(SafeTensorsFile::close);
     }
 }
