@@ -61,6 +61,56 @@ public final class Activations {
     }
 
     /**
+     * Backward of {@link #swiglu}: from the pre-activation gate g and up u and the gradient dy of silu(g)·u,
+     * writes dGate = dy·u·σ(g)(1 + g(1 − σ(g))) and dUp = dy·silu(g).
+     */
+    public static void swigluBackward(float[] gate, float[] up, float[] dy, float[] dGate, float[] dUp, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                float g = gate[i];
+                float sig = 1.0f / (1.0f + (float) Math.exp(-g));
+                float silu = g * sig;
+                dUp[i] = dy[i] * silu;
+                dGate[i] = dy[i] * up[i] * (sig * (1.0f + g * (1.0f - sig)));
+            }
+        });
+    }
+
+    /** Backward of {@link #quickGelu} from its input x: dx = dy·(σ(1.702x) + 1.702·x·σ(1.702x)(1 − σ(1.702x))), in place of dy. */
+    public static void quickGeluBackward(float[] x, float[] dy, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                float v = x[i];
+                float sig = 1.0f / (1.0f + (float) Math.exp(-1.702f * v));
+                dy[i] *= sig + 1.702f * v * sig * (1.0f - sig);
+            }
+        });
+    }
+
+    /** Backward of the exact {@link #gelu} from its input x: dx = dy·(Φ(x) + x·φ(x)), in place of dy. */
+    public static void geluBackward(float[] x, float[] dy, int n) {
+        Parallel.forRange(n, 1 << 14, (s, e) -> {
+            for (int i = s; i < e; i++) {
+                double v = x[i];
+                double cdf = 0.5 * (1.0 + erf(v * 0.7071067811865476));
+                double pdf = Math.exp(-0.5 * v * v) * 0.3989422804014327;
+                dy[i] = (float) (dy[i] * (cdf + v * pdf));
+            }
+        });
+    }
+
+    /** Backward of {@link #geluTanh} from its input x, in place of dy. */
+    public static void geluTanhBackward(float[] x, float[] dy, int n) {
+        for (int i = 0; i < n; i++) {
+            double v = x[i];
+            double inner = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+            double t = Math.tanh(inner);
+            double dInner = 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
+            dy[i] = (float) (dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * dInner));
+        }
+    }
+
+    /**
      * erf in double precision (Java has none): Maclaurin series below |x| = 3 (terms alternate; ~1e-13
      * absolute after cancellation), Laplace continued fraction for erfc above.
      */

@@ -68,4 +68,29 @@ public final class Rope {
             }
         });
     }
+
+    /**
+     * Backward of {@link #apply}: the rotation is orthogonal, so the gradient is rotated back (by the negative
+     * angle), in place.
+     */
+    public void applyBackward(float[] dx, int xOff, int n, int numHeads, int startPos) {
+        ensure(startPos + n);
+        final float[] c = cos, s = sin;
+        int half = headDim / 2;
+        int rowWidth = numHeads * headDim;
+        Parallel.forRange(n, Math.max(1, 4096 / rowWidth), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int base = (startPos + r) * half;
+                for (int h = 0; h < numHeads; h++) {
+                    int off = xOff + r * rowWidth + h * headDim;
+                    for (int i = 0; i < half; i++) {
+                        float d1 = dx[off + i], d2 = dx[off + i + half];
+                        float cv = c[base + i], sv = s[base + i];
+                        dx[off + i] = d1 * cv + d2 * sv;
+                        dx[off + i + half] = d2 * cv - d1 * sv;
+                    }
+                }
+            }
+        });
+    }
 }

@@ -96,6 +96,16 @@ public final class VectorMath {
         for (; i < n; i++) dst[i] += src[i];
     }
 
+    /** dst[dOff+i] += src[sOff+i] for i < n. */
+    public static void addInPlaceAt(float[] dst, int dOff, float[] src, int sOff, int n) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, dst, dOff + i).add(FloatVector.fromArray(F, src, sOff + i)).intoArray(dst, dOff + i);
+        }
+        for (; i < n; i++) dst[dOff + i] += src[sOff + i];
+    }
+
     /** a[i] = e^(a[i] − shift) for i in [off, off+n), vectorised ({@link #exp}); returns their sum (fixed order). */
     public static float expShiftedInPlace(float[] a, int off, int n, float shift) {
         int i = 0;

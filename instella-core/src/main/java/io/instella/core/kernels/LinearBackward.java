@@ -1,0 +1,98 @@
+package io.instella.core.kernels;
+
+import io.instella.core.tensor.DType;
+import io.instella.core.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Gradients of {@code y = x·Wᵀ + b} (the PyTorch nn.Linear layout, W [m, k]) through the forward GEMM:
+ * the input gradient {@code dx = dy·W} is a GEMM against Wᵀ, the weight gradient {@code dW = dyᵀ·x} a GEMM over the
+ * sequence. Both reuse {@link MatMul#linear} on transposed operands; a transposed copy of W lives only for the call
+ * (frozen weights stay as stored on disk; the copy keeps their type, so BF16 stays exact and half the size).
+ */
+public final class LinearBackward {
+    private LinearBackward() {}
+
+    /** Rows of dyᵀ per weight-gradient GEMM: bounds the temporary to this many rows of dW. */
+    private static final int WEIGHT_GRAD_ROWS = 4096;
+
+    /** dx[n, k] = dy[n, m]·W (or += with accumulate). */
+    public static void inputGrad(float[] dy, int n, Tensor w, float[] dx, boolean accumulate) {
+        int k = (int) w.dim(1);
+        Tensor wt = transposed(w);
+        if (!accumulate) {
+            MatMul.linear(dy, 0, n, wt, null, dx, 0);
+            return;
+        }
+        float[] tmp = new float[n * k];
+        MatMul.linear(dy, 0, n, wt, null, tmp, 0);
+        VectorMath.addInPlace(dx, tmp, n * k);
+    }
+
+    /**
+     * dW[m, k] += dy[n, m]ᵀ·x[n, k] and, when dBias is not null, dBias[m] += Σ_rows dy. Either of dW / dBias may be null.
+     */
+    public static void weightGrad(float[] dy, float[] x, int n, int m, int k, float[] dW, float[] dBias) {
+        if (dBias != null) {
+            Parallel.forRange(m, 256, (j0, j1) -> {
+                for (int r = 0; r < n; r++) {
+                    int off = r * m;
+                    for (int j = j0; j < j1; j++) dBias[j] += dy[off + j];
+                }
+            });
+        }
+        if (dW == null || n == 0) return;
+        float[] dyT = transpose(dy, n, m);
+        Tensor xT = Tensor.ofFloats("xT", transpose(x, n, k), k, n);
+        int chunk = Math.min(m, WEIGHT_GRAD_ROWS);
+        float[] tmp = new float[chunk * k];
+        for (int j0 = 0; j0 < m; j0 += chunk) {
+            int rows = Math.min(chunk, m - j0);
+            MatMul.linear(dyT, j0 * n, rows, xT, null, tmp, 0);
+            int base = j0 * k;
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) VectorMath.addInPlaceAt(dW, base + r * k, tmp, r * k, k);
+            });
+        }
+    }
+
+    /** a[rows, cols] → aᵀ[cols, rows]. */
+    public static float[] transpose(float[] a, int rows, int cols) {
+        float[] t = new float[rows * cols];
+        final int B = 32;
+        Parallel.forRange((cols + B - 1) / B, 1, (b0, b1) -> {
+            for (int cb = b0 * B; cb < Math.min(cols, b1 * B); cb += B) {
+                for (int rb = 0; rb < rows; rb += B) {
+                    for (int c = cb; c < Math.min(cols, cb + B); c++) {
+                        for (int r = rb; r < Math.min(rows, rb + B); r++) t[c * rows + r] = a[r * cols + c];
+                    }
+                }
+            }
+        });
+        return t;
+    }
+
+    /** Wᵀ as a [k, m] tensor of W's type (16-bit types are moved bit for bit; others widened to F32). */
+    static Tensor transposed(Tensor w) {
+        int m = (int) w.dim(0), k = (int) w.dim(1);
+        DType dt = w.dtype();
+        if (dt == DType.BF16 || dt == DType.F16) {
+            MemorySegment src = w.data();
+            short[] t = new short[m * k];
+            Parallel.forRange(m, 64, (j0, j1) -> {
+                for (int j = j0; j < j1; j++) {
+                    for (int c = 0; c < k; c++) t[c * m + j] = src.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, (long) j * k + c);
+                }
+            });
+            return new Tensor(w.name() + ".T", dt, new long[]{k, m}, MemorySegment.ofArray(t));
+        }
+        float[] wf = new float[m * k];
+        if (dt == DType.F32) {
+            MemorySegment.copy(w.data(), java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, 0, wf, 0, wf.length);
+        } else {
+            for (int j = 0; j < m; j++) w.copyRowsTo(j, 1, wf, j * k);
+        }
+        return new Tensor(w.name() + ".T", DType.F32, new long[]{k, m}, MemorySegment.ofArray(transpose(wf, m, k)));
+    }
+}
