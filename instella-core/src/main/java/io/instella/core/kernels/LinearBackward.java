@@ -17,17 +17,20 @@ public final class LinearBackward {
     /** Rows of dyᵀ per weight-gradient GEMM: bounds the temporary to this many rows of dW. */
     private static final int WEIGHT_GRAD_ROWS = 4096;
 
-    /** dx[n, k] = dy[n, m]·W (or += with accumulate). */
-    public static void inputGrad(float[] dy, int n, Tensor w, float[] dx, boolean accumulate) {
-        int k = (int) w.dim(1);
-        Tensor wt = transposed(w);
+    /** dx[n, k] = dy[n, m]·W (or += with accumulate) with Wᵀ from {@link #transposed} (for a W used by many calls). */
+    public static void inputGradTransposed(float[] dy, int n, Tensor wT, float[] dx, boolean accumulate) {
         if (!accumulate) {
-            MatMul.linear(dy, 0, n, wt, null, dx, 0);
+            MatMul.linear(dy, 0, n, wT, null, dx, 0);
             return;
         }
-        float[] tmp = new float[n * k];
-        MatMul.linear(dy, 0, n, wt, null, tmp, 0);
-        VectorMath.addInPlace(dx, tmp, n * k);
+        float[] tmp = new float[n * (int) wT.dim(0)];
+        MatMul.linear(dy, 0, n, wT, null, tmp, 0);
+        VectorMath.addInPlace(dx, tmp, tmp.length);
+    }
+
+    /** dx[n, k] = dy[n, m]·W (or += with accumulate). */
+    public static void inputGrad(float[] dy, int n, Tensor w, float[] dx, boolean accumulate) {
+        inputGradTransposed(dy, n, transposed(w), dx, accumulate);
     }
 
     /**
@@ -74,7 +77,7 @@ public final class LinearBackward {
     }
 
     /** Wᵀ as a [k, m] tensor of W's type (16-bit types are moved bit for bit; others widened to F32). */
-    static Tensor transposed(Tensor w) {
+    public static Tensor transposed(Tensor w) {
         int m = (int) w.dim(0), k = (int) w.dim(1);
         DType dt = w.dtype();
         if (dt == DType.BF16 || dt == DType.F16) {

@@ -150,6 +150,13 @@ public final class OlmoModel {
 
     public Layer layer(int i) { return layers[i]; }
 
+    public int numLayers() { return layers.length; }
+
+    /** The output head (the embedding table itself when tied and not quantized separately). */
+    public Tensor lmHead() { return lmHead; }
+
+    Rope rope() { return rope; }
+
     /** Embeddings of ids into dst rows starting at dstRow (width hidden). */
     public void embed(int[] ids, int from, int count, float[] dst, int dstRow) {
         int h = config.hiddenSize();

@@ -71,4 +71,53 @@ public final class MlpProjector {
         }
         return x;
     }
+
+    /**
+     * The forward pass kept for {@link #backward}: the pre-activation of every hidden layer (GELU's input) and the
+     * output. acts[i] is Linear i's output; the last one is the projector's output.
+     */
+    public float[][] forwardTraining(float[] features, int n) {
+        float[][] acts = new float[weights.length][];
+        float[] x = features;
+        for (int i = 0; i < weights.length; i++) {
+            float[] y = new float[n * outDim];
+            float[] in = x;
+            if (i > 0) {
+                in = x.clone();
+                Activations.gelu(in, n * outDim);
+            }
+            MatMul.linear(in, n, weights[i], biases[i], y);
+            acts[i] = y;
+            x = y;
+        }
+        return acts;
+    }
+
+    /**
+     * Backward of {@link #forwardTraining}: accumulates the trained weights' and biases' gradients (by checkpoint
+     * name; null = frozen) and returns the gradient of the input features, or null when {@code inputGradient} is false.
+     */
+    public float[] backward(float[] features, float[][] acts, float[] dOut, int n,
+                            java.util.function.Function<String, float[]> gradients, boolean inputGradient) {
+        float[] dy = dOut;
+        for (int i = weights.length - 1; i >= 0; i--) {
+            float[] in;
+            if (i > 0) {
+                in = acts[i - 1].clone();
+                Activations.gelu(in, n * outDim);
+            } else {
+                in = features;
+            }
+            float[] dW = gradients.apply(weights[i].name());
+            float[] dB = gradients.apply(PREFIX + (2 * i) + ".bias");
+            int inDim = (int) weights[i].dim(1);
+            if (dW != null || dB != null) io.instella.core.kernels.LinearBackward.weightGrad(dy, in, n, outDim, inDim, dW, dB);
+            if (i == 0 && !inputGradient) return null;
+            float[] dx = new float[n * inDim];
+            io.instella.core.kernels.LinearBackward.inputGrad(dy, n, weights[i], dx, false);
+            if (i > 0) Activations.geluBackward(acts[i - 1], dx, n * inDim);
+            dy = dx;
+        }
+        return dy;
+    }
 }

@@ -153,7 +153,7 @@ public final class ClipVisionTower {
         return out;
     }
 
-    private void activation(float[] a, int n) {
+    void activation(float[] a, int n) {
         switch (config.hiddenAct()) {
             case "quick_gelu" -> Activations.quickGelu(a, n);
             case "gelu" -> Activations.gelu(a, n);
@@ -162,9 +162,27 @@ public final class ClipVisionTower {
     }
 
     /** Patch conv as a matmul over flattened patches, then class token and position embeddings. */
-    private float[] embed(float[] pixels, int tiles) {
-        int d = config.hiddenSize(), c = config.numChannels(), p = config.patchSize(), s = config.imageSize();
-        int side = config.patchesPerSide(), patches = config.numPatches(), tokens = patches + 1;
+    float[] embed(float[] pixels, int tiles) {
+        int d = config.hiddenSize(), patches = config.numPatches(), tokens = patches + 1;
+        float[] flat = flattenPatches(pixels, tiles);
+        float[] patchEmb = new float[tiles * patches * d];
+        MatMul.linear(flat, tiles * patches, patchWeight, null, patchEmb);
+        float[] x = new float[tiles * tokens * d];
+        for (int t = 0; t < tiles; t++) {
+            int base = t * tokens * d;
+            for (int j = 0; j < d; j++) x[base + j] = classEmbedding[j] + positionEmbedding[j];
+            for (int i = 0; i < patches; i++) {
+                int src = (t * patches + i) * d, dst = base + (i + 1) * d, pos = (i + 1) * d;
+                for (int j = 0; j < d; j++) x[dst + j] = patchEmb[src + j] + positionEmbedding[pos + j];
+            }
+        }
+        return x;
+    }
+
+    /** The conv's input as rows: [tiles · patches, C·P·P], each patch's channels, rows and columns in weight order. */
+    float[] flattenPatches(float[] pixels, int tiles) {
+        int c = config.numChannels(), p = config.patchSize(), s = config.imageSize();
+        int side = config.patchesPerSide(), patches = config.numPatches();
         int patchLen = c * p * p;
         if (pixels.length != tiles * c * s * s) {
             throw new IllegalArgumentException("pixel_values has " + pixels.length + " floats, expected " + tiles + "×" + c + "×" + s + "×" + s);
@@ -182,22 +200,30 @@ public final class ClipVisionTower {
                 }
             }
         });
-        float[] patchEmb = new float[tiles * patches * d];
-        MatMul.linear(flat, tiles * patches, patchWeight, null, patchEmb);
-        float[] x = new float[tiles * tokens * d];
-        for (int t = 0; t < tiles; t++) {
-            int base = t * tokens * d;
-            for (int j = 0; j < d; j++) x[base + j] = classEmbedding[j] + positionEmbedding[j];
-            for (int i = 0; i < patches; i++) {
-                int src = (t * patches + i) * d, dst = base + (i + 1) * d, pos = (i + 1) * d;
-                for (int j = 0; j < d; j++) x[dst + j] = patchEmb[src + j] + positionEmbedding[pos + j];
-            }
+        return flat;
+    }
+
+    Tensor patchWeight() { return patchWeight; }
+
+    float[] preLnWeight() { return preLnWeight; }
+
+    float[] preLnBias() { return preLnBias; }
+
+    Layer layer(int i) { return layers[i]; }
+
+    boolean keepsCls() { return keepCls; }
+
+    /** The activation's backward from its input (in place of dy). */
+    void activationBackward(float[] x, float[] dy, int n) {
+        switch (config.hiddenAct()) {
+            case "quick_gelu" -> Activations.quickGeluBackward(x, dy, n);
+            case "gelu" -> Activations.geluBackward(x, dy, n);
+            default -> Activations.geluTanhBackward(x, dy, n);
         }
-        return x;
     }
 
     /** Bidirectional attention within each tile, all heads. */
-    private void selfAttention(float[] q, float[] k, float[] v, int tiles, int tokens, float[] out) {
+    void selfAttention(float[] q, float[] k, float[] v, int tiles, int tokens, float[] out) {
         int d = config.hiddenSize(), heads = config.numHeads(), hd = config.headDim();
         float scale = (float) Math.pow(hd, -0.5);
         if (hd % io.instella.core.kernels.Vectors.FLOAT.length() == 0) {

@@ -95,4 +95,31 @@ public final class FeatureMerger {
         if (newline != null) System.arraycopy(newline, 0, out, tokens * dim, dim);
         return out;
     }
+
+    /**
+     * Where each merged row of an image comes from, for the merge's backward: the index of its projected feature row
+     * (tile · perTile + token), or -1 for an {@code image_newline} row. Computed by running the merge itself on row
+     * indices (exact: indices stay far below 2^24), so forward and backward cannot disagree.
+     *
+     * @throws UnsupportedOperationException for anyres_max layouts, whose bilinear resize is not a row selection
+     */
+    public static int[] sourceRows(io.instella.model.image.AnyresGeometry.UnpadLayout layout, int side, int perTile) {
+        float[] index = new float[layout.tiles() * perTile];
+        for (int i = 0; i < index.length; i++) index[i] = i;
+        float[] newline = layout.newline() ? new float[]{-1f} : null;
+        float[] merged = switch (layout.kind()) {
+            case FLAT -> index;
+            case SINGLE -> single(index, perTile, 1, newline);
+            case GRID -> {
+                if (layout.outRows() != layout.rows() || layout.outCols() != layout.cols()) {
+                    throw new UnsupportedOperationException("training with anyres_max (a resized feature window) is not supported; use anyres");
+                }
+                yield spatialUnpad(index, 1, side, layout.gridW(), layout.gridH(), layout.rowStart(), layout.rows(),
+                        layout.colStart(), layout.cols(), newline);
+            }
+        };
+        int[] rows = new int[merged.length];
+        for (int i = 0; i < rows.length; i++) rows[i] = (int) merged[i];
+        return rows;
+    }
 }
