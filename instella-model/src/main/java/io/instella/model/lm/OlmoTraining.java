@@ -23,9 +23,19 @@ import java.util.function.Function;
 public final class OlmoTraining {
     private final OlmoModel model;
     private final TextConfig config;
+    /** LoRA adapters by the adapted weight's name (null = none). */
+    private final Function<String, LowRankAdapter> adapters;
+    /** Seeds the adapters' dropout masks: one value per step, mixed with the layer and weight. */
+    private final long dropoutSeed;
 
     public OlmoTraining(OlmoModel model) {
+        this(model, name -> null, 0);
+    }
+
+    public OlmoTraining(OlmoModel model, Function<String, LowRankAdapter> adapters, long dropoutSeed) {
         this.model = model;
+        this.adapters = adapters;
+        this.dropoutSeed = dropoutSeed;
         this.config = model.config();
         if (config.clipQkv() != null) {
             throw new UnsupportedOperationException("training a model with clip_qkv is not supported yet (OLMo-1B has none)");
@@ -75,6 +85,7 @@ public final class OlmoTraining {
         float[] out = s.mid.clone();
         float[] proj = new float[n * config.hiddenSize()];
         MatMul.linear(s.act, 0, n, model.layer(l).down(), null, proj, 0);
+        adapt(model.layer(l).down(), s.act, n, proj);
         VectorMath.addInPlace(out, proj, n * config.hiddenSize());
         LayerState r = new LayerState();
         r.mid = out;
@@ -94,6 +105,9 @@ public final class OlmoTraining {
         s.v = new float[n * kvDim];
         MatMul.linear(s.normed1, 0, n, new Tensor[]{w.q(), w.k(), w.v()}, new float[][]{w.qBias(), w.kBias(), w.vBias()},
                 new float[][]{s.q, s.k, s.v});
+        adapt(w.q(), s.normed1, n, s.q);
+        adapt(w.k(), s.normed1, n, s.k);
+        adapt(w.v(), s.normed1, n, s.v);
         model.rope().apply(s.q, 0, n, config.numHeads(), 0);
         model.rope().apply(s.k, 0, n, config.numKvHeads(), 0);
         s.attn = new float[n * h];
@@ -104,12 +118,15 @@ public final class OlmoTraining {
         s.mid = xIn.clone();
         float[] proj = new float[n * h];
         MatMul.linear(s.attn, 0, n, w.o(), w.oBias(), proj, 0);
+        adapt(w.o(), s.attn, n, proj);
         VectorMath.addInPlace(s.mid, proj, n * h);
         s.normed2 = new float[n * h];
         Norms.layerNorm(s.mid, s.normed2, n, h, null, null, eps);
         s.gate = new float[n * inter];
         s.up = new float[n * inter];
         MatMul.linear(s.normed2, 0, n, new Tensor[]{w.gate(), w.up()}, null, new float[][]{s.gate, s.up});
+        adapt(w.gate(), s.normed2, n, s.gate);
+        adapt(w.up(), s.normed2, n, s.up);
         s.act = s.gate.clone();
         Activations.swiglu(s.act, s.up, n * inter);
         return s;
@@ -163,13 +180,25 @@ public final class OlmoTraining {
         return dIn;
     }
 
+    /** A weight's adapter output added to y (nothing when the weight has none). */
+    private void adapt(Tensor w, float[] x, int n, float[] y) {
+        LowRankAdapter a = adapters.apply(w.name());
+        if (a != null) a.forward(x, n, y, seed(w));
+    }
+
+    private long seed(Tensor w) {
+        return dropoutSeed * 0x9E3779B97F4A7C15L + w.name().hashCode();
+    }
+
     /**
-     * For y = x·Wᵀ (+ b): dx (+)= dy·W, and the weight's (and bias's) gradient when trained. Bias names follow the
-     * weight's ({@code ….weight} → {@code ….bias}).
+     * For y = x·Wᵀ (+ b) (+ LoRA): dx (+)= dy·W, and the weight's (and bias's) gradient when trained, and the adapter's.
+     * Bias names follow the weight's ({@code ….weight} → {@code ….bias}).
      */
-    static void linearBackward(float[] dy, float[] x, int n, Tensor w, float[] bias, float[] dx, boolean accumulate,
-                               Function<String, float[]> gradients) {
+    private void linearBackward(float[] dy, float[] x, int n, Tensor w, float[] bias, float[] dx, boolean accumulate,
+                                Function<String, float[]> gradients) {
         LinearBackward.inputGrad(dy, n, w, dx, accumulate);
+        LowRankAdapter a = adapters.apply(w.name());
+        if (a != null) a.backward(x, dy, n, dx, seed(w), gradients);
         float[] dW = gradients.apply(w.name());
         float[] dB = bias == null ? null : gradients.apply(biasName(w.name()));
         if (dW != null || dB != null) LinearBackward.weightGrad(dy, x, n, (int) w.dim(0), (int) w.dim(1), dW, dB);

@@ -42,7 +42,35 @@ public final class TrainableModel implements AutoCloseable {
      * @param patchMergeType          {@code mm_patch_merge_type}: flat or spatial_unpad
      * @param tokenizerModelMaxLength merged sequences are cut to this many rows (upstream's tokenizer_model_max_length)
      */
-    public record Options(TunableParts parts, String aspectRatio, String patchMergeType, int tokenizerModelMaxLength) {}
+    public record Options(TunableParts parts, String aspectRatio, String patchMergeType, int tokenizerModelMaxLength,
+                          LoraSettings lora) {
+        public Options(TunableParts parts, String aspectRatio, String patchMergeType, int tokenizerModelMaxLength) {
+            this(parts, aspectRatio, patchMergeType, tokenizerModelMaxLength, null);
+        }
+    }
+
+    /**
+     * LoRA on the language model's linear layers (PEFT's semantics): {@code targetModules} are module-name suffixes
+     * (q_proj, …, down_proj); A starts as PyTorch's default Linear init from {@code seed}, B as zeros.
+     */
+    public record LoraSettings(int rank, double alpha, double dropout, List<String> targetModules, long seed) {
+        public static final List<String> ALL_LINEAR = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+
+        public LoraSettings {
+            if (rank < 1) throw new IllegalArgumentException("--lora-r must be at least 1, got " + rank);
+            if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--lora-dropout must be in [0, 1), got " + dropout);
+            targetModules = List.copyOf(targetModules == null || targetModules.isEmpty() ? ALL_LINEAR : targetModules);
+        }
+
+        public float scale() { return (float) (alpha / rank); }
+
+        /** Whether the LM weight of this name (…​.q_proj.weight) gets an adapter: its module name ends with a target. */
+        public boolean targets(String weightName) {
+            if (!weightName.startsWith("model.layers.") || !weightName.endsWith(".weight")) return false;
+            String module = weightName.substring(0, weightName.length() - ".weight".length());
+            return targetModules.stream().anyMatch(t -> module.equals(t) || module.endsWith("." + t));
+        }
+    }
 
     /** What one example contributed to a micro-batch. */
     public record ExampleResult(String id, int mergedLength, int targets, double lossSum, int[] mergedLabels) {
@@ -58,6 +86,10 @@ public final class TrainableModel implements AutoCloseable {
     private final Options options;
     private final ParameterSet parameters = new ParameterSet();
     private final int padTokenId;
+
+    /** LoRA adapters by adapted weight name (empty without LoRA). */
+    private final Map<String, io.instella.model.lm.LowRankAdapter> adapters = new HashMap<>();
+    private long dropoutSeed;
 
     private OlmoModel languageModel;
     private ClipVisionTower visionTower;
@@ -75,6 +107,7 @@ public final class TrainableModel implements AutoCloseable {
             if (!config.hasVision() && (name.contains("vision_tower") || name.contains("mm_projector"))) continue;
             parameters.add(Parameter.copyOf(base.get(name)));
         }
+        if (options.lora() != null) addAdapters(options.lora());
         rebuild();
     }
 
@@ -98,6 +131,36 @@ public final class TrainableModel implements AutoCloseable {
     public ParameterSet parameters() { return parameters; }
 
     public Options options() { return options; }
+
+    /** Adds a trained A and B for every targeted LM weight, in checkpoint order. */
+    private void addAdapters(LoraSettings lora) {
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(lora.seed());
+        List<String> names = new ArrayList<>(base.names());
+        names.sort(java.util.Comparator.naturalOrder());
+        for (String name : names) {
+            if (!lora.targets(name)) continue;
+            Tensor w = base.get(name);
+            int out = (int) w.dim(0), in = (int) w.dim(1), r = lora.rank();
+            String module = name.substring(0, name.length() - ".weight".length());
+            float[] a = new float[r * in];
+            // nn.Linear's default init (kaiming_uniform_, a = sqrt 5): U(−1/√fan_in, 1/√fan_in); B starts at zero.
+            double bound = 1.0 / Math.sqrt(in);
+            for (int i = 0; i < a.length; i++) a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+            Parameter pa = new Parameter(module + ".lora_A.weight", new long[]{r, in}, io.instella.core.tensor.DType.F32, a);
+            Parameter pb = new Parameter(module + ".lora_B.weight", new long[]{out, r}, io.instella.core.tensor.DType.F32, new float[out * r]);
+            parameters.add(pa);
+            parameters.add(pb);
+            adapters.put(name, new io.instella.model.lm.LowRankAdapter(pa.name(), pb.name(), r, in, out, lora.scale(),
+                    (float) lora.dropout(), pa.value(), pb.value()));
+        }
+        if (adapters.isEmpty()) throw new IllegalArgumentException("--lora-target-modules " + lora.targetModules() + " matches no linear layer of the language model");
+    }
+
+    /** The LoRA adapters by adapted weight name (empty without LoRA). */
+    public Map<String, io.instella.model.lm.LowRankAdapter> adapters() { return java.util.Collections.unmodifiableMap(adapters); }
+
+    /** Seeds the LoRA dropout masks of the next forward/backward (the trainer passes the step, so a resumed run repeats them). */
+    public void setDropoutSeed(long seed) { this.dropoutSeed = seed; }
 
     /** Rebuilds the model parts over the current master values (after an optimizer step: biases and norms are copies). */
     public void rebuild() {
@@ -263,7 +326,7 @@ public final class TrainableModel implements AutoCloseable {
                 }
             }
         }
-        OlmoTraining lm = new OlmoTraining(languageModel);
+        OlmoTraining lm = new OlmoTraining(languageModel, adapters::get, dropoutSeed * 1_000_003L + ex.id().hashCode());
         OlmoTraining.Pass pass = lm.forward(embeds, rows);
         CausalLmLoss.Result loss = CausalLmLoss.compute(languageModel, pass.hidden, rows, m.labels(), scale, gradients);
         if (loss.targets() > 0 || scale > 0) {

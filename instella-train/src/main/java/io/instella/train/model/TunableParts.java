@@ -13,7 +13,12 @@ import java.util.Set;
 public record TunableParts(boolean projector, boolean visionTower, boolean languageModel) {
     public static final String ADAPTER = "mm_mlp_adapter", VISION = "mm_vision_tower", LANGUAGE = "mm_language_model";
 
+    /** Nothing of the base model trained (a LoRA run whose adapters are the only trained tensors). */
+    public static final TunableParts NONE = new TunableParts(false, false, false);
+
+    /** A comma-separated list of parts; "none" (or an empty list) for {@link #NONE}. */
     public static TunableParts parse(String list) {
+        if (list.isBlank() || list.trim().equalsIgnoreCase("none")) return NONE;
         Set<String> parts = new LinkedHashSet<>();
         for (String p : list.split(",")) {
             String s = p.trim().toLowerCase(Locale.ROOT);
@@ -24,7 +29,6 @@ public record TunableParts(boolean projector, boolean visionTower, boolean langu
             }
             parts.add(s);
         }
-        if (parts.isEmpty()) throw new IllegalArgumentException("--mm-tunable-parts names no part (use " + ADAPTER + ", " + VISION + ", " + LANGUAGE + ")");
         return new TunableParts(parts.contains(ADAPTER), parts.contains(VISION), parts.contains(LANGUAGE));
     }
 
@@ -42,6 +46,6 @@ public record TunableParts(boolean projector, boolean visionTower, boolean langu
         if (visionTower) s.append(VISION);
         if (projector) s.append(s.isEmpty() ? "" : ",").append(ADAPTER);
         if (languageModel) s.append(s.isEmpty() ? "" : ",").append(LANGUAGE);
-        return s.toString();
+        return s.isEmpty() ? "none" : s.toString();
     }
 }
