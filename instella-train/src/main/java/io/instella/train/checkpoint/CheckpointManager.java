@@ -134,8 +134,8 @@ public final class CheckpointManager {
     }
 
     /**
-     * Removes what an interrupted save left: {@code .tmp-*} directories, and {@code .old-checkpoint-N-*} ones
-     * (moved back to {@code checkpoint-N} if the replacing save died before its rename). Call before training.
+     * Removes what an interrupted save left: {@code .tmp-*} directories, {@code .*.partial} files, and
+     * {@code .old-checkpoint-N-*} directories (moved back to {@code checkpoint-N} if the replacing save died before its rename). Call before training.
      *
      * @return how many leftovers were removed or restored
      */
@@ -150,6 +150,9 @@ public final class CheckpointManager {
             String name = p.getFileName().toString();
             if (name.startsWith(TMP_PREFIX) && Files.isDirectory(p)) {
                 CheckpointFiles.deleteRecursively(p);
+                n++;
+            } else if (name.startsWith(".") && name.endsWith(".partial") && Files.isRegularFile(p)) {
+                Files.deleteIfExists(p); // a loss_curve.png write that was cut short
                 n++;
             } else if (name.startsWith(OLD_PREFIX) && Files.isDirectory(p)) {
                 Matcher m = OLD.matcher(name);
@@ -273,7 +276,7 @@ public final class CheckpointManager {
         w.metadata("instella.steps", CheckpointFiles.JSON.writeValueAsString(steps));
         for (Parameter p : r.parameters) {
             // model.safetensors rounds these: keep the float32 masters so that a resume continues bit-identically
-            if (lossy.get(p.name())) w.addDeferred("master." + p.name(), DType.F32, p.shape(), () -> SafeTensorsWriter.toF32(p.value()));
+            if (lossy.get(p.name())) w.addDeferred("master." + p.name(), DType.F32, p.shape(), () -> encode(p.value(), DType.F32));
         }
         w.write(file);
     }
@@ -287,7 +290,9 @@ public final class CheckpointManager {
 
     static MemorySegment encode(float[] values, DType t) {
         return switch (t) {
-            case F32 -> SafeTensorsWriter.toF32(values);
+            // a heap view of the array is little-endian on every platform this runs on: no 4-bytes-per-value copy
+            case F32 -> java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN
+                    ? MemorySegment.ofArray(values) : SafeTensorsWriter.toF32(values);
             case BF16 -> SafeTensorsWriter.toBf16(values);
             case F16 -> SafeTensorsWriter.toF16(values);
             default -> throw new IllegalArgumentException("cannot save parameters as " + t);

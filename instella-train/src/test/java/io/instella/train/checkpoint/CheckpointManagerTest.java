@@ -242,9 +242,10 @@ class CheckpointManagerTest {
         Files.write(partial.resolve("model.safetensors"), new byte[]{1, 2, 3});
         Files.writeString(partial.resolve("trainer_state.json"), "{\"global_step\": 5}");
         Files.move(out.resolve("checkpoint-1"), out.resolve(".old-checkpoint-1-00ff00"));
+        Files.write(out.resolve(".loss_curve.png.1234.partial"), new byte[]{1});
         assertThat(manager.latest()).isEmpty();
 
-        assertThat(manager.cleanUpInterruptedSaves()).isEqualTo(2);
+        assertThat(manager.cleanUpInterruptedSaves()).isEqualTo(3);
         assertThat(entries()).containsExactly("checkpoint-1", "loss_curve.png");
         assertThat(manager.latest()).contains(out.resolve("checkpoint-1"));
         try (TrainingCheckpoint cp = TrainingCheckpoint.read(manager.latest().orElseThrow())) {
