@@ -288,6 +288,21 @@ class CheckpointManagerTest {
     }
 
     @Test
+    void keysOfATrainerStateThatThisClassDoesNotModelAreKept() throws IOException {
+        Run run = new Run(AdamW.MomentPrecision.F32);
+        run.steps(1);
+        Path dir = new CheckpointManager(out, 0).save(run.request(DType.F32));
+        Path file = dir.resolve("trainer_state.json");
+        Files.writeString(file, Files.readString(file).replaceFirst("\\{", "{\n  \"stateful_callbacks\": {\"TrainerControl\": {\"args\": {}}},"));
+        try (TrainingCheckpoint cp = TrainingCheckpoint.read(dir)) {
+            assertThat(cp.trainerState().other()).containsKey("stateful_callbacks");
+            assertThat(CheckpointFiles.JSON.writeValueAsString(cp.trainerState())).contains("\"stateful_callbacks\"");
+        }
+        Files.writeString(file, "{ not json");
+        assertThatThrownBy(() -> TrainingCheckpoint.read(dir)).hasMessageContaining("trainer_state.json: not valid JSON");
+    }
+
+    @Test
     void restoringIntoARunThatTrainsOtherPartsSaysWhich() throws IOException {
         Run run = new Run(AdamW.MomentPrecision.F32);
         run.steps(1);
