@@ -6,6 +6,12 @@ import io.instella.core.tensor.Tensor;
 import io.instella.train.params.Parameter;
 import io.instella.train.params.ParameterSet;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -253,7 +259,19 @@ public final class AdamW {
         } else {
             short[] m = s.expAvgBf16, v = s.expAvgSqBf16;
             Parallel.forRange(p.length, GRAIN, (start, end) -> {
-                for (int i = start; i < end; i++) {
+                // The same lane-wise IEEE operations as the scalar loop below (so the same bits), 8 at a time:
+                // the conversions to and from bfloat16 do not vectorise on their own.
+                int i = start;
+                if (applyDecay) {
+                    for (; i + BF16_LANES <= end; i += BF16_LANES) {
+                        updateBf16Vector(p, g, m, v, i, true, decay, b1, oneMinusB1, b2, oneMinusB2, bias2Sqrt, eps, negStepSize);
+                    }
+                } else {
+                    for (; i + BF16_LANES <= end; i += BF16_LANES) {
+                        updateBf16Vector(p, g, m, v, i, false, decay, b1, oneMinusB1, b2, oneMinusB2, bias2Sqrt, eps, negStepSize);
+                    }
+                }
+                for (; i < end; i++) {
                     float gi = g[i];
                     float pi = applyDecay ? p[i] * decay : p[i];
                     float mi = Math.fma(gi, oneMinusB1, Tensor.bf16ToFloat(m[i]) * b1);
@@ -265,6 +283,40 @@ public final class AdamW {
                 }
             });
         }
+    }
+
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Short> S8 = ShortVector.SPECIES_128;
+    private static final int BF16_LANES = 8;
+
+    private static void updateBf16Vector(float[] p, float[] g, short[] m, short[] v, int i, boolean applyDecay, float decay,
+                                         float b1, float oneMinusB1, float b2, float oneMinusB2, float bias2Sqrt, float eps,
+                                         float negStepSize) {
+        FloatVector gi = FloatVector.fromArray(F8, g, i);
+        FloatVector pi = FloatVector.fromArray(F8, p, i);
+        if (applyDecay) pi = pi.mul(decay);
+        FloatVector mi = gi.fma(FloatVector.broadcast(F8, oneMinusB1), widenBf16(ShortVector.fromArray(S8, m, i)).mul(b1));
+        FloatVector vi = gi.mul(oneMinusB2).fma(gi, widenBf16(ShortVector.fromArray(S8, v, i)).mul(b2));
+        FloatVector denom = vi.sqrt().div(bias2Sqrt).add(eps);
+        roundToBf16(mi).intoArray(m, i);
+        roundToBf16(vi).intoArray(v, i);
+        pi.add(mi.mul(negStepSize).div(denom)).intoArray(p, i);
+    }
+
+    /** bfloat16 bits to float: the bits become the upper half of the float. */
+    private static FloatVector widenBf16(ShortVector bits) {
+        IntVector wide = (IntVector) bits.convertShape(VectorOperators.S2I, IntVector.SPECIES_256, 0);
+        return wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** {@link Tensor#floatToBf16} lane-wise: round to nearest even, NaN kept quiet. */
+    private static ShortVector roundToBf16(FloatVector f) {
+        IntVector bits = f.reinterpretAsInts();
+        IntVector upper = bits.lanewise(VectorOperators.LSHR, 16);
+        IntVector rounded = bits.add(upper.and(1)).add(0x7FFF).lanewise(VectorOperators.LSHR, 16);
+        var nan = bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
+        IntVector out = rounded.blend(upper.or(0x0040), nan);
+        return (ShortVector) out.convertShape(VectorOperators.I2S, S8, 0);
     }
 
     /**

@@ -135,6 +135,43 @@ class AdamWTest {
     }
 
     @Test
+    void bf16MomentsFollowTheScalarDefinitionToTheBit() {
+        for (double wd : new double[]{0.0, 0.05}) {
+            int n = 1003; // whole vectors and a tail
+            ParameterSet set = params(8, n, "w.weight");
+            float[] p = set.get("w.weight").value().clone();
+            short[] m = new short[n], v = new short[n];
+            AdamW opt = new AdamW(set, AdamW.Options.defaults().withWeightDecay(wd).withMomentPrecision(AdamW.MomentPrecision.BF16));
+            for (int t = 1; t <= 5; t++) {
+                randomGrads(set, 20 + t);
+                float[] g = set.get("w.weight").grad();
+                g[7] = Float.NaN; // a NaN stays a (quiet) NaN in the moments
+                double lr = 1e-3 * t;
+                opt.step(lr);
+                float decay = (float) (1 - lr * wd), b1 = 0.9f, omb1 = (float) (1 - 0.9), b2 = 0.999f, omb2 = (float) (1 - 0.999);
+                float bc2 = (float) Math.sqrt(1 - Math.pow(0.999, t)), neg = (float) -(lr / (1 - Math.pow(0.9, t)));
+                for (int i = 0; i < n; i++) {
+                    float pi = wd != 0 ? p[i] * decay : p[i];
+                    float mi = Math.fma(g[i], omb1, io.instella.core.tensor.Tensor.bf16ToFloat(m[i]) * b1);
+                    float vi = Math.fma(omb2 * g[i], g[i], io.instella.core.tensor.Tensor.bf16ToFloat(v[i]) * b2);
+                    m[i] = io.instella.core.tensor.Tensor.floatToBf16(mi);
+                    v[i] = io.instella.core.tensor.Tensor.floatToBf16(vi);
+                    p[i] = pi + (neg * mi) / ((float) Math.sqrt(vi) / bc2 + 1e-8f);
+                }
+                set.zeroGrad();
+            }
+            float[] actual = set.get("w.weight").value();
+            for (int i = 0; i < n; i++) {
+                assertThat(Float.floatToRawIntBits(actual[i])).as("wd " + wd + " element " + i).isEqualTo(Float.floatToRawIntBits(p[i]));
+            }
+            float[] mExpected = new float[n];
+            for (int i = 0; i < n; i++) mExpected[i] = io.instella.core.tensor.Tensor.bf16ToFloat(m[i]);
+            assertThat(opt.state("w.weight").expAvg()).usingElementComparator((a, b) -> Integer.compare(
+                    Float.floatToRawIntBits(a), Float.floatToRawIntBits(b))).containsExactly(mExpected);
+        }
+    }
+
+    @Test
     void restoredStateContinuesBitIdentically() {
         for (AdamW.MomentPrecision precision : AdamW.MomentPrecision.values()) {
             AdamW.Options options = AdamW.Options.defaults().withWeightDecay(0.01).withMomentPrecision(precision);
