@@ -26,8 +26,8 @@ import java.util.function.Predicate;
  * AdamW with the semantics of torch 1.13 {@code torch.optim.AdamW} (single-tensor path, amsgrad off), the
  * optimizer the upstream trainer builds ({@code adamw_torch}; DeepSpeed's AdamW in stages 2-3 uses the same
  * formula). Per parameter that has a gradient, elementwise in float32 with double-precision scalars, in
- * torch's operation order (the fused multiply-adds are where ATen's x86 build fuses; with them every value of
- * the golden two-step run is bit-identical to torch's):
+ * torch's operation order (the fused multiply-adds are where ATen's x86 build fuses; with them every parameter
+ * and moment of the golden runs, 2 constant-lr steps and 3 clip + cosine steps, is bit-identical to torch's):
  * <pre>
  *   step += 1
  *   p   = p * (float)(1 - lr*wd)                          (param.mul_)
@@ -54,7 +54,8 @@ public final class AdamW {
          * bfloat16, rounded to nearest even after each update: half the optimizer memory. The update itself is
          * computed in float32. Caveat: a value changes in BF16 only when the change exceeds half a BF16 step
          * (0.2%), so with beta2 = 0.999 the second moment does not decay while gradients shrink (it still grows
-         * with larger ones): steps come out somewhat smaller than with float32 moments, never larger.
+         * with larger ones), and steps can come out smaller than with float32 moments. On a noisy least-squares
+         * problem (MomentPrecisionEffectTest) the final loss is the same to 3 digits.
          */
         BF16;
 
