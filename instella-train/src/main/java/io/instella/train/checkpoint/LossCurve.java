@@ -45,7 +45,7 @@ public final class LossCurve {
         try {
             write(logHistory, png);
             return true;
-        } catch (IOException | RuntimeException | LinkageError e) {
+        } catch (IOException | RuntimeException | InternalError | LinkageError e) {
             System.err.println("warning: could not draw " + png + " (" + e.getMessage() + "); training goes on");
             return false;
         }
@@ -132,8 +132,8 @@ public final class LossCurve {
                 g.setColor(Color.GRAY);
                 g.drawString("no steps logged yet", LEFT + pw / 2 - 55, TOP + ph / 2);
             }
-        } catch (RuntimeException | LinkageError e) {
-            // no usable font: keep the curves
+        } catch (RuntimeException | InternalError | LinkageError e) {
+            // no usable font (a bare headless system fails here, as InternalError on some): keep the curves
         }
     }
 
