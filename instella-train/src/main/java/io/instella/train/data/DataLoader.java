@@ -51,7 +51,7 @@ public final class DataLoader implements AutoCloseable {
         this.shuffle = shuffle;
         this.strict = strict;
         this.seed = seed;
-        this.prefetch = Math.max(prefetch, batchSize);
+        this.prefetch = Math.max(prefetch, 2 * batchSize); // at least the next batch builds while this one trains
         AtomicInteger n = new AtomicInteger();
         this.pool = Executors.newFixedThreadPool(threads, r -> Thread.ofPlatform().daemon()
                 .name("instella-data-" + n.incrementAndGet()).unstarted(r));

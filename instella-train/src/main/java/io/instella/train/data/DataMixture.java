@@ -83,6 +83,13 @@ public final class DataMixture implements AutoCloseable {
         return new DataMixture(List.of(new Entry(data.toString(), source, null, source.size())), List.of(), seed);
     }
 
+    /** A mixture of already opened sources, each read whole once per epoch (tests, and callers with own sources). */
+    static DataMixture ofSources(List<RecordSource> sources, long seed) {
+        List<Entry> entries = new ArrayList<>();
+        for (RecordSource s : sources) entries.add(new Entry(s.name(), s, null, s.size()));
+        return new DataMixture(entries, List.of(), seed);
+    }
+
     static RecordSource openSource(Path file, Path imageFolder) {
         String name = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (Files.isDirectory(file) || name.endsWith(".parquet")) return ParquetRecordSource.open(file);

@@ -1,7 +1,7 @@
 package io.instella.train.data;
 
-/** A record that cannot be used: carries the skip (where, id, reason, message) to the loader. */
-final class RecordSkipped extends Exception {
+/** A record that cannot be used: carries the skip (where, id, reason, message in plain words). */
+public final class RecordSkipped extends Exception {
     private final DataReport.Skip skip;
 
     RecordSkipped(DataReport.Skip skip) {
@@ -13,7 +13,7 @@ final class RecordSkipped extends Exception {
         this(new DataReport.Skip(location, id, reason, message));
     }
 
-    DataReport.Skip skip() {
+    public DataReport.Skip skip() {
         return skip;
     }
 }

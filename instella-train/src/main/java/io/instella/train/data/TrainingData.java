@@ -83,6 +83,38 @@ public final class TrainingData implements AutoCloseable {
         return new TrainingData(options, mixture, builder, padTokenId, report == null ? new DataReport() : report);
     }
 
+    /**
+     * The examples of the records with the given ids, in the order given (for {@code instella train grads
+     * --examples}): every dataset is searched in file order; the first record with an id is used.
+     *
+     * @throws DataException naming the id when no record has it, or with the skip message when its record
+     *                       cannot be used
+     */
+    public List<TrainingExample> examplesById(List<String> ids) {
+        java.util.Map<String, Long> found = new java.util.HashMap<>();
+        java.util.Set<String> wanted = new java.util.HashSet<>(ids);
+        for (long ref : mixture.epochRecords(0)) {
+            if (found.size() == wanted.size()) break;
+            try {
+                String id = mixture.read(ref).id();
+                if (wanted.contains(id)) found.putIfAbsent(id, ref);
+            } catch (RecordSkipped ignored) {
+                // a record that cannot be read has no id to match
+            }
+        }
+        List<TrainingExample> out = new java.util.ArrayList<>();
+        for (String id : ids) {
+            Long ref = found.get(id);
+            if (ref == null) throw new DataException(options.data() + ": no record has id '" + id + "'");
+            try {
+                out.add(builder.build(mixture.read(ref)));
+            } catch (RecordSkipped e) {
+                throw new DataException(e.skip().describe());
+            }
+        }
+        return out;
+    }
+
     public DataOptions options() { return options; }
 
     public DataMixture mixture() { return mixture; }

@@ -36,7 +36,7 @@ class DataLoaderTest {
     TrainingData open(int threads, int batch, boolean dropLast) {
         DataOptions o = DataOptions.of(data).withImageFolder(dir).withSeed(7).withBatchSize(batch).withDropLast(dropLast)
                 .withThreads(threads).withPrefetch(5).withModelMaxLength(4096);
-        return TrainingData.open(o, TestData.tokenizer(), 1, TestData.anyres(), null);
+        return TrainingData.open(o, TestData.tokenizer(), 1, TestData.square(), null); // one tile per image: fast
     }
 
     /** A batch as text: ids of its records and a digest of everything in it. */
