@@ -37,6 +37,7 @@ public final class DataLoader implements AutoCloseable {
     private final int prefetch;
     private final ExecutorService pool;
     private BatchIterator current;
+    private volatile boolean closed;
 
     DataLoader(DataMixture mixture, ExampleBuilder builder, Collator collator, DataReport report, int batchSize,
                boolean dropLast, boolean shuffle, boolean strict, long seed, int threads, int prefetch) {
@@ -80,6 +81,7 @@ public final class DataLoader implements AutoCloseable {
      * new iterator stops the previous one.
      */
     public BatchIterator batches(LoaderPosition start) {
+        if (closed) throw new IllegalStateException("the data loader is closed");
         if (current != null) current.stop();
         current = new BatchIterator(start);
         return current;
@@ -223,6 +225,7 @@ public final class DataLoader implements AutoCloseable {
     /** Stops the background threads (a build in progress is interrupted). */
     @Override
     public void close() {
+        closed = true;
         if (current != null) current.stop();
         pool.shutdownNow();
         try {

@@ -109,8 +109,9 @@ public final class ExampleBuilder {
         } else if (placeholders == imageCount) {
             textOnly = false;
         } else if (placeholders == 0 && imageCount == 1) {
-            // Upstream computes this image's features and splices none of them, as for a text-only record.
-            textOnly = true;
+            // Upstream computes this image's features and splices none of them (no placeholder to replace), as
+            // for the dummy image of a text-only record; the modality stays "image".
+            textOnly = false;
         } else {
             throw skip(record, DataReport.Reason.IMAGE_PLACEHOLDERS, "has " + imageCount + " image"
                     + (imageCount == 1 ? "" : "s") + " but " + placeholders + " <image> placeholder"
@@ -131,7 +132,7 @@ public final class ExampleBuilder {
         List<RgbImage> decoded = new ArrayList<>(imageCount);
         for (LlavaRecord.ImageRef ref : record.images()) decoded.add(decode(record, ref));
         int merged = ids.length - placeholders;
-        if (!textOnly) {
+        if (placeholders > 0) {
             for (RgbImage img : decoded) merged += images.imageTokens(img.width(), img.height(), mode);
         }
         if (merged > modelMaxLength && !truncate) throw tooLong(record, merged);

@@ -12,9 +12,12 @@ import java.util.List;
  * @param inputIds     token ids with -200 at each image placeholder, no BOS/EOS
  * @param labels       same length; -100 where not trained
  * @param images       one preprocessed image per placeholder; for a text-only record in a multimodal run, the
- *                     dummy all-zero 336x336 image (upstream's {@code zeros(1,3,336,336)}); empty for a text-only run
- * @param textOnly     true for a record without an image (modality "text"): its dummy image's features are
- *                     computed but none of them is spliced in
+ *                     dummy all-zero 336x336 image (upstream's {@code zeros(1,3,336,336)}, one instance shared by
+ *                     all such records: do not modify its pixels); empty for a text-only run. The image rows
+ *                     replace the -200 placeholders in order; an example without placeholders splices no image
+ *                     rows at all (its image, the dummy or a record's only image that has no {@code <image>}, is
+ *                     still encoded, as upstream does, so its gradient is an exact zero)
+ * @param textOnly     true for a record without an image (modality "text", its image is the dummy)
  * @param mergedLength rows the language model sees for this record before the collator's and the model's
  *                     truncation: ids - placeholders + the image rows of every image (0 for a text-only record)
  */

@@ -51,7 +51,9 @@ class ExampleBuilderTest {
         Files.write(dir.resolve("a.png"), TestData.png(40, 40, 1));
         ExampleBuilder b = new ExampleBuilder(TestData.tokenizer(), 1, TestData.anyres(), 32768, false);
         TrainingExample e = b.build(record("nop", List.of("a.png"), dir, "Describe.", "Fine."));
-        assertThat(e.textOnly()).isTrue();
+        assertThat(e.textOnly()).isFalse();
+        assertThat(e.placeholders()).isZero();
+        assertThat(e.modalities()).containsExactly("image");
         assertThat(e.images()).hasSize(1);
         assertThat(e.images().get(0).tiles()).isGreaterThan(1); // the real image, not the dummy
         assertThat(e.mergedLength()).isEqualTo(e.inputIds().length);
