@@ -81,9 +81,17 @@ public final class DataLoader implements AutoCloseable {
      * new iterator stops the previous one.
      */
     public BatchIterator batches(LoaderPosition start) {
+        return batches(start, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Batches from {@code start} to the end of epoch {@code endEpoch - 1} (e.g. {@code --num-train-epochs}, or
+     * {@code batches(LoaderPosition.START, 1)} for one pass over evaluation data).
+     */
+    public BatchIterator batches(LoaderPosition start, int endEpoch) {
         if (closed) throw new IllegalStateException("the data loader is closed");
         if (current != null) current.stop();
-        current = new BatchIterator(start);
+        current = new BatchIterator(start, endEpoch);
         return current;
     }
 
@@ -114,8 +122,10 @@ public final class DataLoader implements AutoCloseable {
         private final ArrayDeque<Future<Built>> window = new ArrayDeque<>();
         private Batch next;
         private boolean stopped;
+        private final int endEpoch;
 
-        private BatchIterator(LoaderPosition start) {
+        private BatchIterator(LoaderPosition start, int endEpoch) {
+            this.endEpoch = endEpoch;
             epoch = start.epoch();
             order = epochOrder(epoch);
             if (start.nextRecord() > order.length) {
@@ -147,7 +157,7 @@ public final class DataLoader implements AutoCloseable {
         }
 
         private Batch produce() {
-            if (stopped) return null;
+            if (stopped || epoch >= endEpoch) return null;
             List<TrainingExample> examples = new ArrayList<>(batchSize);
             while (examples.size() < batchSize) {
                 if (cursor >= order.length) {
@@ -159,6 +169,7 @@ public final class DataLoader implements AutoCloseable {
                                 + (dropLast ? " with --dataloader-drop-last" : "") + "; " + report.summary());
                     }
                     examples.clear();                       // dropLast: the short remainder is dropped
+                    if (epoch + 1 >= endEpoch) return null;
                     startEpoch(epoch + 1);
                     continue;
                 }

@@ -137,6 +137,24 @@ class DataLoaderTest {
     }
 
     @Test
+    void anEpochRangeEndsTheIteration() throws Exception {
+        writeData();
+        for (boolean dropLast : new boolean[] {false, true}) {
+            try (TrainingData td = open(2, 3, dropLast)) {
+                var it = td.loader().batches(LoaderPosition.START, 1);
+                int n = 0;
+                while (it.hasNext()) {
+                    it.next();
+                    n++;
+                }
+                assertThat(n).as("dropLast=" + dropLast).isEqualTo(dropLast ? 3 : 4); // 11 usable records
+                assertThat(td.loader().batches(it.position(), 1).hasNext()).isFalse();
+                assertThat(td.loader().batches(it.position(), 2).next().examples().get(0).id()).isEqualTo("r9");
+            }
+        }
+    }
+
+    @Test
     void closingStopsTheBackgroundThreads() throws Exception {
         writeData();
         TrainingData td = open(3, 2, false);
