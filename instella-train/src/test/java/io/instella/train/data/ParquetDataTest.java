@@ -61,4 +61,31 @@ class ParquetDataTest {
             }
         }
     }
+
+    @Test
+    void aListOfImagesColumnGivesMultiImageRecords() throws Exception {
+        byte[] a = TestData.png(40, 20, 1);
+        byte[] b = TestData.png(20, 40, 2);
+        Path parquet = dir.resolve("multi.parquet");
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE t (images STRUCT(bytes BLOB, path VARCHAR)[], "
+                    + "conversations STRUCT(\"from\" VARCHAR, \"value\" VARCHAR)[])");
+            try (PreparedStatement p = c.prepareStatement("INSERT INTO t VALUES ([{'bytes': ?, 'path': 'a'}, "
+                    + "{'bytes': ?, 'path': 'b'}], [{'from': 'human', 'value': '<image>\n<image>\nSame?'}, "
+                    + "{'from': 'gpt', 'value': 'No.'}])")) {
+                p.setBytes(1, a);
+                p.setBytes(2, b);
+                p.execute();
+            }
+            s.execute("COPY t TO '" + parquet.toString().replace("'", "''") + "' (FORMAT PARQUET)");
+        }
+        try (DataMixture m = DataMixture.open(parquet, null, 42)) {
+            LlavaRecord r = m.read(DataMixture.ref(0, 0));
+            assertThat(r.id()).isEqualTo("0");
+            assertThat(r.images()).hasSize(2);
+            TrainingExample e = new ExampleBuilder(TestData.tokenizer(), 1, TestData.anyres(), 32768, false).build(r);
+            assertThat(e.imageSizes()).isDeepEqualTo(new int[][] {{40, 20}, {20, 40}});
+            assertThat(e.mergedLength()).isEqualTo(e.inputIds().length - 2 + 2 * 577);
+        }
+    }
 }
