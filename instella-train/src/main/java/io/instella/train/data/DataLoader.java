@@ -121,6 +121,8 @@ public final class DataLoader implements AutoCloseable {
         private int submitted;     // next record of `order` to hand to a thread
         private final ArrayDeque<Future<Built>> window = new ArrayDeque<>();
         private Batch next;
+        private LoaderPosition afterNext;  // the position after `next`
+        private LoaderPosition returned;   // the position after the batch last returned
         private boolean stopped;
         private final int endEpoch;
 
@@ -135,16 +137,23 @@ public final class DataLoader implements AutoCloseable {
             batchIndex = start.batchIndex();
             cursor = (int) start.nextRecord();
             submitted = cursor;
+            returned = start;
         }
 
-        /** Where to resume after the batch last returned by {@link #next()} (before the first: the start). */
+        /**
+         * Where to resume after the batch last returned by {@link #next()} (before the first: the start), whether
+         * or not {@link #hasNext()} has already prepared the one after it. Its epoch is that batch's epoch.
+         */
         public LoaderPosition position() {
-            return new LoaderPosition(epoch, batchIndex, cursor);
+            return returned;
         }
 
         @Override
         public boolean hasNext() {
-            if (next == null) next = produce();
+            if (next == null) {
+                next = produce();
+                afterNext = new LoaderPosition(epoch, batchIndex, cursor);
+            }
             return next != null;
         }
 
@@ -153,6 +162,7 @@ public final class DataLoader implements AutoCloseable {
             if (!hasNext()) throw new NoSuchElementException();
             Batch b = next;
             next = null;
+            returned = afterNext;
             return b;
         }
 
