@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@code --dataloader-drop-last}); batches never span two epochs.
  *
  * <p>Examples are built (record read, images decoded and preprocessed) on {@code threads} background threads, up
- * to {@code prefetch} records ahead of the consumer; results are taken strictly in order, so the batches, the skip
- * counts and the strict-mode failure do not depend on thread timing. One iterator at a time; not thread-safe.
+ * to {@code prefetch} records (at least two batches) ahead of the consumer; results are taken strictly in order,
+ * so the batches, the skip counts and the strict-mode failure do not depend on thread timing. One iterator at a
+ * time; not thread-safe.
  */
 public final class DataLoader implements AutoCloseable {
     private final DataMixture mixture;

@@ -19,7 +19,7 @@ import java.nio.file.Path;
  * @param dropLast         {@code --dataloader-drop-last}
  * @param shuffle          shuffle each epoch (upstream always does)
  * @param threads          background threads that decode and preprocess
- * @param prefetch         records built ahead of the trainer (bounds memory)
+ * @param prefetch         records built ahead of the trainer (bounds memory; at least two batches are)
  */
 public record DataOptions(Path data, Path imageFolder, String imageAspectRatio, String mergeType, int modelMaxLength,
                           boolean truncate, boolean strict, long seed, int batchSize, boolean dropLast,

@@ -27,7 +27,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * into records and stops the run with a {@link DataException}. Blank lines of a jsonl file are ignored.
  */
 final class JsonRecordFile implements RecordSource {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Strict as Python's json.loads about what follows the value: "{...} x" is malformed, not "{...}". */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Path file;
     private final Path imageFolder;

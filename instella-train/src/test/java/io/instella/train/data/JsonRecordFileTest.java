@@ -56,4 +56,19 @@ class JsonRecordFileTest {
             check(f, p + "#0");
         }
     }
+
+    @Test
+    void trailingTextAfterTheRecordIsMalformedAsInPython() throws Exception {
+        Path p = dir.resolve("t.jsonl");
+        Files.writeString(p, R2 + " x\n" + R2 + R2 + "\n");
+        try (JsonRecordFile f = JsonRecordFile.open(p, dir)) {
+            for (int i = 0; i < 2; i++) {
+                int line = i + 1;
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.read(line - 1))
+                        .isInstanceOfSatisfying(RecordSkipped.class, e -> assertThat(e.skip().reason())
+                                .isEqualTo(DataReport.Reason.MALFORMED_JSON))
+                        .hasMessageStartingWith(p + ":" + line + ": not valid JSON");
+            }
+        }
+    }
 }
