@@ -168,7 +168,7 @@ public final class DataLoader implements AutoCloseable {
         }
 
         private Batch produce() {
-            if (stopped || epoch >= endEpoch) return null;
+            if (stopped || closed || epoch >= endEpoch) return null;
             List<TrainingExample> examples = new ArrayList<>(batchSize);
             while (examples.size() < batchSize) {
                 if (cursor >= order.length) {
@@ -214,7 +214,11 @@ public final class DataLoader implements AutoCloseable {
         private void fill() {
             while (submitted < order.length && window.size() < prefetch) {
                 long ref = order[submitted++];
-                window.add(pool.submit(() -> build(ref)));
+                try {
+                    window.add(pool.submit(() -> build(ref)));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    throw new CancellationException("data loading was stopped"); // closed meanwhile
+                }
             }
         }
 
@@ -226,8 +230,8 @@ public final class DataLoader implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 stop();
                 throw new CancellationException("interrupted while waiting for training data");
-            } catch (ExecutionException e) {
-                // build() turns every failure into a skip; only a cancellation gets here.
+            } catch (ExecutionException | CancellationException e) {
+                // build() turns every failure into a skip; only a cancellation (close()) gets here.
                 stop();
                 throw new CancellationException("data loading was stopped");
             }
@@ -244,12 +248,19 @@ public final class DataLoader implements AutoCloseable {
         }
     }
 
-    /** Stops the background threads (a build in progress is interrupted). */
+    /**
+     * Stops the background threads: queued builds are cancelled, a build in progress is interrupted. May be called
+     * from another thread (e.g. on Ctrl-C) while the trainer waits for a batch: that wait then ends with a
+     * {@link CancellationException}.
+     */
     @Override
     public void close() {
         closed = true;
-        if (current != null) current.stop();
-        pool.shutdownNow();
+        // Cancel through the pool, not the iterator's window (which belongs to the trainer's thread): a queued
+        // task that never runs would otherwise leave a waiting get() blocked for ever.
+        for (Runnable queued : pool.shutdownNow()) {
+            if (queued instanceof Future<?> f) f.cancel(true);
+        }
         try {
             pool.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -169,4 +169,40 @@ class DataLoaderTest {
         assertThat(Thread.getAllStackTraces().keySet())
                 .noneMatch(t -> t.getName().startsWith("instella-data-") && t.isAlive());
     }
+
+    @Test
+    void closingFromAnotherThreadEndsAWaitForABatch() throws Exception {
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+        RecordSource slow = new RecordSource() {
+            @Override public String name() { return "slow"; }
+            @Override public int size() { return 4; }
+            @Override public LlavaRecord read(int index) {
+                reading.countDown();
+                try {
+                    Thread.sleep(60_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("interrupted");
+            }
+        };
+        DataLoader loader = new DataLoader(DataMixture.ofSources(java.util.List.of(slow), 1),
+                new ExampleBuilder(TestData.tokenizer(), 1, null, 100, false), new Collator(1, 100), new DataReport(),
+                1, false, false, false, 1, 1, 2);
+        var it = loader.batches(LoaderPosition.START);
+        java.util.concurrent.CompletableFuture<Throwable> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                it.next();
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        assertThat(reading.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(100); // let the trainer's thread reach its wait for the batch
+        loader.close();
+        Throwable t = waiting.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(t).isInstanceOf(java.util.concurrent.CancellationException.class)
+                .hasMessage("data loading was stopped");
+    }
 }
