@@ -30,7 +30,7 @@ import java.util.stream.Stream;
  * adapter merged in. Tensors the adapter does not touch are copied as stored, streamed one at a time from the mapped
  * base (never all in memory); adapted weights become W + scale · B·A (float32 math, stored as --save-dtype);
  * modules_to_save replace their base tensors. Every other file of the base folder (config.json, tokenizer files,
- * generation_config.json, preprocessor_config.json, vision_tower/...) is copied. The output appears atomically: it is
+ * generation_config.json, preprocessor_config.json, the vision_tower/ folder) is copied. The output appears atomically: it is
  * written into a temporary folder beside --out and renamed into place when complete.
  */
 @Command(name = "merge-lora", mixinStandardHelpOptions = true,
@@ -87,7 +87,7 @@ public final class MergeLoraCommand implements Callable<Integer> {
             long bytes;
             try (Checkpoint base = Checkpoint.open(baseDir)) {
                 adapter.checkAgainst(base);
-                copyOtherFiles(baseDir, temp);
+                copyOtherFiles(baseDir, temp, true);
                 bytes = writeWeights(base, adapter, storeAs, temp.resolve("model.safetensors"));
             }
             moveIntoPlace(temp, target);
@@ -133,8 +133,11 @@ public final class MergeLoraCommand implements Callable<Integer> {
         return bytes;
     }
 
-    /** Copies the base folder's files except its weights (configs, tokenizer, vision_tower/...), keeping the layout. */
-    private static void copyOtherFiles(Path from, Path to) throws IOException {
+    /**
+     * Copies the base folder's files except its top-level weights (configs, tokenizer, ...); subfolders (e.g.
+     * vision_tower/ with the tower's own config and starting weights) are copied whole.
+     */
+    private static void copyOtherFiles(Path from, Path to, boolean topLevel) throws IOException {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(from)) {
             for (Path p : entries) {
                 String name = p.getFileName().toString();
@@ -142,8 +145,8 @@ public final class MergeLoraCommand implements Callable<Integer> {
                 if (Files.isDirectory(p)) {
                     Path sub = to.resolve(name);
                     Files.createDirectories(sub);
-                    copyOtherFiles(p, sub);
-                } else if (Files.isRegularFile(p) && WEIGHT_SUFFIXES.stream().noneMatch(name::endsWith)) {
+                    copyOtherFiles(p, sub, false);
+                } else if (Files.isRegularFile(p) && (!topLevel || WEIGHT_SUFFIXES.stream().noneMatch(name::endsWith))) {
                     Files.copy(p, to.resolve(name));
                     to.resolve(name).toFile().setWritable(true, true);
                 }
