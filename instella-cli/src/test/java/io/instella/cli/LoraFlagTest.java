@@ -64,6 +64,23 @@ class LoraFlagTest {
     }
 
     @Test
+    void theLibraryTakesLoraThroughLoadOptions() {
+        var greedy = io.instella.api.GenerateOptions.greedy().withMaxNewTokens(12).withIgnoreEos(true);
+        var question = io.instella.api.Conversation.create().user("Tell me about circles.");
+        int[][] answers = new int[3][];
+        String[] models = {Golden.resolve("model").toString(), merged.toString(), Golden.resolve("model").toString()};
+        io.instella.api.LoadOptions[] options = {io.instella.api.LoadOptions.defaults().withLora(adapter),
+                io.instella.api.LoadOptions.defaults(), io.instella.api.LoadOptions.defaults()};
+        for (int i = 0; i < 3; i++) {
+            try (var m = io.instella.api.InstellaModel.load(models[i], options[i])) {
+                answers[i] = m.generate(question.copy(), greedy).tokenIds();
+            }
+        }
+        assertThat(answers[0]).containsExactly(answers[1]);
+        assertThat(answers[0]).isNotEqualTo(answers[2]);
+    }
+
+    @Test
     void runTakesLoraAndABadAdapterIsAClearError() throws Exception {
         CliRunner r = CliRunner.run("run", "--model", Golden.resolve("model").toString(), "--lora", adapter.toString(),
                 "--max-new-tokens", "2", "-q", "Say hi");
