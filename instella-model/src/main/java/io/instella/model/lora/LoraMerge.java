@@ -1,12 +1,13 @@
 package io.instella.model.lora;
 
 import io.instella.core.kernels.MatMul;
-import io.instella.core.safetensors.SafeTensorsWriter;
 import io.instella.core.tensor.DType;
 import io.instella.core.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * Merging an adapter pair into its base weight, W' = W + scale · (B·A), in float32 as peft's merge does on a CPU
@@ -22,10 +23,13 @@ public final class LoraMerge {
             throw new LoraException("'" + w.name() + "' has shape " + java.util.Arrays.toString(w.shape())
                     + " but the adapter for it makes [" + p.out() + ", " + p.in() + "]");
         }
-        float[] delta = product(p);
-        float[] merged = new float[delta.length];
-        w.copyRowsTo(0, p.out(), merged, 0);
-        for (int i = 0; i < merged.length; i++) merged[i] += delta[i] * scale;
+        float[] merged = product(p); // B·A, then W + scale · (B·A) in place, a row of W at a time
+        float[] row = new float[p.in()];
+        for (int o = 0; o < p.out(); o++) {
+            w.copyRowsTo(o, 1, row, 0);
+            int off = o * p.in();
+            for (int i = 0; i < row.length; i++) merged[off + i] = row[i] + merged[off + i] * scale;
+        }
         return merged;
     }
 
@@ -46,19 +50,37 @@ public final class LoraMerge {
      * the garbage collector frees once the tensor is unreachable.
      */
     public static Tensor store(String name, float[] values, long[] shape, DType type) {
-        MemorySegment bytes = bytes(values, type);
-        MemorySegment seg = Arena.ofAuto().allocate(bytes.byteSize(), 64);
-        MemorySegment.copy(bytes, 0, seg, 0, bytes.byteSize());
+        MemorySegment seg = Arena.ofAuto().allocate(type.bytesFor(values.length), 64);
+        switch (type) {
+            case F32 -> MemorySegment.copy(values, 0, seg, F32, 0, values.length);
+            case BF16, F16 -> MemorySegment.copy(halves(values, type), 0, seg, I16, 0, values.length);
+            default -> throw new LoraException("cannot store merged weights as " + type + " (f32, bf16 or f16)");
+        }
         return new Tensor(name, type, shape, seg);
     }
 
     /** Float32 values encoded as {@code type} (F32; BF16 and F16 rounded to nearest even), little-endian, on the heap. */
     public static MemorySegment bytes(float[] values, DType type) {
-        return switch (type) {
-            case F32 -> SafeTensorsWriter.toF32(values);
-            case BF16 -> SafeTensorsWriter.toBf16(values);
-            case F16 -> SafeTensorsWriter.toF16(values);
+        MemorySegment seg = MemorySegment.ofArray(new byte[Math.toIntExact(type.bytesFor(values.length))]);
+        switch (type) {
+            case F32 -> MemorySegment.copy(values, 0, seg, F32, 0, values.length);
+            case BF16, F16 -> MemorySegment.copy(halves(values, type), 0, seg, I16, 0, values.length);
             default -> throw new LoraException("cannot store merged weights as " + type + " (f32, bf16 or f16)");
-        };
+        }
+        return seg;
+    }
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** BF16 or F16 bit patterns, rounded to nearest even (a plain array loop: much faster than per-element segment writes). */
+    private static short[] halves(float[] values, DType type) {
+        short[] half = new short[values.length];
+        if (type == DType.BF16) {
+            for (int i = 0; i < half.length; i++) half[i] = Tensor.floatToBf16(values[i]);
+        } else {
+            for (int i = 0; i < half.length; i++) half[i] = Float.floatToFloat16(values[i]);
+        }
+        return half;
     }
 }
