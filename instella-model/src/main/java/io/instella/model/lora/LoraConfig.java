@@ -56,6 +56,15 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, List<Strin
     /** The default target: {@link #languageModelTargets} of all {@link #LANGUAGE_MODEL_PROJECTIONS}. */
     public static final String LANGUAGE_MODEL_LINEAR = languageModelTargets(LANGUAGE_MODEL_PROJECTIONS);
 
+    /**
+     * peft's {@code "all-linear"} shorthand spelled out for Instella-VL: every Linear module except the output head,
+     * i.e. the language model's projections, the CLIP tower's attention and MLP layers, and the projector's two layers.
+     * (peft itself replaces the shorthand by the module names it finds before saving.)
+     */
+    public static final String ALL_LINEAR = "model\\.layers\\.\\d+\\.(self_attn|mlp)\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+            + "|model\\.vision_tower\\.vision_tower\\.vision_model\\.encoder\\.layers\\.\\d+\\.(self_attn\\.(q|k|v|out)_proj|mlp\\.fc[12])"
+            + "|model\\.mm_projector\\.\\d+";
+
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(SerializationFeature.INDENT_OUTPUT);
@@ -83,12 +92,17 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, List<Strin
 
     /**
      * A config for training: rank, alpha, dropout, and a target list (null or empty: {@link #LANGUAGE_MODEL_LINEAR}).
-     * A list that holds one entry with regex characters is taken as a regex, as peft takes a string.
+     * A list that holds one entry with regex characters is taken as a regex, as peft takes a string; the single entry
+     * {@code all-linear} is {@link #ALL_LINEAR}.
      */
     public static LoraConfig of(int r, double alpha, double dropout, List<String> targets, List<String> modulesToSave,
                                 String baseModel) {
         List<String> list = targets == null || targets.isEmpty() ? null : targets;
         String regex = list == null ? LANGUAGE_MODEL_LINEAR : null;
+        if (list != null && list.size() == 1 && list.getFirst().equals("all-linear")) {
+            regex = ALL_LINEAR;
+            list = null;
+        }
         if (list != null && list.size() == 1 && list.getFirst().matches(".*[\\\\^$*+?()\\[\\]{}|].*")) {
             regex = list.getFirst();
             list = null;

@@ -176,6 +176,16 @@ class LoraFormatTest {
         assertThat(regex.targets("model.layers.2.self_attn.v_proj")).isFalse();
         assertThat(regex.targets("xmodel.layers.1.self_attn.v_proj")).isFalse();
 
+        // peft's all-linear shorthand: every Linear but the output head, the vision tower and projector included.
+        LoraConfig all = LoraConfig.of(8, 16, 0, List.of("all-linear"), null, null);
+        assertThat(all.targets("model.layers.3.mlp.gate_proj")).isTrue();
+        assertThat(all.targets("model.vision_tower.vision_tower.vision_model.encoder.layers.0.self_attn.out_proj")).isTrue();
+        assertThat(all.targets("model.vision_tower.vision_tower.vision_model.encoder.layers.0.mlp.fc2")).isTrue();
+        assertThat(all.targets("model.mm_projector.2")).isTrue();
+        assertThat(all.targets("lm_head")).isFalse();
+        assertThat(all.targets("model.embed_tokens")).isFalse();
+        assertThat(all.targets("model.vision_tower.vision_tower.vision_model.embeddings.patch_embedding")).isFalse();
+
         // Modules to save are never adapted.
         LoraConfig saving = LoraConfig.of(8, 16, 0, List.of("0"), List.of("mm_projector"), null);
         assertThat(saving.targets("model.mm_projector.0")).isFalse();

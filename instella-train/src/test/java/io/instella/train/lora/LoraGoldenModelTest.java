@@ -126,6 +126,30 @@ class LoraGoldenModelTest {
     }
 
     @Test
+    void anAdapterOnTheVisionTowerReachesIt() throws Exception {
+        // peft's all-linear: the CLIP tower's and the projector's Linear layers too (here with B ≠ 0 on every one).
+        LoraConfig config = LoraConfig.of(2, 4, 0, List.of("all-linear"), null, null);
+        LoraAdapter.Builder b = LoraAdapter.builder(config);
+        try (Checkpoint base = Checkpoint.open(model)) {
+            SplittableRandom random = new SplittableRandom(4);
+            for (LoraPair p : LoraTargets.initialize(config, base, 3).pairs().values()) {
+                b.pair(p.module(), p.r(), p.in(), p.out(), p.a(), LoraMergeTest.values(random, p.b().length, 0.05));
+            }
+        }
+        LoraAdapter all = b.build();
+        assertThat(all.pairs().keySet()).anyMatch(m -> m.contains("vision_tower")).anyMatch(m -> m.contains("mm_projector"));
+        Path dir = tmp.resolve("all-linear");
+        all.write(dir);
+        Path merged = tmp.resolve("merged-all-linear");
+        assertThat(mergeLora("--model", model.toString(), "--lora", dir.toString(), "--out", merged.toString(),
+                "--save-dtype", "f32").code).isZero();
+        GenerationResult plain = answer(merged, UnaryOperator.identity(), true);
+        GenerationResult applied = answer(model, base -> all.applyTo(base, DType.F32), true);
+        assertThat(applied.promptLastLogits()).containsExactly(plain.promptLastLogits());
+        assertThat(applied.completionIds()).containsExactly(plain.completionIds());
+    }
+
+    @Test
     void aFreshAdapterChangesNothing() throws Exception {
         LoraConfig config = LoraConfig.of(8, 16, 0, null, null, null);
         Path dir = tmp.resolve("fresh");
