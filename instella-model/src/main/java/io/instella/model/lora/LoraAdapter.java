@@ -87,6 +87,10 @@ public final class LoraAdapter {
         }
 
         public Builder pair(LoraPair p) {
+            if (p.r() != config.rankFor(p.module())) {
+                throw new IllegalArgumentException(p.module() + ": rank " + p.r() + " differs from the config's r = "
+                        + config.rankFor(p.module()) + " for it");
+            }
             if (pairs.putIfAbsent(p.module(), p) != null) throw new IllegalArgumentException(p.module() + ": adapter added twice");
             return this;
         }

@@ -254,10 +254,17 @@ public record LoraConfig(int r, double loraAlpha, double loraDropout, List<Strin
         return m;
     }
 
-    /** Writes {@code adapter_config.json} into {@code dir}. */
+    /** Writes {@code adapter_config.json} into {@code dir} (moved into place complete). */
     public void write(Path dir) throws IOException {
         Files.createDirectories(dir);
-        Files.writeString(dir.resolve(FILE_NAME), toJson() + "\n");
+        Path tmp = Files.createTempFile(dir, "." + FILE_NAME + ".", ".partial");
+        try {
+            Files.writeString(tmp, toJson() + "\n");
+            Files.move(tmp, dir.resolve(FILE_NAME), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     /** Reads {@code dir/adapter_config.json}; every unsupported or malformed field is a clear error. */

@@ -137,6 +137,13 @@ class LoraFormatTest {
     }
 
     @Test
+    void theBuilderRefusesARankTheConfigDoesNotSay() {
+        assertThatThrownBy(() -> LoraAdapter.builder(LoraConfig.of(4, 8, 0, null, null, null))
+                .pair("model.layers.0.self_attn.q_proj", 2, 3, 3, new float[6], new float[6]))
+                .hasMessageContaining("rank 2 differs from the config's r = 4");
+    }
+
+    @Test
     void peftFixtureRoundTripsThroughOurWriter() throws Exception {
         LoraAdapter a = LoraAdapter.read(peftAdapter());
         Path again = tmp.resolve("again");

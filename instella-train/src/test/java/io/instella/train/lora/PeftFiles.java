@@ -59,7 +59,7 @@ final class PeftFiles {
         Files.write(file, out.array());
     }
 
-    /** The header of a safetensors file as a name → JSON text map (read by hand, for key-name checks). */
+    /** The JSON header of a safetensors file, read by hand (for key-name checks). */
     static String header(Path file) throws IOException {
         byte[] all = Files.readAllBytes(file);
         long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
