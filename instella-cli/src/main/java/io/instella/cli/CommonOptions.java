@@ -71,6 +71,18 @@ final class CommonOptions {
         }
     }
 
+    /** {@code --lora}: run, chat, generate, serve. */
+    static final class Lora {
+        @Option(names = "--lora", paramLabel = "DIR",
+                description = "Apply a LoRA adapter (peft layout: adapter_config.json, adapter_model.safetensors) at load time, merged into the weights.")
+        Path dir;
+
+        /** The load-time hook; reads the adapter now, so a bad directory fails before the model is loaded. */
+        java.util.function.UnaryOperator<io.instella.core.safetensors.Checkpoint> atLoad() {
+            return io.instella.model.lora.LoraAdapter.atLoad(dir);
+        }
+    }
+
     /** {@code -i/--image}: run, chat, generate. */
     static final class Images {
         @Option(names = {"-i", "--image"}, paramLabel = "FILE",

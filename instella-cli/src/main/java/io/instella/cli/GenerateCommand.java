@@ -94,7 +94,7 @@ public final class GenerateCommand implements Callable<Integer> {
         for (Path p : images.checked()) decoded.add(decoder.decode(p));
         Path dir = modelOptions.model.resolve(ModelSource.Need.MODEL, spec.commandLine().getErr());
         long tLoad = System.nanoTime();
-        try (InstellaVL vl = InstellaVL.load(dir, modelOptions.quant.type())) {
+        try (InstellaVL vl = InstellaVL.load(dir, modelOptions.quant.type(), modelOptions.lora.atLoad())) {
             double loadMs = (System.nanoTime() - tLoad) / 1e6;
             if (cacheType != null) vl.languageModel().setCacheType(cacheType);
             String promptText = buildPrompt(decoded.size());

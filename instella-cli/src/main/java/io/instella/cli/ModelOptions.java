@@ -23,6 +23,9 @@ final class ModelOptions {
     @Mixin
     CommonOptions.KvCache kvCache;
 
+    @Mixin
+    CommonOptions.Lora lora;
+
     /** The model through the public API (run, chat); download progress on {@code err} unless quiet. */
     InstellaModel load(PrintWriter err, boolean quiet) {
         threads.apply();
@@ -31,6 +34,7 @@ final class ModelOptions {
         if (context.ctx != null) o = o.withContextLength(context.ctx);
         if (quant.quant != null) o = o.withQuantization(quant.quant);
         if (kvCache.kvCache != null) o = o.withKvCache(kvCache.kvCache);
+        if (lora.dir != null) o = o.withLora(lora.dir);
         return InstellaModel.load(model.model, o);
     }
 }

@@ -138,7 +138,7 @@ public final class ServeCommand implements Callable<Integer> {
         io.instella.core.tensor.DType cacheType = modelOptions.kvCache.type();
         ServerOptions.Builder builder = ServerOptions.builder();
         Path model = modelOptions.model.resolve(ModelSource.Need.MODEL, err);
-        InstellaVL vl = InstellaVL.load(model, modelOptions.quant.type());
+        InstellaVL vl = InstellaVL.load(model, modelOptions.quant.type(), modelOptions.lora.atLoad());
         if (cacheType != null) vl.languageModel().setCacheType(cacheType);
         ModelSource source = ModelSource.parse(modelOptions.model.model);
         String name = modelName != null ? modelName

@@ -102,7 +102,8 @@ public final class InstellaModel implements AutoCloseable {
 
     private static InstellaModel open(String name, Path dir, LoadOptions options) {
         long t0 = System.nanoTime();
-        InstellaVL vl = InstellaVL.load(dir, options.quantization() == null ? null : InstellaVL.quantization(options.quantization()));
+        InstellaVL vl = InstellaVL.load(dir, options.quantization() == null ? null : InstellaVL.quantization(options.quantization()),
+                io.instella.model.lora.LoraAdapter.atLoad(options.lora()));
         if (options.kvCache() != null) vl.languageModel().setCacheType(InstellaVL.kvCacheType(options.kvCache()));
         int ctx = options.contextLength() != null ? options.contextLength() : vl.contextLength();
         return new InstellaModel(name, vl, ctx, (System.nanoTime() - t0) / 1e6);

@@ -3,6 +3,8 @@ package io.instella.api;
 import io.instella.hub.ConsoleProgressBar;
 import io.instella.hub.DownloadListener;
 
+import java.nio.file.Path;
+
 /**
  * How {@link InstellaModel#load(String, LoadOptions)} loads a model.
  *
@@ -13,8 +15,11 @@ import io.instella.hub.DownloadListener;
  *                         layouts); null: the weights as stored
  * @param kvCache          "f16" or "f32": the element type of the key/value cache; null: f16 for quantized
  *                         weights (as llama.cpp), f32 (exact) otherwise
+ * @param lora             a LoRA adapter directory in peft's layout (adapter_config.json, adapter_model.safetensors)
+ *                         merged into the weights at load time (before any quantization); null: none
  */
-public record LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization, String kvCache) {
+public record LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization, String kvCache,
+                          Path lora) {
 
     public LoadOptions {
         if (contextLength != null && contextLength < 2) {
@@ -28,31 +33,44 @@ public record LoadOptions(DownloadListener downloadListener, Integer contextLeng
         }
     }
 
+    /** Without a LoRA adapter (the four settings this record had before adapters). */
+    public LoadOptions(DownloadListener downloadListener, Integer contextLength, String quantization, String kvCache) {
+        this(downloadListener, contextLength, quantization, kvCache, null);
+    }
+
     /** Silent downloads, the model's own context length. */
     public static LoadOptions defaults() {
-        return new LoadOptions(null, null, null, null);
+        return new LoadOptions(null, null, null, null, null);
     }
 
     public LoadOptions withDownloadListener(DownloadListener listener) {
-        return new LoadOptions(listener, contextLength, quantization, kvCache);
+        return new LoadOptions(listener, contextLength, quantization, kvCache, lora);
     }
 
     /** A download progress bar on stderr (redrawn in place on a terminal, a line every 10 s otherwise). */
     public LoadOptions withConsoleProgress() {
-        return new LoadOptions(new ConsoleProgressBar(), contextLength, quantization, kvCache);
+        return new LoadOptions(new ConsoleProgressBar(), contextLength, quantization, kvCache, lora);
     }
 
     public LoadOptions withContextLength(int tokens) {
-        return new LoadOptions(downloadListener, tokens, quantization, kvCache);
+        return new LoadOptions(downloadListener, tokens, quantization, kvCache, lora);
     }
 
     /** Quantize the projection weights at load time: "q8_0" or "q4_0" (null: as stored). */
     public LoadOptions withQuantization(String type) {
-        return new LoadOptions(downloadListener, contextLength, type, kvCache);
+        return new LoadOptions(downloadListener, contextLength, type, kvCache, lora);
     }
 
     /** The key/value cache's element type: "f16" (half the memory and decode reads) or "f32" (exact). */
     public LoadOptions withKvCache(String type) {
-        return new LoadOptions(downloadListener, contextLength, quantization, type);
+        return new LoadOptions(downloadListener, contextLength, quantization, type, lora);
+    }
+
+    /**
+     * Merge the LoRA adapter in {@code adapterDir} (peft's layout) into the weights at load time, each merged weight
+     * kept in the checkpoint's own type (null: no adapter).
+     */
+    public LoadOptions withLora(Path adapterDir) {
+        return new LoadOptions(downloadListener, contextLength, quantization, kvCache, adapterDir);
     }
 }

@@ -36,6 +36,8 @@ public final class InstellaVL implements AutoCloseable {
     private final InstellaConfig config;
     private final GenerationDefaults generationDefaults;
     private final Checkpoint checkpoint;
+    /** The checkpoint as opened, which owns the mapped files; {@link #checkpoint} may be a view of it. */
+    private final Checkpoint opened;
     private final Tokenizer tokenizer;
     private final OlmoModel languageModel;
     private final ClipVisionTower visionTower;
@@ -46,10 +48,12 @@ public final class InstellaVL implements AutoCloseable {
     /** Holds weights quantized or repacked at load time. */
     private final Arena quantized;
 
-    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, DType quantize, Arena quantized) {
+    private InstellaVL(Path directory, InstellaConfig config, Checkpoint checkpoint, Checkpoint opened, DType quantize,
+                       Arena quantized) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
+        this.opened = opened;
         this.quantized = quantized;
 
         // Everything is checked before anything is allocated: names, layer counts and shapes against the
@@ -94,17 +98,30 @@ public final class InstellaVL implements AutoCloseable {
      * null = as stored). Embeddings, norms, the projector and image_newline stay as stored.
      */
     public static InstellaVL load(Path directory, DType quantize) {
+        return load(directory, quantize, UnaryOperator.identity());
+    }
+
+    /**
+     * {@link #load(Path, DType)} with the opened checkpoint passed through {@code checkpointTransform} before any
+     * part reads it: e.g. a LoRA adapter merged in ({@code LoraAdapter::applyTo}, a
+     * {@link Checkpoint#withOverrides} view). Quantization applies to the transformed weights. The model closes
+     * the opened checkpoint (and the view) when it is closed.
+     */
+    public static InstellaVL load(Path directory, DType quantize, UnaryOperator<Checkpoint> checkpointTransform) {
         if (quantize != null && !quantize.isQuantized()) {
             throw new InstellaException("cannot quantize weights to " + quantize + " (choose q8_0 or q4_0)");
         }
         if (!Files.isDirectory(directory)) throw new InstellaException(directory + ": no such model directory");
         InstellaConfig config = InstellaConfig.load(directory);
-        Checkpoint ckpt = Checkpoint.open(directory);
+        Checkpoint opened = Checkpoint.open(directory);
         Arena loaded = Arena.ofShared();
+        Checkpoint ckpt = opened;
         try {
-            return new InstellaVL(directory, config, ckpt, quantize, loaded);
+            ckpt = checkpointTransform.apply(opened);
+            return new InstellaVL(directory, config, ckpt, opened, quantize, loaded);
         } catch (RuntimeException e) {
-            ckpt.close();
+            if (ckpt != opened) ckpt.close();
+            opened.close();
             loaded.close();
             throw e;
         }
@@ -290,6 +307,7 @@ public final class InstellaVL implements AutoCloseable {
     @Override
     public void close() {
         checkpoint.close();
+        if (opened != checkpoint) opened.close();
         quantized.close();
     }
 }
