@@ -522,7 +522,9 @@ public final class InstellaAssembly {
         Path tmp;
         try {
             Files.createDirectories(out.getParent());
-            tmp = Files.createTempDirectory(out.getParent(), "." + out.getFileName() + ".partial-");
+            // Not createTempDirectory: its owner-only permissions would stay on the published checkpoint; this respects the umask.
+            tmp = Files.createDirectory(out.getParent().resolve("." + out.getFileName() + ".partial-"
+                    + Long.toHexString(System.nanoTime()) + "-" + ProcessHandle.current().pid()));
         } catch (IOException e) {
             throw new AssemblyException("cannot create " + out + ": " + reason(e), e);
         }
@@ -599,14 +601,14 @@ public final class InstellaAssembly {
         writeJson(tower.resolve("config.json"), sorted(towerConfig));
         Path preprocessor = vision.dir.resolve("preprocessor_config.json");
         if (Files.isRegularFile(preprocessor)) {
-            Files.copy(preprocessor, tower.resolve("preprocessor_config.json"));
+            copyContent(preprocessor, tower.resolve("preprocessor_config.json"));
         } else {
             notes.add(vision.dir + " has no preprocessor_config.json: images will be prepared with CLIP's standard settings "
                     + "(shortest edge and crop " + vision.config.imageSize() + ", OpenAI CLIP mean and std)");
         }
         for (String f : TOKENIZER_FILES) {
             Path src = lm.dir.resolve(f);
-            if (Files.isRegularFile(src)) Files.copy(src, dir.resolve(f));
+            if (Files.isRegularFile(src)) copyContent(src, dir.resolve(f));
         }
         if (!Files.isRegularFile(dir.resolve("generation_config.json"))) {
             notes.add(lm.dir + " has no generation_config.json: generation will use the config's eos/pad ids");
@@ -642,6 +644,7 @@ public final class InstellaAssembly {
     private static void checkOutput(Path outDir, Options o, Path olmoDir, Path clipDir) {
         if (outDir == null) throw new AssemblyException("no output directory given");
         Path out = outDir.toAbsolutePath().normalize();
+        if (out.getParent() == null) throw new AssemblyException(out + ": cannot be the output directory (choose a folder below it)");
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw new AssemblyException(out + ": exists and is not a directory; choose another output directory");
         }
@@ -773,6 +776,13 @@ public final class InstellaAssembly {
         ObjectNode s = JSON.createObjectNode();
         m.forEach(s::set);
         return s;
+    }
+
+    /** The file's bytes in a new file (not Files.copy, which would carry over a read-only source's permissions). */
+    private static void copyContent(Path src, Path dst) throws IOException {
+        try (var in = Files.newInputStream(src)) {
+            Files.copy(in, dst);
+        }
     }
 
     private static void writeJson(Path file, ObjectNode n) throws IOException {

@@ -72,7 +72,11 @@ class InstellaAssemblyTest {
         assertThat(GoldenSplit.JSON.readTree(out.resolve("vision_tower/config.json").toFile()))
                 .isEqualTo(GoldenSplit.JSON.readTree(g.resolve("vision_tower/config.json").toFile()));
         assertThat(Files.mismatch(out.resolve("vision_tower/preprocessor_config.json"), g.resolve("vision_tower/preprocessor_config.json"))).isEqualTo(-1);
-        for (String f : GoldenSplit.TOKENIZER_FILES) assertThat(Files.mismatch(out.resolve(f), g.resolve(f))).as(f).isEqualTo(-1);
+        for (String f : GoldenSplit.TOKENIZER_FILES) {
+            assertThat(Files.mismatch(out.resolve(f), g.resolve(f))).as(f).isEqualTo(-1);
+            // The golden files are read-only; the copies belong to the new checkpoint and can be rewritten by the trainer.
+            assertThat(Files.getPosixFilePermissions(out.resolve(f))).as(f).contains(java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        }
         assertSameTensors(out, g);
         // Nothing left behind beside the output.
         try (Stream<Path> s = Files.list(tmp)) {
