@@ -546,6 +546,7 @@ public final class InstellaAssembly {
                 }
                 w.write(tmp.resolve("model.safetensors"));
             }
+            matchPermissions(tmp.resolve("model.safetensors"), tmp.resolve("config.json"));
             publish(tmp, out, options.overwrite());
             return new Result(out, towerName, newType, freshProjector, freshNewline, tensors.size(), bytes, List.copyOf(notes));
         } catch (IOException e) {
@@ -707,7 +708,23 @@ public final class InstellaAssembly {
                     + name.replaceAll("\\.(bin|pt|pth)$", "") + ".safetensors')\"");
         }
         if (!Files.exists(from)) throw new AssemblyException(from + ": no such file or directory (the " + role + " to load)");
-        return open(from, role, open);
+        return open(singleWeightsFile(from), role, open);
+    }
+
+    /**
+     * A directory without model.safetensors or an index but with exactly one .safetensors file (a stage-1 output that
+     * saved only the projector, e.g. mm_projector.safetensors) stands for that file.
+     */
+    private static Path singleWeightsFile(Path from) {
+        if (!Files.isDirectory(from) || Files.exists(from.resolve("model.safetensors")) || Files.exists(from.resolve("model.safetensors.index.json"))) {
+            return from;
+        }
+        try (Stream<Path> s = Files.list(from)) {
+            List<Path> files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p)).toList();
+            return files.size() == 1 ? files.getFirst() : from;
+        } catch (IOException e) {
+            return from;
+        }
     }
 
     private static Planned copy(Checkpoint ckpt, String source, String target, long[] shape, DType dtype, Path dir, Path config) {
@@ -776,6 +793,15 @@ public final class InstellaAssembly {
         ObjectNode s = JSON.createObjectNode();
         m.forEach(s::set);
         return s;
+    }
+
+    /** The writer's temporary file is owner-only; the weights should be as readable as the config beside them. */
+    private static void matchPermissions(Path file, Path like) {
+        try {
+            Files.setPosixFilePermissions(file, Files.getPosixFilePermissions(like));
+        } catch (UnsupportedOperationException | IOException e) {
+            // not a POSIX file system: nothing to match
+        }
     }
 
     /** The file's bytes in a new file (not Files.copy, which would carry over a read-only source's permissions). */

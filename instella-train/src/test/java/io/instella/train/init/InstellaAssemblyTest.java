@@ -78,6 +78,7 @@ class InstellaAssemblyTest {
             assertThat(Files.getPosixFilePermissions(out.resolve(f))).as(f).contains(java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
         }
         assertSameTensors(out, g);
+        assertThat(Files.getPosixFilePermissions(out.resolve("model.safetensors"))).isEqualTo(Files.getPosixFilePermissions(out.resolve("config.json")));
         // Nothing left behind beside the output.
         try (Stream<Path> s = Files.list(tmp)) {
             assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("."))).isEmpty();
@@ -304,7 +305,10 @@ class InstellaAssemblyTest {
                 .addFloats("mm_projector.2.weight", new float[H * H], H, H).addFloats("mm_projector.2.bias", new float[H], H)
                 .write(bare);
         Path out = tmp.resolve("z4");
-        InstellaAssembly.assemble(olmo, clipVision, InstellaAssembly.Options.stage2(1, bare), out);
+        // Given as a directory that holds just this one file (how a projector-only stage-1 save looks).
+        Path projectorOnly = Files.createDirectories(tmp.resolve("stage1-projector-only"));
+        Files.copy(bare, projectorOnly.resolve("mm_projector.safetensors"));
+        InstellaAssembly.assemble(olmo, clipVision, InstellaAssembly.Options.stage2(1, projectorOnly), out);
         try (Checkpoint c = Checkpoint.open(out)) {
             assertThat(c.get("model.mm_projector.0.weight").dtype()).isEqualTo(DType.BF16);
             assertThat(c.get("model.mm_projector.0.weight").toFloatArray()).isEqualTo(w0);
