@@ -132,23 +132,50 @@ public final class InstellaAssembly {
             return new Options(seed, "spatial_unpad", "anyres", projectorFrom, null, null, ALL_PARTS, 32768, null, false);
         }
 
-        public Options withSeed(long s) { return new Options(s, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts, modelMaxLength, visionTowerName, overwrite); }
+        public Options withSeed(long s) {
+            return new Options(s, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withImageMode(String aspect, String merge) { return new Options(seed, merge, aspect, projectorFrom, imageNewlineFrom, dtype, tunableParts, modelMaxLength, visionTowerName, overwrite); }
+        public Options withImageMode(String aspect, String merge) {
+            return new Options(seed, merge, aspect, projectorFrom, imageNewlineFrom, dtype, tunableParts,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withProjectorFrom(Path p) { return new Options(seed, patchMergeType, imageAspectRatio, p, imageNewlineFrom, dtype, tunableParts, modelMaxLength, visionTowerName, overwrite); }
+        public Options withProjectorFrom(Path p) {
+            return new Options(seed, patchMergeType, imageAspectRatio, p, imageNewlineFrom, dtype, tunableParts,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withImageNewlineFrom(Path p) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, p, dtype, tunableParts, modelMaxLength, visionTowerName, overwrite); }
+        public Options withImageNewlineFrom(Path p) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, p, dtype, tunableParts,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withDtype(DType d) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, d, tunableParts, modelMaxLength, visionTowerName, overwrite); }
+        public Options withDtype(DType d) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, d, tunableParts,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withTunableParts(String p) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, p, modelMaxLength, visionTowerName, overwrite); }
+        public Options withTunableParts(String p) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, p,
+                    modelMaxLength, visionTowerName, overwrite);
+        }
 
-        public Options withModelMaxLength(int n) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts, n, visionTowerName, overwrite); }
+        public Options withModelMaxLength(int n) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts,
+                    n, visionTowerName, overwrite);
+        }
 
-        public Options withVisionTowerName(String n) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts, modelMaxLength, n, overwrite); }
+        public Options withVisionTowerName(String n) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts,
+                    modelMaxLength, n, overwrite);
+        }
 
-        public Options withOverwrite(boolean o) { return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts, modelMaxLength, visionTowerName, o); }
+        public Options withOverwrite(boolean o) {
+            return new Options(seed, patchMergeType, imageAspectRatio, projectorFrom, imageNewlineFrom, dtype, tunableParts,
+                    modelMaxLength, visionTowerName, o);
+        }
 
         boolean hasNewline() { return patchMergeType.contains("unpad"); }
     }
