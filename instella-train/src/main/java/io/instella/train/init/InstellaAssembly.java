@@ -334,7 +334,7 @@ public final class InstellaAssembly {
     // ---------------------------------------------------------------- the vision tower
 
     /** The CLIP tower: its config as this checkpoint's vision_tower/config.json will hold it, and its shape. */
-    private record Vision(Path dir, Path file, ObjectNode towerConfig, VisionConfig config, boolean fullClip) {}
+    private record Vision(Path dir, Path file, ObjectNode towerConfig, VisionConfig config) {}
 
     /** HF CLIPVisionConfig's defaults, written out so the copied config does not depend on a library's defaults. */
     private static final Map<String, Object> CLIP_VISION_DEFAULTS = defaults();
@@ -407,7 +407,7 @@ public final class InstellaAssembly {
             throw new AssemblyException(file + ": the tower has " + c.numLayers() + " layer(s); Instella takes the second-to-last "
                     + "hidden state (mm_vision_select_layer -2), which needs at least 2");
         }
-        return new Vision(dir, file, tower, c, full);
+        return new Vision(dir, file, tower, c);
     }
 
     private static void planVision(Vision v, Checkpoint ckpt, DType dtype, List<Planned> out) {
