@@ -84,6 +84,23 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--scratch", description = "Directory for the temporary quantized copies (default: the system temp directory).")
     Path scratch;
 
+    @Option(names = "--train", description = "Benchmark training steps instead (forward, backward, AdamW): tokens/s and"
+            + " share of the FMA peak for --train-modes.")
+    boolean train;
+
+    @Option(names = "--train-modes", split = ",", defaultValue = "stage1,lora,full",
+            description = "With --train: stage1 (square image, projector trained), lora (r = --lora-r on every LM linear layer),"
+                    + " full (the whole language model) (default: ${DEFAULT-VALUE}).")
+    List<String> trainModes;
+
+    @Option(names = "--train-tokens", defaultValue = "1024", converter = OptionValues.Positive.class,
+            description = "With --train: sequence length of the one-example batch (default: ${DEFAULT-VALUE}).")
+    int trainTokens;
+
+    @Option(names = "--lora-r", defaultValue = "64", converter = OptionValues.Positive.class,
+            description = "With --train: LoRA rank of the lora mode (default: ${DEFAULT-VALUE}).")
+    int loraRank;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -111,6 +128,15 @@ public final class BenchCommand implements Callable<Integer> {
         }
         model = modelOption.resolve(io.instella.model.source.ModelSource.Need.MODEL, err);
         PrintWriter out = spec.commandLine().getOut();
+        if (train) {
+            try {
+                return TrainBench.run(model, trainModes, trainTokens, loraRank, runs, json, out, err);
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+        }
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         if (worker) {
             if (weights.size() != 1) throw new InstellaException("--worker takes exactly one weight type");
