@@ -75,6 +75,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("eval", new io.instella.eval.cli.EvalCommand(model -> io.instella.eval.run.InstellaEvalModel.open(
                 ModelRefs.resolve(model, io.instella.model.source.ModelSource.Need.MODEL, cl.getErr()))));
+        cl.addSubcommand("train", new io.instella.train.cli.TrainCommand());
         cl.setExecutionExceptionHandler(Main::handleFailure);
         cl.setParameterExceptionHandler(Main::handleUsageError);
         cl.setOut(new Tty.SystemOut());

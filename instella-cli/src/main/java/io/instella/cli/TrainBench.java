@@ -74,7 +74,7 @@ final class TrainBench {
         TrainableModel.Options options = switch (mode) {
             case "stage1" -> new TrainableModel.Options(TunableParts.parse("mm_mlp_adapter"), "square", "flat", 8192);
             case "lora" -> new TrainableModel.Options(TunableParts.NONE, "anyres", "spatial_unpad", 32768,
-                    new TrainableModel.LoraSettings(loraRank, 2.0 * loraRank, 0, List.of(), 42));
+                    io.instella.model.lora.LoraConfig.of(loraRank, 2.0 * loraRank, 0, null, null, dir.toString()), 42);
             case "full" -> new TrainableModel.Options(TunableParts.parse("mm_language_model"), "anyres", "spatial_unpad", 32768);
             default -> throw new IllegalArgumentException("unknown --train-modes entry '" + mode + "' (stage1, lora, full)");
         };

@@ -31,6 +31,12 @@ public record DataOptions(Path data, Path imageFolder, String imageAspectRatio, 
         return new DataOptions(data, null, null, null, 32768, false, false, 42, 1, false, true, threads, 16);
     }
 
+    /** The same settings for another data file (e.g. the eval set). */
+    public DataOptions withData(Path other) {
+        return new DataOptions(other, imageFolder, imageAspectRatio, mergeType, modelMaxLength, truncate, strict, seed, batchSize,
+                dropLast, shuffle, threads, prefetch);
+    }
+
     public DataOptions withImageFolder(Path folder) {
         return new DataOptions(data, folder, imageAspectRatio, mergeType, modelMaxLength, truncate, strict, seed,
                 batchSize, dropLast, shuffle, threads, prefetch);

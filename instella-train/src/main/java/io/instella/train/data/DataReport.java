@@ -48,9 +48,22 @@ public final class DataReport {
     private final Map<Reason, Long> counts = new TreeMap<>();
     private final Map<Reason, List<Skip>> examples = new TreeMap<>();
     private long used;
+    private volatile java.util.function.Consumer<Skip> listener = skip -> {};
+
+    /** Called for every skipped record as it is counted (e.g. to print its line); runs on a loader thread. */
+    public void onSkip(java.util.function.Consumer<Skip> listener) {
+        this.listener = listener == null ? skip -> {} : listener;
+    }
 
     /** Counts a skipped record. */
-    public synchronized void skipped(Skip skip) {
+    public void skipped(Skip skip) {
+        synchronized (this) {
+            record(skip);
+        }
+        listener.accept(skip);
+    }
+
+    private void record(Skip skip) {
         counts.merge(skip.reason(), 1L, Long::sum);
         List<Skip> list = examples.computeIfAbsent(skip.reason(), r -> new ArrayList<>());
         if (list.size() < EXAMPLES_PER_REASON) list.add(skip);

@@ -6,7 +6,13 @@ import io.instella.core.tensor.Tensor;
 import io.instella.model.config.InstellaConfig;
 import io.instella.model.image.AnyresGeometry;
 import io.instella.model.image.PreprocessedImage;
+import io.instella.core.tensor.DType;
 import io.instella.model.lm.CausalLmLoss;
+import io.instella.model.lm.LowRankAdapter;
+import io.instella.model.lora.LoraAdapter;
+import io.instella.model.lora.LoraConfig;
+import io.instella.model.lora.LoraPair;
+import io.instella.train.lora.LoraTargets;
 import io.instella.model.lm.OlmoModel;
 import io.instella.model.lm.OlmoTraining;
 import io.instella.model.projector.MlpProjector;
@@ -43,32 +49,9 @@ public final class TrainableModel implements AutoCloseable {
      * @param tokenizerModelMaxLength merged sequences are cut to this many rows (upstream's tokenizer_model_max_length)
      */
     public record Options(TunableParts parts, String aspectRatio, String patchMergeType, int tokenizerModelMaxLength,
-                          LoraSettings lora) {
+                          LoraConfig lora, long seed) {
         public Options(TunableParts parts, String aspectRatio, String patchMergeType, int tokenizerModelMaxLength) {
-            this(parts, aspectRatio, patchMergeType, tokenizerModelMaxLength, null);
-        }
-    }
-
-    /**
-     * LoRA on the language model's linear layers (PEFT's semantics): {@code targetModules} are module-name suffixes
-     * (q_proj, …, down_proj); A starts as PyTorch's default Linear init from {@code seed}, B as zeros.
-     */
-    public record LoraSettings(int rank, double alpha, double dropout, List<String> targetModules, long seed) {
-        public static final List<String> ALL_LINEAR = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
-
-        public LoraSettings {
-            if (rank < 1) throw new IllegalArgumentException("--lora-r must be at least 1, got " + rank);
-            if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException("--lora-dropout must be in [0, 1), got " + dropout);
-            targetModules = List.copyOf(targetModules == null || targetModules.isEmpty() ? ALL_LINEAR : targetModules);
-        }
-
-        public float scale() { return (float) (alpha / rank); }
-
-        /** Whether the LM weight of this name (…​.q_proj.weight) gets an adapter: its module name ends with a target. */
-        public boolean targets(String weightName) {
-            if (!weightName.startsWith("model.layers.") || !weightName.endsWith(".weight")) return false;
-            String module = weightName.substring(0, weightName.length() - ".weight".length());
-            return targetModules.stream().anyMatch(t -> module.equals(t) || module.endsWith("." + t));
+            this(parts, aspectRatio, patchMergeType, tokenizerModelMaxLength, null, 42);
         }
     }
 
@@ -88,7 +71,7 @@ public final class TrainableModel implements AutoCloseable {
     private final int padTokenId;
 
     /** LoRA adapters by adapted weight name (empty without LoRA). */
-    private final Map<String, io.instella.model.lm.LowRankAdapter> adapters = new HashMap<>();
+    private final Map<String, LowRankAdapter> adapters = new HashMap<>();
     private long dropoutSeed;
 
     private OlmoModel languageModel;
@@ -107,7 +90,7 @@ public final class TrainableModel implements AutoCloseable {
             if (!config.hasVision() && (name.contains("vision_tower") || name.contains("mm_projector"))) continue;
             parameters.add(Parameter.copyOf(base.get(name)));
         }
-        if (options.lora() != null) addAdapters(options.lora());
+        if (options.lora() != null) addAdapters(options.lora(), options.seed());
         rebuild();
     }
 
@@ -132,32 +115,47 @@ public final class TrainableModel implements AutoCloseable {
 
     public Options options() { return options; }
 
-    /** Adds a trained A and B for every targeted LM weight, in checkpoint order. */
-    private void addAdapters(LoraSettings lora) {
-        java.util.SplittableRandom rng = new java.util.SplittableRandom(lora.seed());
-        List<String> names = new ArrayList<>(base.names());
-        names.sort(java.util.Comparator.naturalOrder());
-        for (String name : names) {
-            if (!lora.targets(name)) continue;
-            Tensor w = base.get(name);
-            int out = (int) w.dim(0), in = (int) w.dim(1), r = lora.rank();
-            String module = name.substring(0, name.length() - ".weight".length());
-            float[] a = new float[r * in];
-            // nn.Linear's default init (kaiming_uniform_, a = sqrt 5): U(−1/√fan_in, 1/√fan_in); B starts at zero.
-            double bound = 1.0 / Math.sqrt(in);
-            for (int i = 0; i < a.length; i++) a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
-            Parameter pa = new Parameter(module + ".lora_A.weight", new long[]{r, in}, io.instella.core.tensor.DType.F32, a);
-            Parameter pb = new Parameter(module + ".lora_B.weight", new long[]{out, r}, io.instella.core.tensor.DType.F32, new float[out * r]);
+    /**
+     * Adds a trained A and B for every targeted weight (PEFT's selection and init: A uniform in ±1/√in from the seed,
+     * B zero) and trains the modules_to_save tensors in full. Adapters are trained on the language model's layers.
+     */
+    private void addAdapters(LoraConfig lora, long seed) {
+        LoraAdapter init = LoraTargets.initialize(lora, base, seed);
+        for (LoraPair pair : init.pairs().values()) {
+            String weight = pair.module() + ".weight";
+            if (!weight.startsWith(OlmoModel.PREFIX + "layers.")) {
+                throw new IllegalArgumentException("LoRA targets '" + pair.module() + "': adapters are trained on the language model's"
+                        + " linear layers only (train the projector in full with --lora-modules-to-save mm_projector)");
+            }
+            Parameter pa = new Parameter(pair.module() + ".lora_A.weight", new long[]{pair.r(), pair.in()}, DType.F32, pair.a());
+            Parameter pb = new Parameter(pair.module() + ".lora_B.weight", new long[]{pair.out(), pair.r()}, DType.F32, pair.b());
             parameters.add(pa);
             parameters.add(pb);
-            adapters.put(name, new io.instella.model.lm.LowRankAdapter(pa.name(), pb.name(), r, in, out, lora.scale(),
-                    (float) lora.dropout(), pa.value(), pb.value()));
+            adapters.put(weight, new LowRankAdapter(pa.name(), pb.name(), pair.r(), pair.in(), pair.out(),
+                    (float) lora.scaleFor(pair.module()), (float) lora.loraDropout(), pa.value(), pb.value()));
         }
-        if (adapters.isEmpty()) throw new IllegalArgumentException("--lora-target-modules " + lora.targetModules() + " matches no linear layer of the language model");
+        for (String name : LoraTargets.wholeTensors(lora, base)) {
+            if (!parameters.contains(name)) parameters.add(Parameter.copyOf(base.get(name)));
+        }
+    }
+
+    /** The adapter as PEFT saves it, from the current values (null without LoRA). */
+    public LoraAdapter loraAdapter() {
+        if (options.lora() == null) return null;
+        LoraAdapter.Builder b = LoraAdapter.builder(options.lora());
+        for (LowRankAdapter a : adapters.values()) {
+            String module = a.aName().substring(0, a.aName().length() - ".lora_A.weight".length());
+            b.pair(new LoraPair(module, a.rank(), a.in(), a.out(), a.a().clone(), a.b().clone()));
+        }
+        for (String name : LoraTargets.wholeTensors(options.lora(), base)) {
+            Parameter p = parameters.get(name);
+            b.replacement(name, p.value().clone(), p.shape());
+        }
+        return b.build();
     }
 
     /** The LoRA adapters by adapted weight name (empty without LoRA). */
-    public Map<String, io.instella.model.lm.LowRankAdapter> adapters() { return java.util.Collections.unmodifiableMap(adapters); }
+    public Map<String, LowRankAdapter> adapters() { return java.util.Collections.unmodifiableMap(adapters); }
 
     /** Seeds the LoRA dropout masks of the next forward/backward (the trainer passes the step, so a resumed run repeats them). */
     public void setDropoutSeed(long seed) { this.dropoutSeed = seed; }
@@ -178,8 +176,12 @@ public final class TrainableModel implements AutoCloseable {
 
     /** How an image of the run becomes LM rows (training sends images as a list: square/pad take the single-image branch). */
     public AnyresGeometry.UnpadLayout layout(PreprocessedImage image) {
+        return layout(image, options.aspectRatio());
+    }
+
+    private AnyresGeometry.UnpadLayout layout(PreprocessedImage image, String aspectRatio) {
         var mm = config.multimodal();
-        String aspect = options.aspectRatio().equals("square") ? "pad" : options.aspectRatio();
+        String aspect = aspectRatio.equals("square") ? "pad" : aspectRatio;
         return AnyresGeometry.layout(image.originalWidth(), image.originalHeight(), mm.gridPinpoints(),
                 mm.vision().patchesPerSide(), mm.vision().imageSize(), aspect, options.patchMergeType());
     }
@@ -228,11 +230,20 @@ public final class TrainableModel implements AutoCloseable {
      * those of the batch's mean loss) are added to the parameters' gradients.
      */
     public StepResult forwardBackward(Batch batch) {
+        return run(batch, true);
+    }
+
+    /** The micro-batch's loss without gradients (evaluation). */
+    public StepResult evaluate(Batch batch) {
+        return run(batch, false);
+    }
+
+    private StepResult run(Batch batch, boolean backward) {
         Function<String, float[]> gradients = name -> {
             Parameter p = parameters.get(name);
             return p == null ? null : p.gradForAccumulation();
         };
-        touchReachable();
+        if (backward) touchReachable();
         int n = batch.size();
         List<List<AnyresGeometry.UnpadLayout>> layouts = new ArrayList<>();
         List<Merged> merged = new ArrayList<>();
@@ -243,7 +254,8 @@ public final class TrainableModel implements AutoCloseable {
             List<int[]> sources = new ArrayList<>();
             if (!ex.textOnly()) {
                 for (PreprocessedImage img : ex.images()) {
-                    AnyresGeometry.UnpadLayout layout = layout(img);
+                    // several images: upstream preprocesses each in "pad" mode (one tile)
+                    AnyresGeometry.UnpadLayout layout = ex.images().size() > 1 ? layout(img, "pad") : layout(img);
                     if (layout.tiles() != img.tiles()) {
                         throw new IllegalStateException(ex.id() + ": preprocessing made " + img.tiles() + " tiles, the layout expects " + layout.tiles());
                     }
@@ -262,7 +274,7 @@ public final class TrainableModel implements AutoCloseable {
         for (int b = 0; b < n; b++) {
             TrainingExample ex = batch.examples().get(b);
             Merged m = merged.get(b);
-            ExampleResult r = runExample(ex, m, totalTargets == 0 ? 0 : scale, gradients);
+            ExampleResult r = runExample(ex, m, totalTargets == 0 ? 0 : scale, gradients, backward);
             lossSum += r.lossSum();
             results.add(r);
         }
@@ -291,10 +303,12 @@ public final class TrainableModel implements AutoCloseable {
         return options.patchMergeType().startsWith("spatial") && options.patchMergeType().contains("unpad");
     }
 
-    private ExampleResult runExample(TrainingExample ex, Merged m, double scale, Function<String, float[]> gradients) {
+    private ExampleResult runExample(TrainingExample ex, Merged m, double scale, Function<String, float[]> gradients,
+                                     boolean backward) {
         int h = config.text().hiddenSize();
         int rows = m.length();
-        boolean visionTrained = parameters.all().stream().anyMatch(p -> p.name().contains("vision_tower"));
+        boolean visionTrained = backward && parameters.all().stream().anyMatch(p -> p.name().contains("vision_tower"));
+        if (!backward) gradients = name -> null;
         // Images: features through the (trained or frozen) tower and the projector, kept for the backward.
         List<PreprocessedImage> images = ex.textOnly() ? List.of() : ex.images();
         List<ClipTraining.Pass> visionPasses = new ArrayList<>();
@@ -329,7 +343,7 @@ public final class TrainableModel implements AutoCloseable {
         OlmoTraining lm = new OlmoTraining(languageModel, adapters::get, dropoutSeed * 1_000_003L + ex.id().hashCode());
         OlmoTraining.Pass pass = lm.forward(embeds, rows);
         CausalLmLoss.Result loss = CausalLmLoss.compute(languageModel, pass.hidden, rows, m.labels(), scale, gradients);
-        if (loss.targets() > 0 || scale > 0) {
+        if (backward && scale > 0) {
             float[] dEmbeds = lm.backward(pass, loss.dHidden(), gradients);
             float[] dTable = gradients.apply(OlmoModel.PREFIX + "embed_tokens.weight");
             float[] dNewline = gradients.apply(IMAGE_NEWLINE);

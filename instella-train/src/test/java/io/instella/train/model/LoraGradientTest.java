@@ -1,6 +1,7 @@
 package io.instella.train.model;
 
 import io.instella.core.testing.Golden;
+import io.instella.model.lora.LoraConfig;
 import io.instella.train.params.Parameter;
 import org.junit.jupiter.api.Test;
 
@@ -17,21 +18,21 @@ import static org.assertj.core.api.Assertions.within;
 class LoraGradientTest {
     private static final String Q = "model.layers.1.self_attn.q_proj";
 
-    private static TrainableModel open(TunableParts parts, TrainableModel.LoraSettings lora) {
-        return TrainableModel.open(Golden.resolve("model"), new TrainableModel.Options(parts, "anyres", "spatial_unpad", 32768, lora));
+    private static TrainableModel open(TunableParts parts, LoraConfig lora, long seed) {
+        return TrainableModel.open(Golden.resolve("model"), new TrainableModel.Options(parts, "anyres", "spatial_unpad", 32768, lora, seed));
     }
 
     @Test
     void withBZeroTheAdapterGradientsFollowFromTheFullWeightGradient() throws Exception {
         var example = GoldenGradientsTest.example("a3_text_only_multiturn", GoldenGradientsTest.mode("full"));
         var batch = GoldenGradientsTest.batchOf(List.of(example));
-        var lora = new TrainableModel.LoraSettings(4, 8, 0, List.of(), 11);
+        var lora = LoraConfig.of(4, 8, 0, null, null, "golden");
         float[] dW, dA, dB, a;
-        try (TrainableModel full = open(TunableParts.parse("mm_language_model"), null)) {
+        try (TrainableModel full = open(TunableParts.parse("mm_language_model"), null, 0)) {
             full.forwardBackward(batch);
             dW = full.parameters().get(Q + ".weight").grad();
         }
-        try (TrainableModel adapted = open(TunableParts.NONE, lora)) {
+        try (TrainableModel adapted = open(TunableParts.NONE, lora, 11)) {
             assertThat(adapted.parameters().all()).allMatch(p -> p.name().contains(".lora_"));
             assertThat(adapted.parameters().size()).isEqualTo(2 * 7 * 2); // 7 linear layers × 2 LM layers × (A, B)
             adapted.forwardBackward(batch);
@@ -60,7 +61,7 @@ class LoraGradientTest {
     void adapterGradientsMatchFiniteDifferencesOfTheLoss() throws Exception {
         var example = GoldenGradientsTest.example("a3_text_only_multiturn", GoldenGradientsTest.mode("full"));
         var batch = GoldenGradientsTest.batchOf(List.of(example));
-        try (TrainableModel m = open(TunableParts.NONE, new TrainableModel.LoraSettings(4, 8, 0, List.of("q_proj", "down_proj"), 3))) {
+        try (TrainableModel m = open(TunableParts.NONE, LoraConfig.of(4, 8, 0, List.of(LoraConfig.languageModelTargets(List.of("q_proj", "down_proj"))), null, "golden"), 3)) {
             // B ≠ 0, so A gets a gradient too.
             java.util.Random rng = new java.util.Random(5);
             for (Parameter p : m.parameters()) if (p.name().contains("lora_B")) for (int i = 0; i < p.size(); i++) p.value()[i] = (float) (rng.nextGaussian() * 0.05);
