@@ -139,17 +139,28 @@ public final class TrainableModel implements AutoCloseable {
         }
     }
 
-    /** The adapter as PEFT saves it, from the current values (null without LoRA). */
+    /**
+     * The adapter as PEFT saves it, from the current values (null without LoRA). Every tensor trained in full beside the
+     * adapters (the projector with --mm-tunable-parts mm_mlp_adapter, or --lora-modules-to-save) is saved whole, under
+     * modules_to_save, so loading the adapter brings the whole trained state.
+     */
     public LoraAdapter loraAdapter() {
         if (options.lora() == null) return null;
-        LoraAdapter.Builder b = LoraAdapter.builder(options.lora());
+        LoraConfig config = options.lora();
+        java.util.Set<String> whole = new java.util.LinkedHashSet<>(config.modulesToSave());
+        for (Parameter p : parameters) {
+            if (p.name().contains(".lora_")) continue;
+            if (p.name().contains("mm_projector")) whole.add("mm_projector");
+            else if (!config.savesWhole(p.name())) whole.add(p.name().substring(0, p.name().lastIndexOf('.')));
+        }
+        if (!whole.equals(new java.util.LinkedHashSet<>(config.modulesToSave()))) config = config.withModulesToSave(List.copyOf(whole));
+        LoraAdapter.Builder b = LoraAdapter.builder(config);
         for (LowRankAdapter a : adapters.values()) {
             String module = a.aName().substring(0, a.aName().length() - ".lora_A.weight".length());
             b.pair(new LoraPair(module, a.rank(), a.in(), a.out(), a.a().clone(), a.b().clone()));
         }
-        for (String name : LoraTargets.wholeTensors(options.lora(), base)) {
-            Parameter p = parameters.get(name);
-            b.replacement(name, p.value().clone(), p.shape());
+        for (Parameter p : parameters) {
+            if (!p.name().contains(".lora_")) b.replacement(p.name(), p.value().clone(), p.shape());
         }
         return b.build();
     }
