@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TrainingRunTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    record Run(int exit, List<JsonNode> steps, String err) {}
+    record Run(int exit, List<JsonNode> steps, List<JsonNode> evals, String err) {}
 
     static Run train(String... args) throws IOException {
         StringWriter out = new StringWriter(), err = new StringWriter();
@@ -32,9 +32,12 @@ class TrainingRunTest {
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         int exit = cl.execute(args);
-        List<JsonNode> steps = new ArrayList<>();
-        for (String line : out.toString().lines().toList()) steps.add(JSON.readTree(line));
-        return new Run(exit, steps, err.toString());
+        List<JsonNode> steps = new ArrayList<>(), evals = new ArrayList<>();
+        for (String line : out.toString().lines().toList()) {
+            JsonNode n = JSON.readTree(line);
+            (n.has("eval_loss") ? evals : steps).add(n);
+        }
+        return new Run(exit, steps, evals, err.toString());
     }
 
     static List<String> common(Path out, String... more) {
@@ -48,11 +51,16 @@ class TrainingRunTest {
     @Test
     void aTinyModelOverfitsFourRecords(@TempDir Path tmp) throws IOException {
         Run run = train(common(tmp.resolve("out"), "--mm-tunable-parts", "mm_mlp_adapter,mm_language_model", "--learning-rate", "3e-3",
-                "--lr-scheduler-type", "constant", "--max-steps", "8", "--per-device-train-batch-size", "4").toArray(String[]::new));
+                "--lr-scheduler-type", "constant", "--max-steps", "8", "--per-device-train-batch-size", "4",
+                "--eval-data", Golden.resolve("train/examples.json").toString(), "--eval-steps", "4").toArray(String[]::new));
         assertThat(run.exit()).as(run.err()).isZero();
         double first = run.steps().getFirst().get("loss").asDouble(), last = run.steps().getLast().get("loss").asDouble();
         assertThat(run.steps()).hasSize(8);
         assertThat(last).as("loss after 8 steps, from " + first).isLessThan(first / 4);
+        // Eval loss on the same records every 4 steps: falling too (it is the training set here).
+        assertThat(run.evals()).hasSize(2);
+        assertThat(run.evals().get(1).get("step").asInt()).isEqualTo(8);
+        assertThat(run.evals().get(1).get("eval_loss").asDouble()).isLessThan(run.evals().get(0).get("eval_loss").asDouble());
         // The final model is a complete checkpoint in HF layout with the run's image settings.
         JsonNode config = JSON.readTree(tmp.resolve("out/config.json").toFile());
         assertThat(config.get("image_aspect_ratio").asText()).isEqualTo("square");
@@ -109,5 +117,33 @@ class TrainingRunTest {
             assertThat(saved.names()).contains("model.mm_projector.0.weight");
         }
         assertThat(Files.exists(tmp.resolve("whole/model.safetensors"))).as("a LoRA run writes the adapter, not a full model").isFalse();
+
+        // The trained adapter applied at load (--lora) answers exactly like the checkpoint merge-lora writes, and not
+        // like the base model.
+        StringWriter mergeErr = new StringWriter();
+        CommandLine merge = new CommandLine(new TrainCommand());
+        merge.setErr(new PrintWriter(mergeErr, true));
+        assertThat(merge.execute("merge-lora", "--model", Golden.resolve("model").toString(), "--lora", tmp.resolve("whole").toString(),
+                "--out", tmp.resolve("merged").toString())).as(mergeErr.toString()).isZero();
+        float[] adapted, merged, base;
+        try (var m = io.instella.model.InstellaVL.load(Golden.resolve("model"), null, LoraAdapter.atLoad(tmp.resolve("whole")))) {
+            adapted = lastLogits(m);
+        }
+        try (var m = io.instella.model.InstellaVL.load(tmp.resolve("merged"))) {
+            merged = lastLogits(m);
+        }
+        try (var m = io.instella.model.InstellaVL.load(Golden.resolve("model"))) {
+            base = lastLogits(m);
+        }
+        assertThat(merged).containsExactly(adapted);
+        assertThat(base).isNotEqualTo(adapted);
+    }
+
+    private static float[] lastLogits(io.instella.model.InstellaVL model) {
+        var prompt = model.prepare("<|user|>\nWhat colour is the sky?\n<|assistant|>\n", List.of());
+        float[] embeds = model.embed(prompt);
+        int n = prompt.sequenceLength();
+        float[] hidden = model.languageModel().forward(embeds, n, model.languageModel().newCache(n));
+        return model.languageModel().logits(hidden, n - 1);
     }
 }
