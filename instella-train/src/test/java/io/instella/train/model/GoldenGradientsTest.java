@@ -32,8 +32,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
- * Loss, merged labels and gradients of one forward/backward against the upstream trainer (golden/train: every
- * example × mode, and the padded two-example batch), with the golden README's tolerances.
+ * Loss, merged labels and gradients of one forward/backward of {@link TrainableModel} against the upstream trainer
+ * (golden/train: the padded two-example batch in every mode), with the golden README's tolerances. Every single
+ * example × mode is checked through the command line by {@code TrainContractTest}.
  */
 class GoldenGradientsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -48,12 +49,6 @@ class GoldenGradientsTest {
 
     static final List<String> EXAMPLES = List.of("a1_sq336_single", "a2_tall200x900_multiturn", "a3_text_only_multiturn",
             "a4_land640x480_single");
-
-    static Stream<Arguments> cases() {
-        List<Arguments> list = new ArrayList<>();
-        for (String e : EXAMPLES) for (Mode m : MODES) list.add(Arguments.of(e, m.name()));
-        return list.stream();
-    }
 
     static Mode mode(String name) {
         return MODES.stream().filter(m -> m.name().equals(name)).findFirst().orElseThrow();
@@ -115,24 +110,6 @@ class GoldenGradientsTest {
             for (int i = 0; i < len; i++) mask[b][i] = ids[b][i] != 1 ? 1 : 0;
         }
         return new Batch(ids, labels, mask, examples);
-    }
-
-    @ParameterizedTest(name = "{0} {1}")
-    @MethodSource("cases")
-    void oneExampleMatchesTheUpstreamTrainer(String id, String modeName) throws IOException {
-        Mode m = mode(modeName);
-        TrainableModel model = model(m);
-        model.parameters().zeroGrad();
-        TrainableModel.StepResult result = model.forwardBackward(batchOf(List.of(example(id, m))));
-        JsonNode ref = json(Golden.resolve("train").resolve(id).resolve("case.json")).get("modes").get(modeName);
-        assertThat(result.loss()).isCloseTo(ref.get("loss").asDouble(), within(1e-4));
-        assertThat(result.targets()).isEqualTo(ref.get("num_trained_targets").asInt());
-        assertThat(result.examples().getFirst().mergedLength()).isEqualTo(ref.get("merged_sequence_length").asInt());
-        Path tensors = Golden.resolve("train").resolve(id).resolve(modeName).resolve("tensors.safetensors");
-        try (Checkpoint t = Checkpoint.open(tensors)) {
-            assertThat(result.examples().getFirst().mergedLabels()).containsExactly(ints(t.get("merged_labels")));
-            checkGradients(model, t, ref);
-        }
     }
 
     @ParameterizedTest(name = "batch {0}")
