@@ -147,6 +147,8 @@ public final class TrainCommand implements Callable<Integer> {
         // Ctrl-C: finish the current step, save a checkpoint, then let the JVM exit.
         Thread hook = new Thread(() -> {
             run.requestStop();
+            err.println("train: interrupted: finishing the current step, then saving a checkpoint");
+            err.flush();
             try {
                 run.awaitFinished(10, TimeUnit.MINUTES);
             } catch (InterruptedException ignored) {

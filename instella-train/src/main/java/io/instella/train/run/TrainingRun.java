@@ -194,6 +194,11 @@ public final class TrainingRun {
             boolean last = step == total;
             if (s.saveSteps() > 0 && step % s.saveSteps() == 0 && !last) save(checkpoints, model, adamw, schedule, state, data, batches, step);
         }
+        if (stopped && stepsThisRun == 0) {
+            // Stopped before this run trained anything: a checkpoint would only repeat the start.
+            log("stopped before the first step of this run: nothing new to save");
+            return new Outcome(step, stopRequested.get(), lastLoss, s.outputDir());
+        }
         if (stopped) {
             log("stopping at step %d of %d as asked: saving a checkpoint (continue with --resume-from-checkpoint)", step, total);
             save(checkpoints, model, adamw, schedule, state, data, batches, step);
