@@ -153,8 +153,11 @@ class TrainCommandTest {
     void aBadRecordIsReportedOnceOverManyEpochs() throws Exception {
         Path data = badData();
         Path out = tmp.resolve("epochs");
-        CliRunner r = CliRunner.run(badDataRun(data, out, "--num-train-epochs", "3", "--save-steps", "1000"));
+        CliRunner r = CliRunner.run(badDataRun(data, out, "--num-train-epochs", "3", "--save-steps", "1000", "--json"));
         assertThat(r.exitCode()).as(r.err()).isZero();
+        // 3 epochs of the 3 usable records, batch 1: 9 steps, not the 24 that 8 records would have made
+        assertThat(jsonLines(r.out())).hasSize(9);
+        assertThat(r.err()).contains("the data ended after step 9 of the estimated 24");
         assertThat(r.err().lines().filter(l -> l.startsWith("train: skipped "))).as(r.err()).hasSize(5);
         assertThat(r.err()).contains("5 skipped (1 malformed JSON, 1 empty conversation, 1 missing image file, 1 undecodable image,"
                 + " 1 longer than model_max_length)");
@@ -198,6 +201,40 @@ class TrainCommandTest {
         CliRunner nothingToTrain = CliRunner.run("train", "--model", model(), "--data", data.toString(), "--output-dir", out);
         assertThat(nothingToTrain.exitCode()).isEqualTo(1);
         assertThat(nothingToTrain.err()).contains("say what to train", "--mm-tunable-parts");
+    }
+
+    /** The external checks' contract, through the CLI: one record, projector only, square/flat, against the golden. */
+    @Test
+    void gradsFollowsTheContract() throws Exception {
+        JsonNode golden = JSON.readTree(Golden.resolve("train/a1_sq336_single/case.json").toFile()).at("/modes/stage1_square");
+        Path grads = tmp.resolve("grads.safetensors");
+        CliRunner r = CliRunner.run("train", "grads", "--model", model(), "--data", Golden.resolve("train/examples.json").toString(),
+                "--image-folder", Golden.resolve("images").toString(), "--examples", "a1_sq336_single",
+                "--mm-tunable-parts", "mm_mlp_adapter", "--image-aspect-ratio", "square", "--mm-patch-merge-type", "flat",
+                "--out", grads.toString(), "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode got = JSON.readTree(r.out());
+        assertThat(got.get("loss").asDouble()).isCloseTo(golden.get("loss").asDouble(), org.assertj.core.data.Offset.offset(1e-4));
+        assertThat(got.get("num_targets").asInt()).isEqualTo(golden.get("num_trained_targets").asInt());
+        JsonNode example = got.get("examples").get(0);
+        assertThat(example.get("id").asText()).isEqualTo("a1_sq336_single");
+        assertThat(example.get("merged_length").asInt()).isEqualTo(golden.get("merged_sequence_length").asInt());
+        assertThat(example.has("input_ids") && example.has("labels") && example.has("loss")).isTrue();
+        JsonNode norms = got.get("grad_l2_norms");
+        assertThat(norms.size()).isEqualTo(golden.get("trainable_parameters").size());
+        golden.get("grad_l2_norms").properties().forEach(e -> assertThat(norms.get(e.getKey()).asDouble()).as(e.getKey())
+                .isCloseTo(e.getValue().asDouble(), org.assertj.core.data.Percentage.withPercentage(0.1)));
+        try (var file = io.instella.core.safetensors.SafeTensorsFile.open(grads)) {
+            for (var e : golden.get("stored_gradients").properties()) {
+                var entry = file.entries().get(e.getKey());
+                assertThat(entry).as(e.getKey()).isNotNull();
+                assertThat(entry.dtype()).isEqualTo(io.instella.core.tensor.DType.F32);
+                assertThat(entry.shape()).containsExactly(JSON.convertValue(e.getValue(), long[].class));
+            }
+            assertThat(file.entries().get("merged_labels").shape()).containsExactly(1, golden.get("merged_padded_length").asLong());
+            assertThat(file.entries().get("merged_labels").dtype()).isEqualTo(io.instella.core.tensor.DType.I64);
+            assertThat(file.entries().keySet()).hasSize(golden.get("stored_gradients").size() + 1);
+        }
     }
 
     @Test
