@@ -198,6 +198,22 @@ class TrainCommandTest {
         assertThat(badDtype.exitCode()).isIn(1, 2);
         assertThat(badDtype.err()).contains("--save-dtype is bf16 or f32, not f16").doesNotContain("\tat ");
 
+        CliRunner noImages = CliRunner.run("train", "--model", model(), "--data", data.toString(), "--image-folder",
+                tmp.resolve("no-images").toString(), "--mm-tunable-parts", "mm_mlp_adapter", "--output-dir", out);
+        assertThat(noImages.exitCode()).isEqualTo(1);
+        assertThat(noImages.err().strip()).isEqualTo("instella: error: --image-folder " + tmp.resolve("no-images") + ": no such folder");
+
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        CliRunner outIsFile = CliRunner.run("train", "--model", model(), "--data", data.toString(),
+                "--mm-tunable-parts", "mm_mlp_adapter", "--output-dir", file.toString());
+        assertThat(outIsFile.exitCode()).isEqualTo(1);
+        assertThat(outIsFile.err()).contains("--output-dir " + file + " is a file");
+
+        CliRunner nothingToResume = CliRunner.run("train", "--model", model(), "--data", data.toString(),
+                "--mm-tunable-parts", "mm_mlp_adapter", "--output-dir", out, "--resume-from-checkpoint");
+        assertThat(nothingToResume.exitCode()).isEqualTo(1);
+        assertThat(nothingToResume.err()).contains("no checkpoint to resume from in " + out).doesNotContain("internal error");
+
         CliRunner nothingToTrain = CliRunner.run("train", "--model", model(), "--data", data.toString(), "--output-dir", out);
         assertThat(nothingToTrain.exitCode()).isEqualTo(1);
         assertThat(nothingToTrain.err()).contains("say what to train", "--mm-tunable-parts");

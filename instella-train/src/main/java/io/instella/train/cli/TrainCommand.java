@@ -108,6 +108,12 @@ public final class TrainCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(threads);
         if (outputDir == null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--output-dir=DIR'");
         data.requireData();
+        if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
+            throw new InstellaException("--output-dir " + outputDir + " is a file; give a folder (it is created if missing)");
+        }
+        if (data.imageFolder != null && !Files.isDirectory(data.imageFolder)) {
+            throw new InstellaException("--image-folder " + data.imageFolder + ": no such folder");
+        }
         Preset preset = stage == null ? null : Preset.of(stage);
         Path modelDir = startingCheckpoint(preset, err);
         InstellaConfig config = InstellaConfig.load(modelDir);
