@@ -253,6 +253,32 @@ class TrainCommandTest {
         }
     }
 
+    /**
+     * With --lora-r only the adapter is saved: a projector trained beside it goes into the adapter whole
+     * (modules_to_save), and a language model or vision tower trained in full is refused instead of lost.
+     */
+    @Test
+    void aLoraRunSavesTheProjectorInTheAdapterAndRefusesPartsItWouldLose() throws Exception {
+        Path data = tmp.resolve("text.jsonl");
+        Files.write(data, List.of(good(1)));
+        Path out = tmp.resolve("lora");
+        CliRunner r = CliRunner.run("train", "--model", model(), "--data", data.toString(), "--lora-r", "4",
+                "--mm-tunable-parts", "mm_mlp_adapter", "--image-aspect-ratio", "square", "--mm-patch-merge-type", "flat",
+                "--max-steps", "1", "--output-dir", out.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.err()).contains("saved whole in the adapter", "an adapter does not carry image settings");
+        assertThat(JSON.readTree(out.resolve("adapter_config.json").toFile()).get("modules_to_save").toString()).contains("mm_projector");
+        try (var adapter = io.instella.core.safetensors.SafeTensorsFile.open(out.resolve("adapter_model.safetensors"))) {
+            assertThat(adapter.entries().keySet()).contains("base_model.model.model.mm_projector.0.weight",
+                    "base_model.model.model.mm_projector.2.bias");
+        }
+
+        CliRunner full = CliRunner.run("train", "--model", model(), "--data", data.toString(), "--lora-r", "4",
+                "--mm-tunable-parts", "mm_mlp_adapter,mm_language_model", "--max-steps", "1", "--output-dir", tmp.resolve("lora2").toString());
+        assertThat(full.exitCode()).isEqualTo(1);
+        assertThat(full.err()).contains("only the adapter is saved", "--mm-tunable-parts mm_mlp_adapter").doesNotContain("\tat ");
+    }
+
     @Test
     void helpListsTheContractFlags() {
         CliRunner train = CliRunner.run("train", "--help");
