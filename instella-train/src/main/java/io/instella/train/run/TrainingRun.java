@@ -128,7 +128,8 @@ public final class TrainingRun {
         // An epoch-based run walks its epochs once: skipped records make the epochs shorter than the estimate
         // (total), and the run then ends with the data instead of wrapping around into an extra epoch.
         boolean byEpochs = s.maxSteps() <= 0;
-        DataLoader.BatchIterator batches = byEpochs ? loader.batches(position, (int) Math.ceil(s.epochs())) : loader.batches(position);
+        DataLoader.BatchIterator batches = byEpochs ? loader.batches(position, (int) Math.ceil(s.epochs()))
+                : loader.batches(position);
         long started = System.nanoTime(), stepsThisRun = 0, tokensThisRun = 0;
         double lastLoss = Double.NaN;
         boolean stopped = false;
