@@ -161,7 +161,7 @@ public final class TrainCommand implements Callable<Integer> {
         DType save = saveDtype == null ? null : switch (saveDtype.toLowerCase(Locale.ROOT)) {
             case "bf16" -> DType.BF16;
             case "f32" -> DType.F32;
-            default -> throw new InstellaException("--save-dtype is bf16 or f32, not " + saveDtype);
+            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--save-dtype is bf16 or f32, not " + saveDtype);
         };
         TrainingSettings settings = new TrainingSettings(modelDir, outputDir, modelOptions, dataOptions,
                 learningRate != null ? learningRate : preset != null ? preset.lr() : 2e-5,
