@@ -66,7 +66,10 @@ final class Failures {
         return e instanceof InstellaException || e instanceof InstellaApiException || e instanceof HubException
                 || e instanceof ConfigException || e instanceof SafeTensorsException
                 || e instanceof TokenizerException || e instanceof ImageDecodeException
-                || e instanceof UncheckedIOException || e instanceof java.io.IOException;
+                || e instanceof UncheckedIOException || e instanceof java.io.IOException
+                // instella train: a data problem (--strict-data, unreadable data) or an unusable checkpoint
+                || e instanceof io.instella.train.data.DataException
+                || e instanceof io.instella.train.checkpoint.CheckpointException;
     }
 
     /**

@@ -1,11 +1,17 @@
 package io.instella.train.cli;
 
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 
 /** The data and model-input flags `instella train` and `instella train grads` share (upstream's names). */
 public final class DataFlags {
+    /** The command these flags are mixed into (its name goes into the usage error). */
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
     @Option(names = "--data", paramLabel = "FILE",
             description = "Training records: LLaVA .json array or .jsonl, a Hugging Face parquet file or folder, or a YAML mixture.")
     Path data;
@@ -35,7 +41,7 @@ public final class DataFlags {
 
     /** --data is required by every command that uses these flags (not by picocli: `instella train grads` is a subcommand). */
     Path requireData() {
-        if (data == null) throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "Missing required option: '--data=FILE'");
+        if (data == null) throw new picocli.CommandLine.ParameterException(command.commandLine(), "Missing required option: '--data=FILE'");
         return data;
     }
 

@@ -108,6 +108,12 @@ public final class TrainCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(threads);
         if (outputDir == null) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--output-dir=DIR'");
         data.requireData();
+        if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
+            throw new InstellaException("--output-dir " + outputDir + " is a file; give a folder (it is created if missing)");
+        }
+        if (data.imageFolder != null && !Files.isDirectory(data.imageFolder)) {
+            throw new InstellaException("--image-folder " + data.imageFolder + ": no such folder");
+        }
         Preset preset = stage == null ? null : Preset.of(stage);
         Path modelDir = startingCheckpoint(preset, err);
         InstellaConfig config = InstellaConfig.load(modelDir);
@@ -129,13 +135,33 @@ public final class TrainCommand implements Callable<Integer> {
                 .withMergeType(merge).withModelMaxLength(maxLength).withTruncate(data.truncate).withStrict(data.strict)
                 .withSeed(seed).withBatchSize(batch).withDropLast(drop).withShuffle(!noShuffle);
         if (data.dataThreads != null) dataOptions = dataOptions.withThreads(data.dataThreads);
+        TunableParts parts = TunableParts.parse(partsText);
+        if (lora.enabled()) {
+            // A LoRA run saves only the adapter: a part trained in full must travel in it (modules_to_save) or be lost.
+            if (parts.languageModel() || parts.visionTower()) {
+                throw new InstellaException("with --lora-r only the adapter is saved, so --mm-tunable-parts " + partsText
+                        + " would train the language model or vision tower in full and lose it: give --mm-tunable-parts"
+                        + " mm_mlp_adapter (the projector is then saved whole in the adapter) or none, or train without --lora-r");
+            }
+            if (config.hasVision() && (!aspect.equals(config.multimodal().imageAspectRatio())
+                    || !merge.equals(config.multimodal().patchMergeType()))) {
+                err.printf("train: note: an adapter does not carry image settings: with --lora or after merge-lora the base's"
+                                + " %s / %s apply at inference, not this run's %s / %s%n", config.multimodal().imageAspectRatio(),
+                        config.multimodal().patchMergeType(), aspect, merge);
+                err.flush();
+            }
+            if (parts.projector() && lora.modulesToSave.stream().noneMatch(m -> m.contains("mm_projector"))) {
+                lora.modulesToSave.add("mm_projector");
+                err.println("train: the projector is trained in full and saved whole in the adapter (--lora-modules-to-save mm_projector)");
+                err.flush();
+            }
+        }
         var loraConfig = lora.enabled() ? lora.config(modelDir.toString()) : null;
-        TrainableModel.Options modelOptions = new TrainableModel.Options(TunableParts.parse(partsText), aspect, merge, maxLength,
-                loraConfig, seed);
+        TrainableModel.Options modelOptions = new TrainableModel.Options(parts, aspect, merge, maxLength, loraConfig, seed);
         DType save = saveDtype == null ? null : switch (saveDtype.toLowerCase(Locale.ROOT)) {
             case "bf16" -> DType.BF16;
             case "f32" -> DType.F32;
-            default -> throw new InstellaException("--save-dtype is bf16 or f32, not " + saveDtype);
+            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--save-dtype is bf16 or f32, not " + saveDtype);
         };
         TrainingSettings settings = new TrainingSettings(modelDir, outputDir, modelOptions, dataOptions,
                 learningRate != null ? learningRate : preset != null ? preset.lr() : 2e-5,
@@ -147,6 +173,8 @@ public final class TrainCommand implements Callable<Integer> {
         // Ctrl-C: finish the current step, save a checkpoint, then let the JVM exit.
         Thread hook = new Thread(() -> {
             run.requestStop();
+            err.println("train: interrupted: finishing the current step, then saving a checkpoint");
+            err.flush();
             try {
                 run.awaitFinished(10, TimeUnit.MINUTES);
             } catch (InterruptedException ignored) {

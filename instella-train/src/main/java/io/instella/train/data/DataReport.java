@@ -47,6 +47,7 @@ public final class DataReport {
 
     private final Map<Reason, Long> counts = new TreeMap<>();
     private final Map<Reason, List<Skip>> examples = new TreeMap<>();
+    private final java.util.Set<String> seen = new java.util.HashSet<>();  // locations counted so far
     private long used;
     private volatile java.util.function.Consumer<Skip> listener = skip -> {};
 
@@ -55,9 +56,13 @@ public final class DataReport {
         this.listener = listener == null ? skip -> {} : listener;
     }
 
-    /** Counts a skipped record. */
+    /**
+     * Counts a skipped record, once: a bad record met again (the next epoch, an up-sampled dataset) is neither
+     * counted nor reported again, so the counts and lines are of records, not of visits.
+     */
     public void skipped(Skip skip) {
         synchronized (this) {
+            if (!seen.add(skip.location())) return;
             record(skip);
         }
         listener.accept(skip);
@@ -163,6 +168,7 @@ public final class DataReport {
                         Object id = m.get("id");
                         kept.add(new Skip(String.valueOf(m.get("location")), id == null ? null : String.valueOf(id),
                                 reason, String.valueOf(m.get("message"))));
+                        r.seen.add(String.valueOf(m.get("location")));
                     }
                 }
                 r.examples.put(reason, kept);

@@ -180,8 +180,9 @@ final class JsonRecordFile implements RecordSource {
         try {
             node = JSON.readTree(bytes);
         } catch (JsonProcessingException e) {
-            throw new RecordSkipped(location, null, DataReport.Reason.MALFORMED_JSON, "not valid JSON ("
-                    + e.getOriginalMessage() + ")");
+            // Jackson's message may quote where a bracket opened as "[Source: REDACTED (...); line: 1, column: 35]".
+            String why = e.getOriginalMessage().replaceAll("\\[Source: [^;\\]]*; ", "[");
+            throw new RecordSkipped(location, null, DataReport.Reason.MALFORMED_JSON, "not valid JSON (" + why + ")");
         } catch (IOException e) {
             throw new RecordSkipped(location, null, DataReport.Reason.MALFORMED_JSON, "not valid JSON (" + e.getMessage() + ")");
         }

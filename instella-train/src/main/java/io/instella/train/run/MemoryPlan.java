@@ -51,7 +51,8 @@ final class MemoryPlan {
                     "this run needs about %s of Java heap (%s for %,d trained parameters at %d bytes each, %s for activations),"
                             + " but the heap limit is %s. Train fewer parameters (LoRA: --lora-r 64; stage 1: --mm-tunable-parts"
                             + " mm_mlp_adapter), use --optim-state bf16 (12 instead of 16 bytes per parameter), lower"
-                            + " --model-max-length, or raise the heap (JAVA_OPTS=-Xmx..., up to the machine's %s)",
+                            + " --model-max-length, or raise the heap (INSTELLA_JAVA_OPTS=-Xmx... for the instella launcher,"
+                            + " up to the machine's %s)",
                     gb(heapNeed), gb(state), trained, 8 + momentBytes, gb(lm + vision), gb(heapMax), gb(physical)));
         }
         if (physical > 0 && heapNeed + mapped > physical) {

@@ -44,6 +44,7 @@ public final class TrainingRun {
     private final PrintWriter err;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final CountDownLatch finished = new CountDownLatch(1);
+    private long savedStep = -1;  // the step of the checkpoint written last by this run
 
     public TrainingRun(TrainingSettings settings, PrintWriter out, PrintWriter err) {
         this.s = settings;
@@ -114,7 +115,7 @@ public final class TrainingRun {
             step = resume.globalStep();
             Object pos = resume.rngState().get("data_position");
             if (pos instanceof Map<?, ?> m) position = LoaderPosition.fromMap(castMap(m));
-            log("resumed from %s at step %d", resume.toString(), step);
+            log("resumed from %s at step %d", resume.directory(), step);
         }
         state.maxSteps = total;
         state.saveSteps = s.saveSteps();
@@ -124,7 +125,11 @@ public final class TrainingRun {
         log("training %,d parameters (%s) for %d steps: %d micro-batch(es) of %d per step, %d step(s) per epoch, lr %s (%s, %d warm-up steps)",
                 model.parameters().numel(), model.options().parts() + (s.modelOptions().lora() != null ? " + LoRA r=" + s.modelOptions().lora().r() : ""),
                 total, s.gradientAccumulation(), s.batchSize(), perEpoch, s.learningRate(), schedule.type().hfName(), schedule.warmupSteps());
-        DataLoader.BatchIterator batches = loader.batches(position);
+        // An epoch-based run walks its epochs once: skipped records make the epochs shorter than the estimate
+        // (total), and the run then ends with the data instead of wrapping around into an extra epoch.
+        boolean byEpochs = s.maxSteps() <= 0;
+        DataLoader.BatchIterator batches = byEpochs ? loader.batches(position, (int) Math.ceil(s.epochs()))
+                : loader.batches(position);
         long started = System.nanoTime(), stepsThisRun = 0, tokensThisRun = 0;
         double lastLoss = Double.NaN;
         boolean stopped = false;
@@ -134,25 +139,32 @@ public final class TrainingRun {
                 break;
             }
             long t0 = System.nanoTime();
+            if (byEpochs && !batches.hasNext()) {
+                log("the data ended after step %d of the estimated %d (skipped records made the epochs shorter)", step, total);
+                break;
+            }
             model.parameters().zeroGrad();
             double lossSum = 0;
             long tokens = 0;
+            int micros = 0;
             for (int micro = 0; micro < s.gradientAccumulation(); micro++) {
                 if (!batches.hasNext()) {
+                    if (byEpochs) break; // the last step of the last epoch: fewer micro-batches
                     throw new IllegalStateException("the data ran out before step " + (step + 1) + " (every record skipped?)");
                 }
+                micros++;
                 Batch batch = batches.next();
                 model.setDropoutSeed(s.seed() * 1_000_003L + step * s.gradientAccumulation() + micro);
                 TrainableModel.StepResult r = model.forwardBackward(batch);
                 lossSum += r.loss();
                 for (TrainableModel.ExampleResult e : r.examples()) tokens += e.mergedLength();
             }
-            if (s.gradientAccumulation() > 1) {
+            if (micros > 1) {
                 // The HF Trainer divides each micro-batch's loss by the accumulation steps before backward.
-                float scale = 1f / s.gradientAccumulation();
+                float scale = 1f / micros;
                 for (Parameter p : model.parameters()) if (p.grad() != null) for (int i = 0; i < p.size(); i++) p.grad()[i] *= scale;
             }
-            double loss = lossSum / s.gradientAccumulation();
+            double loss = lossSum / micros;
             double gradNorm = s.maxGradNorm() > 0 ? GradientClipping.clipGlobalNorm(model.parameters(), s.maxGradNorm())
                     : GradientClipping.globalNorm(model.parameters());
             double lr = schedule.lr(step);
@@ -182,6 +194,11 @@ public final class TrainingRun {
             if (s.evalData() != null && s.evalSteps() > 0 && step % s.evalSteps() == 0) evaluate(model, state, step, epoch);
             boolean last = step == total;
             if (s.saveSteps() > 0 && step % s.saveSteps() == 0 && !last) save(checkpoints, model, adamw, schedule, state, data, batches, step);
+        }
+        if (stopped && stepsThisRun == 0) {
+            // Stopped before this run trained anything: a checkpoint would only repeat the start.
+            log("stopped before the first step of this run: nothing new to save");
+            return new Outcome(step, stopRequested.get(), lastLoss, s.outputDir());
         }
         if (stopped) {
             log("stopping at step %d of %d as asked: saving a checkpoint (continue with --resume-from-checkpoint)", step, total);
@@ -225,6 +242,7 @@ public final class TrainingRun {
 
     private void save(CheckpointManager checkpoints, TrainableModel model, AdamW adamw, LrSchedule schedule, TrainerState state,
                       TrainingData data, DataLoader.BatchIterator batches, long step) throws IOException {
+        if (step == savedStep) return; // e.g. a stop or the data's end right after a --save-steps save
         state.skippedRecords = data.report().toMap();
         Map<String, Object> rng = new LinkedHashMap<>();
         rng.put("data_position", batches.position().toMap());
@@ -233,6 +251,7 @@ public final class TrainingRun {
                 .schedule(schedule).rngState(s.seed(), rng).trainerState(state).trainingArgs(s.toMap());
         if (model.options().lora() != null) request.extraFiles(dir -> model.loraAdapter().write(dir));
         Path saved = checkpoints.save(request.build());
+        savedStep = step;
         log("saved %s", saved);
     }
 
