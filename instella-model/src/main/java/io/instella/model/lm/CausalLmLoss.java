@@ -49,7 +49,6 @@ public final class CausalLmLoss {
         float[] dHidden = new float[n * h];
         float[] dHead = gradients.apply(head.name());
         double sum = 0;
-        Tensor headT = rows.length == 0 ? null : LinearBackward.transposed(head); // once per sequence, not per block
         for (int b0 = 0; b0 < rows.length; b0 += BLOCK_ROWS) {
             int m = Math.min(BLOCK_ROWS, rows.length - b0);
             float[] x = new float[m * h];
@@ -73,7 +72,7 @@ public final class CausalLmLoss {
                 logits[off + target] -= (float) scale;
             }
             float[] dx = new float[m * h];
-            LinearBackward.inputGradTransposed(logits, m, headT, dx, false);
+            LinearBackward.inputGrad(logits, m, head, dx, false);
             for (int i = 0; i < m; i++) System.arraycopy(dx, i * h, dHidden, rows[b0 + i] * h, h);
             if (dHead != null) LinearBackward.weightGrad(logits, x, m, vocab, h, dHead, null);
         }
