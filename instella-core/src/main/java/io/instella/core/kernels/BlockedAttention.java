@@ -173,7 +173,7 @@ public final class BlockedAttention {
     }
 
     /** s[r][0..BK) = q_r · kt (unscaled), 4 rows × 2 vectors of keys per register tile. */
-    private static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int hd, float[] s) {
+    static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int hd, float[] s) {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;

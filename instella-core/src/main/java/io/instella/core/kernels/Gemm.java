@@ -59,6 +59,64 @@ final class Gemm {
     }
 
     /**
+     * {@code C[n × cols] (+)= A[n × depth] · B[depth × cols]} with B stored row-major (B[t][j] at element
+     * {@code t·ldb + j} of bSeg, type F32, BF16 or F16): the products against a weight W [m, k] itself, with no
+     * transposed copy — the input gradient {@code dy·W} (depth = m, cols = k) — and against activations (the
+     * weight gradient {@code dyᵀ·x}). A panel's depth step t is the contiguous row segment B[pc + t][j0 .. j0 + NR),
+     * so packing is a widening copy; the micro-kernel and blocking are {@link #linear}'s. With accumulate the
+     * products add to C, else they overwrite it.
+     * <p>Tasks are blocks of NC columns × (when there are few column blocks) row blocks of whole MC rows; each C
+     * element's depth order is the same whatever the split, so results do not depend on the thread count.
+     */
+    static void rowMajorB(float[] a, int aOff, int lda, int n, MemorySegment bSeg, DType bType, int ldb, int depth,
+                          int cols, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (n <= 0 || cols <= 0) return;
+        if (depth <= 0) {
+            if (!accumulate) for (int i = 0; i < n; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + cols, 0f);
+            return;
+        }
+        int colTasks = (cols + NC - 1) / NC;
+        int rowUnits = (n + MC - 1) / MC;
+        // Enough tasks to keep every thread busy with some balance; row blocks are whole MC multiples.
+        int wanted = Math.max(1, (4 * Parallel.threads() + colTasks - 1) / colTasks);
+        int rowBlocks = Math.min(rowUnits, wanted);
+        int rowsPerBlock = (rowUnits + rowBlocks - 1) / rowBlocks * MC;
+        int finalRowBlocks = (n + rowsPerBlock - 1) / rowsPerBlock;
+        Parallel.forRange(colTasks * finalRowBlocks, 1, (t0, t1) -> {
+            float[] slab = SLAB.get();
+            float[] tile = TILE.get();
+            for (int task = t0; task < t1; task++) {
+                int j0 = (task % colTasks) * NC, cw = Math.min(NC, cols - j0);
+                int r0 = (task / colTasks) * rowsPerBlock, rows = Math.min(rowsPerBlock, n - r0);
+                for (int pc = 0; pc < depth; pc += KC) {
+                    int kc = Math.min(KC, depth - pc);
+                    packRows(bSeg, bType, ldb, j0, cw, pc, kc, slab);
+                    boolean first = !accumulate && pc == 0;
+                    int ao = aOff + r0 * lda + pc, co = cOff + r0 * ldc + j0;
+                    if (NATIVE) {
+                        NativeKernels.gemmSlab(a, ao, lda, rows, slab, kc, cw, c, co, ldc, first, null, 0);
+                    } else {
+                        slab(a, ao, lda, rows, slab, kc, cw, c, co, ldc, first, null, 0, tile);
+                    }
+                }
+            }
+        });
+    }
+
+    /** slab[p][t][q] = B[pc + t][j0 + p·NR + q] for a row-major B (row length ldb), zero past column j0 + cols. */
+    private static void packRows(MemorySegment seg, DType dt, int ldb, int j0, int cols, int pc, int kc, float[] slab) {
+        int panels = (cols + NR - 1) / NR;
+        for (int p = 0; p < panels; p++) {
+            int base = p * NR * kc, jp = p * NR, nr = Math.min(NR, cols - jp);
+            for (int t = 0; t < kc; t++) {
+                int dst = base + t * NR;
+                Packing.widen(seg, dt, ldb, (long) (pc + t) * ldb + j0 + jp, slab, dst, nr);
+                if (nr < NR) java.util.Arrays.fill(slab, dst + nr, dst + NR, 0f);
+            }
+        }
+    }
+
+    /**
      * C[n × cols] (+)= A[n × kc] · slab for one packed slab: a[aOff] is A[0][pc], c[cOff] is C[0][j0], bias (if any)
      * is read from index j0; the products start from the bias (or zero) on the first slab and add to C after it.
      */

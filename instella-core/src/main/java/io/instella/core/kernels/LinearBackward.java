@@ -6,16 +6,13 @@ import io.instella.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Gradients of {@code y = x·Wᵀ + b} (the PyTorch nn.Linear layout, W [m, k]) through the forward GEMM:
- * the input gradient {@code dx = dy·W} is a GEMM against Wᵀ, the weight gradient {@code dW = dyᵀ·x} a GEMM over the
- * sequence. Both reuse {@link MatMul#linear} on transposed operands; a transposed copy of W lives only for the call
- * (frozen weights stay as stored on disk; the copy keeps their type, so BF16 stays exact and half the size).
+ * Gradients of {@code y = x·Wᵀ + b} (the PyTorch nn.Linear layout, W [m, k]) through the blocked GEMM:
+ * the input gradient {@code dx = dy·W} reads W's rows as they are stored (no transposed copy; BF16/F16 rows are
+ * widened into the packed panels as the forward does), the weight gradient {@code dW += dyᵀ·x} reads x's rows and
+ * accumulates straight into dW. Quantized weights (no row segments to widen) take a transposed F32 copy.
  */
 public final class LinearBackward {
     private LinearBackward() {}
-
-    /** Rows of dyᵀ per weight-gradient GEMM: bounds the temporary to this many rows of dW. */
-    private static final int WEIGHT_GRAD_ROWS = 4096;
 
     /** dx[n, k] = dy[n, m]·W (or += with accumulate) with Wᵀ from {@link #transposed} (for a W used by many calls). */
     public static void inputGradTransposed(float[] dy, int n, Tensor wT, float[] dx, boolean accumulate) {
@@ -30,7 +27,14 @@ public final class LinearBackward {
 
     /** dx[n, k] = dy[n, m]·W (or += with accumulate). */
     public static void inputGrad(float[] dy, int n, Tensor w, float[] dx, boolean accumulate) {
-        inputGradTransposed(dy, n, transposed(w), dx, accumulate);
+        if (w.rank() != 2) throw new IllegalArgumentException(w + " is not a matrix");
+        DType dt = w.dtype();
+        if (dt != DType.F32 && dt != DType.BF16 && dt != DType.F16) {
+            inputGradTransposed(dy, n, transposed(w), dx, accumulate);
+            return;
+        }
+        int m = (int) w.dim(0), k = (int) w.dim(1);
+        Gemm.rowMajorB(dy, 0, m, n, w.data(), dt, k, m, k, dx, 0, k, accumulate);
     }
 
     /**
@@ -46,18 +50,9 @@ public final class LinearBackward {
             });
         }
         if (dW == null || n == 0) return;
+        // dyᵀ rows are the GEMM's A rows (contiguous over the sequence); x's rows are B's row segments.
         float[] dyT = transpose(dy, n, m);
-        Tensor xT = Tensor.ofFloats("xT", transpose(x, n, k), k, n);
-        int chunk = Math.min(m, WEIGHT_GRAD_ROWS);
-        float[] tmp = new float[chunk * k];
-        for (int j0 = 0; j0 < m; j0 += chunk) {
-            int rows = Math.min(chunk, m - j0);
-            MatMul.linear(dyT, j0 * n, rows, xT, null, tmp, 0);
-            int base = j0 * k;
-            Parallel.forRange(rows, 16, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) VectorMath.addInPlaceAt(dW, base + r * k, tmp, r * k, k);
-            });
-        }
+        Gemm.rowMajorB(dyT, 0, n, m, MemorySegment.ofArray(x), DType.F32, k, n, k, dW, 0, k, true);
     }
 
     /** a[rows, cols] → aᵀ[cols, rows]. */

@@ -2,6 +2,7 @@ package io.instella.model.lm;
 
 import io.instella.core.kernels.LinearBackward;
 import io.instella.core.kernels.MatMul;
+import io.instella.core.kernels.Parallel;
 import io.instella.core.tensor.Tensor;
 
 import java.util.function.Function;
@@ -49,7 +50,6 @@ public final class CausalLmLoss {
         float[] dHidden = new float[n * h];
         float[] dHead = gradients.apply(head.name());
         double sum = 0;
-        Tensor headT = rows.length == 0 ? null : LinearBackward.transposed(head); // once per sequence, not per block
         for (int b0 = 0; b0 < rows.length; b0 += BLOCK_ROWS) {
             int m = Math.min(BLOCK_ROWS, rows.length - b0);
             float[] x = new float[m * h];
@@ -61,22 +61,35 @@ public final class CausalLmLoss {
                 if (target < 0 || target >= vocab) {
                     throw new IllegalArgumentException("label " + target + " is outside the vocabulary (0.." + (vocab - 1) + ")");
                 }
-                int off = i * vocab;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
-                double z = 0;
-                for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
-                double lse = max + Math.log(z);
-                sum += lse - logits[off + target];
-                // d loss / d logit_j = (softmax_j − [j = target]) · scale
-                for (int j = 0; j < vocab; j++) logits[off + j] = (float) (Math.exp(logits[off + j] - lse) * scale);
-                logits[off + target] -= (float) scale;
             }
+            // Rows in parallel; each row's loss lands in its own slot and the slots are summed in row order below.
+            double[] rowLoss = new double[m];
+            int block = b0;
+            Parallel.forRange(m, 1, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) rowLoss[i] = softmaxGradient(logits, i * vocab, vocab, labels[rows[block + i] + 1], scale);
+            });
+            for (double l : rowLoss) sum += l;
             float[] dx = new float[m * h];
-            LinearBackward.inputGradTransposed(logits, m, headT, dx, false);
+            LinearBackward.inputGrad(logits, m, head, dx, false);
             for (int i = 0; i < m; i++) System.arraycopy(dx, i * h, dHidden, rows[b0 + i] * h, h);
             if (dHead != null) LinearBackward.weightGrad(logits, x, m, vocab, h, dHead, null);
         }
         return new Result(sum, rows.length, dHidden);
+    }
+
+    /**
+     * One row of logits at off → d loss / d logit_j = (softmax_j − [j = target]) · scale, in place; returns the row's
+     * loss lse − logit[target].
+     */
+    private static double softmaxGradient(float[] logits, int off, int vocab, int target, double scale) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]);
+        double z = 0;
+        for (int j = 0; j < vocab; j++) z += Math.exp(logits[off + j] - max);
+        double lse = max + Math.log(z);
+        double loss = lse - logits[off + target];
+        for (int j = 0; j < vocab; j++) logits[off + j] = (float) (Math.exp(logits[off + j] - lse) * scale);
+        logits[off + target] -= (float) scale;
+        return loss;
     }
 }

@@ -14,9 +14,11 @@ import java.util.function.Function;
 
 /**
  * Training forward and explicit backward of {@link OlmoModel} over one whole sequence (positions 0..n-1), with
- * the model's own weights and core's kernels. The forward keeps only each decoder layer's input (activation
- * checkpointing, as HF's {@code gradient_checkpointing_enable}); the backward recomputes a layer's inside from its
- * input and then runs the layer backward (llm.c style: one explicit backward step per forward step).
+ * the model's own weights and core's kernels. The forward keeps each decoder layer's input and, when they fit in the
+ * heap (see {@link #keepActivations}), the layer's inside (q, k, v, attention output, residual, gate, up); otherwise
+ * the backward recomputes a layer's inside from its input (activation checkpointing, as HF's
+ * {@code gradient_checkpointing_enable}) and then runs the layer backward (llm.c style: one explicit backward step per
+ * forward step). Both ways compute the same values bit for bit: recomputing only costs a second forward.
  * <p>Gradients of trained weights are accumulated into the arrays that {@code gradients} returns for a weight's
  * checkpoint name (null = frozen: no weight gradient is computed for it, but gradients flow through it).
  */
@@ -46,13 +48,16 @@ public final class OlmoTraining {
     public static final class Pass {
         final int n;
         final float[][] layerInputs;
+        /** Each layer's inside from the forward, or null where the backward recomputes it. */
+        final LayerState[] states;
         final float[] finalInput;
         /** The final LayerNorm's output [n, hidden]: what the head reads. */
         public final float[] hidden;
 
-        Pass(int n, float[][] layerInputs, float[] finalInput, float[] hidden) {
+        Pass(int n, float[][] layerInputs, LayerState[] states, float[] finalInput, float[] hidden) {
             this.n = n;
             this.layerInputs = layerInputs;
+            this.states = states;
             this.finalInput = finalInput;
             this.hidden = hidden;
         }
@@ -63,46 +68,93 @@ public final class OlmoTraining {
     /** The intermediate values of one layer, recomputed in backward (never all layers at once). */
     private static final class LayerState {
         float[] normed1, q, k, v, attn, mid, normed2, gate, up, act;
+        int rows;
+    }
+
+    /** a when it holds exactly size floats, else a new array. */
+    private static float[] sized(float[] a, int size) {
+        return a != null && a.length == size ? a : new float[size];
     }
 
     /** Runs the decoder over n rows of input embeddings ([n, hidden]) as one causal sequence. */
     public Pass forward(float[] inputEmbeds, int n) {
         int h = config.hiddenSize();
-        float[][] inputs = new float[model.numLayers()][];
+        int layers = model.numLayers();
+        float[][] inputs = new float[layers][];
+        LayerState[] states = new LayerState[layers];
+        boolean keep = keepActivations((long) layers * n * (3L * h + 2L * config.kvDim() + 2L * config.intermediateSize()) * Float.BYTES);
         float[] x = java.util.Arrays.copyOf(inputEmbeds, n * h);
-        for (int l = 0; l < model.numLayers(); l++) {
-            inputs[l] = x.clone();
-            x = layerForward(l, x, n).mid; // layerForward leaves the layer output in 'mid' after the MLP residual
+        float[] proj = new float[n * h];
+        for (int l = 0; l < layers; l++) {
+            inputs[l] = x;
+            LayerState sc = scratch(n), s = sc;
+            if (keep) {
+                // Fresh arrays for what is kept; the LayerNorm outputs and the activation reuse the scratch's.
+                s = new LayerState();
+                s.normed1 = sc.normed1;
+                s.normed2 = sc.normed2;
+                s.act = sc.act;
+            }
+            recompute(l, x, n, s);
+            // The layer output: mid + down(act).
+            float[] out = s.mid.clone();
+            MatMul.linear(s.act, 0, n, model.layer(l).down(), null, proj, 0);
+            adapt(model.layer(l).down(), s.act, n, proj);
+            VectorMath.addInPlace(out, proj, n * h);
+            if (keep) {
+                // LayerNorm outputs and the activation are cheap to recompute: keep only what costs GEMMs.
+                sc.normed1 = s.normed1;
+                sc.normed2 = s.normed2;
+                sc.act = s.act;
+                s.normed1 = null;
+                s.normed2 = null;
+                s.act = null;
+                states[l] = s;
+            }
+            x = out;
         }
         float[] hidden = new float[n * h];
         Norms.layerNorm(x, hidden, n, h, null, null, config.layerNormEps());
-        return new Pass(n, inputs, x, hidden);
+        return new Pass(n, inputs, states, x, hidden);
     }
 
-    /** One layer on a copy of x; returns its state with the layer output in {@code mid} (see {@link #forward}). */
-    private LayerState layerForward(int l, float[] xIn, int n) {
-        LayerState s = recompute(l, xIn, n);
-        float[] out = s.mid.clone();
-        float[] proj = new float[n * config.hiddenSize()];
-        MatMul.linear(s.act, 0, n, model.layer(l).down(), null, proj, 0);
-        adapt(model.layer(l).down(), s.act, n, proj);
-        VectorMath.addInPlace(out, proj, n * config.hiddenSize());
-        LayerState r = new LayerState();
-        r.mid = out;
-        return r;
+    /**
+     * Whether the forward keeps every layer's inside (bytes in all) rather than the backward recomputing it: when it
+     * takes at most a third of the heap and half of what is free now. -Dinstella.train.keepActivations=true|false
+     * decides instead. The gradients are the same either way.
+     */
+    static boolean keepActivations(long bytes) {
+        String forced = System.getProperty("instella.train.keepActivations");
+        if (forced != null && !forced.isBlank()) return Boolean.parseBoolean(forced.trim());
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        return bytes <= rt.maxMemory() / 3 && bytes <= free / 2;
     }
 
-    /** The layer's inside from its input: everything up to the down projection's input. */
-    private LayerState recompute(int l, float[] xIn, int n) {
+    /** A layer state whose arrays are reused from layer to layer (this thread's, sized for n rows). */
+    private LayerState scratch(int n) {
+        LayerState s = scratch;
+        if (s == null || s.rows != n) {
+            s = new LayerState();
+            s.rows = n;
+            scratch = s;
+        }
+        return s;
+    }
+
+    /** Reused by {@link #scratch}: an OlmoTraining runs one sequence at a time. */
+    private LayerState scratch;
+
+    /** The layer's inside from its input, into s's arrays (reused when their size fits): up to the down projection's input. */
+    private LayerState recompute(int l, float[] xIn, int n, LayerState s) {
         int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
         float eps = config.layerNormEps();
         OlmoModel.Layer w = model.layer(l);
-        LayerState s = new LayerState();
-        s.normed1 = new float[n * h];
+        s.normed1 = sized(s.normed1, n * h);
         Norms.layerNorm(xIn, s.normed1, n, h, null, null, eps);
-        s.q = new float[n * h];
-        s.k = new float[n * kvDim];
-        s.v = new float[n * kvDim];
+        s.q = sized(s.q, n * h);
+        s.k = sized(s.k, n * kvDim);
+        s.v = sized(s.v, n * kvDim);
         MatMul.linear(s.normed1, 0, n, new Tensor[]{w.q(), w.k(), w.v()}, new float[][]{w.qBias(), w.kBias(), w.vBias()},
                 new float[][]{s.q, s.k, s.v});
         adapt(w.q(), s.normed1, n, s.q);
@@ -110,26 +162,52 @@ public final class OlmoTraining {
         adapt(w.v(), s.normed1, n, s.v);
         model.rope().apply(s.q, 0, n, config.numHeads(), 0);
         model.rope().apply(s.k, 0, n, config.numKvHeads(), 0);
-        s.attn = new float[n * h];
+        s.attn = sized(s.attn, n * h);
         int hd = config.headDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
         BlockedAttention.attention(s.q, 0, h, s.k, s.v, 0, kvDim, n, n, 0, true, config.numHeads(), config.numKvHeads(), hd,
                 scale, s.attn, 0, h);
-        s.mid = xIn.clone();
-        float[] proj = new float[n * h];
-        MatMul.linear(s.attn, 0, n, w.o(), w.oBias(), proj, 0);
-        adapt(w.o(), s.attn, n, proj);
-        VectorMath.addInPlace(s.mid, proj, n * h);
-        s.normed2 = new float[n * h];
+        s.mid = sized(s.mid, n * h);
+        MatMul.linear(s.attn, 0, n, w.o(), w.oBias(), s.mid, 0);
+        adapt(w.o(), s.attn, n, s.mid);
+        VectorMath.addInPlace(s.mid, xIn, n * h); // proj + x: the same sum as x + proj
+        s.normed2 = sized(s.normed2, n * h);
         Norms.layerNorm(s.mid, s.normed2, n, h, null, null, eps);
-        s.gate = new float[n * inter];
-        s.up = new float[n * inter];
+        s.gate = sized(s.gate, n * inter);
+        s.up = sized(s.up, n * inter);
         MatMul.linear(s.normed2, 0, n, new Tensor[]{w.gate(), w.up()}, null, new float[][]{s.gate, s.up});
         adapt(w.gate(), s.normed2, n, s.gate);
         adapt(w.up(), s.normed2, n, s.up);
-        s.act = s.gate.clone();
-        Activations.swiglu(s.act, s.up, n * inter);
+        activation(s, n * inter);
         return s;
+    }
+
+    /** s.act = silu(gate)·up. */
+    private static void activation(LayerState s, int size) {
+        s.act = sized(s.act, size);
+        System.arraycopy(s.gate, 0, s.act, 0, size);
+        Activations.swiglu(s.act, s.up, size);
+    }
+
+    /** Restores what the forward dropped from a kept state (see {@link #forward}) into this thread's buffers. */
+    private LayerState restore(LayerState kept, float[] xIn, int n, Workspace ws) {
+        int h = config.hiddenSize();
+        float eps = config.layerNormEps();
+        LayerState s = new LayerState();
+        s.q = kept.q; s.k = kept.k; s.v = kept.v; s.attn = kept.attn; s.mid = kept.mid; s.gate = kept.gate; s.up = kept.up;
+        s.normed1 = ws.normed1 = sized(ws.normed1, n * h);
+        Norms.layerNorm(xIn, s.normed1, n, h, null, null, eps);
+        s.normed2 = ws.normed2 = sized(ws.normed2, n * h);
+        Norms.layerNorm(s.mid, s.normed2, n, h, null, null, eps);
+        s.act = ws.act;
+        activation(s, n * config.intermediateSize());
+        ws.act = s.act;
+        return s;
+    }
+
+    /** Gradient buffers reused from layer to layer by one backward. */
+    private static final class Workspace {
+        float[] normed1, normed2, act, dAct, dGate, dUp, dNormed2, dAttn, dq, dk, dv, dNormed1;
     }
 
     /**
@@ -140,38 +218,46 @@ public final class OlmoTraining {
         int n = pass.n, h = config.hiddenSize();
         float[] dx = new float[n * h];
         Norms.layerNormBackward(pass.finalInput, dHidden, dx, n, h, null, null, null, config.layerNormEps(), false);
-        for (int l = model.numLayers() - 1; l >= 0; l--) dx = layerBackward(l, pass.layerInputs[l], dx, n, gradients);
+        Workspace ws = new Workspace();
+        for (int l = model.numLayers() - 1; l >= 0; l--) {
+            LayerState kept = pass.states[l];
+            pass.states[l] = null; // its arrays can go once the layer's gradients are done
+            dx = layerBackward(l, pass.layerInputs[l], kept, dx, n, gradients, ws);
+        }
         return dx;
     }
 
     /** d(layer input) from d(layer output); the residual stream passes dOut through unchanged. */
-    private float[] layerBackward(int l, float[] xIn, float[] dOut, int n, Function<String, float[]> gradients) {
+    private float[] layerBackward(int l, float[] xIn, LayerState kept, float[] dOut, int n,
+                                  Function<String, float[]> gradients, Workspace ws) {
         int h = config.hiddenSize(), kvDim = config.kvDim(), inter = config.intermediateSize();
         float eps = config.layerNormEps();
         OlmoModel.Layer w = model.layer(l);
-        LayerState s = recompute(l, xIn, n);
+        LayerState s = kept != null ? restore(kept, xIn, n, ws) : recompute(l, xIn, n, scratch(n));
 
         // MLP: out = mid + down(silu(gate) * up)
-        float[] dAct = new float[n * inter];
+        float[] dAct = ws.dAct = sized(ws.dAct, n * inter);
         linearBackward(dOut, s.act, n, w.down(), null, dAct, false, gradients);
-        float[] dGate = new float[n * inter], dUp = new float[n * inter];
+        float[] dGate = ws.dGate = sized(ws.dGate, n * inter), dUp = ws.dUp = sized(ws.dUp, n * inter);
         Activations.swigluBackward(s.gate, s.up, dAct, dGate, dUp, n * inter);
-        float[] dNormed2 = new float[n * h];
+        float[] dNormed2 = ws.dNormed2 = sized(ws.dNormed2, n * h);
         linearBackward(dGate, s.normed2, n, w.gate(), null, dNormed2, false, gradients);
         linearBackward(dUp, s.normed2, n, w.up(), null, dNormed2, true, gradients);
         float[] dMid = dOut.clone();
         Norms.layerNormBackward(s.mid, dNormed2, dMid, n, h, null, null, null, eps, true);
 
         // Attention: mid = x + o(attention(rope(q), rope(k), v))
-        float[] dAttn = new float[n * h];
+        float[] dAttn = ws.dAttn = sized(ws.dAttn, n * h);
         linearBackward(dMid, s.attn, n, w.o(), w.oBias(), dAttn, false, gradients);
-        float[] dq = new float[n * h], dk = new float[n * kvDim], dv = new float[n * kvDim];
+        float[] dq = ws.dq = sized(ws.dq, n * h), dk = ws.dk = sized(ws.dk, n * kvDim), dv = ws.dv = sized(ws.dv, n * kvDim);
+        java.util.Arrays.fill(dk, 0f); // accumulated into by the attention backward
+        java.util.Arrays.fill(dv, 0f);
         int hd = config.headDim();
         AttentionBackward.backward(s.q, 0, h, s.k, s.v, 0, kvDim, n, true, config.numHeads(), config.numKvHeads(), hd,
                 (float) (1.0 / Math.sqrt(hd)), dAttn, dq, dk, dv);
         model.rope().applyBackward(dq, 0, n, config.numHeads(), 0);
         model.rope().applyBackward(dk, 0, n, config.numKvHeads(), 0);
-        float[] dNormed1 = new float[n * h];
+        float[] dNormed1 = ws.dNormed1 = sized(ws.dNormed1, n * h);
         linearBackward(dq, s.normed1, n, w.q(), w.qBias(), dNormed1, false, gradients);
         linearBackward(dk, s.normed1, n, w.k(), w.kBias(), dNormed1, true, gradients);
         linearBackward(dv, s.normed1, n, w.v(), w.vBias(), dNormed1, true, gradients);
