@@ -49,9 +49,9 @@ public final class NativeKernels {
      * the {@code /proc/cpuinfo} flags it needs (its gcc {@code -m} flags, see the native-kernels profile in pom.xml).
      */
     enum Isa {
-        /** AVX-512 F/BW/VL/DQ and VNNI: 512-bit BF16 product and GEMM slab (NR = 32), vpdpbusd dot products. */
+        /** AVX-512 F/BW/VL/DQ and VNNI: 512-bit GEMM slab loops (NR = 32), vpdpbusd dot products. */
         AVX512VNNI("avx512vnni", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"),
-        /** AVX-512 F/BW/VL/DQ: 512-bit BF16 product and GEMM slab (NR = 32). */
+        /** AVX-512 F/BW/VL/DQ: 512-bit GEMM slab loops (NR = 32). */
         AVX512("avx512", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq"),
         /** AVX-VNNI (256-bit vpdpbusd, e.g. Intel Alder Lake and later without AVX-512). */
         AVXVNNI("avxvnni", "avx2", "fma", "f16c", "avx_vnni"),
