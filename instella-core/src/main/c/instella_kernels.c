@@ -1,6 +1,16 @@
 /*
- * Native decode kernels (x86-64 with AVX2, FMA and F16C): matrix-vector products for block-quantized and BF16
- * weights, and one-row attention over a head-major F32/F16 KV cache.
+ * Native kernels (x86-64): matrix-vector products for block-quantized and BF16 weights, one-row attention over a
+ * head-major F32/F16 KV cache, and the GEMM's packing and slab loops.
+ *
+ * One source, one build per instruction set (see the native-kernels profile in pom.xml; NativeKernels picks the
+ * best one the CPU runs from /proc/cpuinfo):
+ *   avx2        -mavx2 -mfma -mf16c                                  the base: everything below
+ *   avxvnni     avx2 + -mavxvnni                                     Q8_0/Q4_0 dot products with vpdpbusd (VEX)
+ *   avx512      avx2 + -mavx512f -mavx512bw -mavx512vl -mavx512dq     GEMM slab loops for NR = 32 (512-bit)
+ *   avx512vnni  avx512 + -mavx512vnni                                 both of the above (vpdpbusd, EVEX, 256-bit)
+ * What differs between them is chosen here with the compiler's __AVX512F__ / __AVX512VNNI__ / __AVXVNNI__ macros.
+ * The integer dot products are exact in every build (the same int32 sums), so the quantized kernels give
+ * bit-identical results whichever build runs; the GEMM slab loops are bit-identical to the Java loops at any width.
  *
  * Why native: a Q4_0/Q8_0 matrix-vector product is a stream of 8-bit integer dot products. x86 does them
  * with vpmaddubsw + vpmaddwd (32 products and their pairwise sums in two instructions); the Java Vector
@@ -36,21 +46,36 @@ static inline __m256i q4_nibbles(const uint8_t *qs) {
 }
 
 /*
+ * u8 × s8 dot products of 4 neighbouring bytes into each int32 lane, added to acc. With VNNI one vpdpbusd (as
+ * llama.cpp's Q8_0/Q4_0 dot products use); without, vpmaddubsw (int16 pair sums, which never saturate here: |u| ≤ 127
+ * and |s| ≤ 127, or u ≤ 15) and vpmaddwd. Both give the same exact int32 sums.
+ */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define INSTELLA_VNNI 1
+static inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+#elif defined(__AVXVNNI__)
+#define INSTELLA_VNNI 1
+static inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+#else
+static inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#endif
+
+/*
  * Σ nibble·xq as 8 int32 lanes: vpmaddubsw multiplies the unsigned nibbles with the signed activations
  * (|pair sum| ≤ 2·15·127, no saturation), vpmaddwd adds neighbouring pairs. The −8 offset of every value is
  * applied once per block outside: Σ (n−8)·x = Σ n·x − 8·Σ x.
  */
 static inline __m256 q4_dot(const uint8_t *qs, const int8_t *x) {
-    __m256i p = _mm256_maddubs_epi16(q4_nibbles(qs), _mm256_loadu_si256((const __m256i *) x));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    return _mm256_cvtepi32_ps(dot_u8s8(_mm256_setzero_si256(), q4_nibbles(qs), _mm256_loadu_si256((const __m256i *) x)));
 }
 
 /* Σ w·x for signed bytes: |w|·sign(x, w), as vpmaddubsw needs one unsigned operand (|w| ≤ 127 in Q8_0). */
 static inline __m256 q8_dot(const int8_t *w, const int8_t *x) {
     __m256i wv = _mm256_loadu_si256((const __m256i *) w);
     __m256i xv = _mm256_loadu_si256((const __m256i *) x);
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    return _mm256_cvtepi32_ps(dot_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv)));
 }
 
 /*
@@ -126,6 +151,18 @@ static inline __m256 q4_0_r8_block(const uint8_t *p, const int8_t *x, float dx, 
     __m256i v1 = _mm256_loadu_si256((const __m256i *) (p + 48));
     __m256i v2 = _mm256_loadu_si256((const __m256i *) (p + 80));
     __m256i v3 = _mm256_loadu_si256((const __m256i *) (p + 112));
+#ifdef INSTELLA_VNNI
+    /* Two independent chains of four vpdpbusd (int32 sums, equal to the int16 ones below). */
+    __m256i s0 = dot_u8s8(_mm256_setzero_si256(), _mm256_and_si256(v0, low), broadcast4(x));
+    __m256i s1 = dot_u8s8(_mm256_setzero_si256(), _mm256_and_si256(v2, low), broadcast4(x + 8));
+    s0 = dot_u8s8(s0, _mm256_and_si256(v1, low), broadcast4(x + 4));
+    s1 = dot_u8s8(s1, _mm256_and_si256(v3, low), broadcast4(x + 12));
+    s0 = dot_u8s8(s0, _mm256_and_si256(_mm256_srli_epi16(v0, 4), low), broadcast4(x + 16));
+    s1 = dot_u8s8(s1, _mm256_and_si256(_mm256_srli_epi16(v2, 4), low), broadcast4(x + 24));
+    s0 = dot_u8s8(s0, _mm256_and_si256(_mm256_srli_epi16(v1, 4), low), broadcast4(x + 20));
+    s1 = dot_u8s8(s1, _mm256_and_si256(_mm256_srli_epi16(v3, 4), low), broadcast4(x + 28));
+    __m256 dot = _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1));
+#else
     /* Four independent int16 sums (exact: see above) instead of one chain of seven additions. */
     __m256i l01 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v0, low), broadcast4(x)),
                                    _mm256_maddubs_epi16(_mm256_and_si256(v1, low), broadcast4(x + 4)));
@@ -137,6 +174,7 @@ static inline __m256 q4_0_r8_block(const uint8_t *p, const int8_t *x, float dx, 
                                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v3, 4), low), broadcast4(x + 28)));
     __m256i s = _mm256_add_epi16(_mm256_add_epi16(l01, l23), _mm256_add_epi16(h01, h23));
     __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+#endif
     /* Σ (n − 8)·x·dx = dx·Σ n·x − 8·dx·Σ x, the second term the same for all 8 rows. */
     return _mm256_fmadd_ps(dot, _mm256_set1_ps(dx), _mm256_set1_ps(-8.0f * dx * (float) sx));
 }
@@ -234,8 +272,8 @@ static inline __m256 bf16_odd(__m256i w) { return _mm256_castsi256_ps(_mm256_and
  * kept being evicted by the streaming weights, and that projection read at ~20 GB/s against ~29 for four rows
  * (C harness, all 16 layers, 2 threads); for k = 2048 four rows measured slower than one.
  */
-void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
-                        float *out) {
+static void bf16_rows_256(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
+                          float *out) {
     int32_t j = j0;
     if (k > 4096) {
         for (; j + 4 <= j1; j += 4) {
@@ -269,6 +307,13 @@ void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, co
         }
         out[j] = hsum(_mm256_add_ps(_mm256_add_ps(e0, o0), _mm256_add_ps(e1, o1))) + (bias ? bias[j] : 0.0f);
     }
+}
+
+void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
+                        float *out) {
+    /* 256-bit in every build: a 512-bit version (32 weights per load, x re-split per 32) ran 1.45× faster in cache
+     * on one Zen 4 core but decoded the full BF16 model at 12.6 tok/s against 19.6 (instella bench, 2 threads). */
+    bf16_rows_256(w, k, j0, j1, xs, bias, out);
 }
 
 /*
@@ -457,47 +502,138 @@ static void gemm_leftover_rows(const float *a, int64_t lda, int r, const float *
     }
 }
 
+/*
+ * The slab loops around a 6 × NR micro-kernel (MICRO6) and the leftover rows (LEFTOVER), as Gemm.slab walks them:
+ * blocks of GEMM_MC rows of A, panels of NR columns, partial panels through a tile.
+ */
+#define GEMM_SLAB_LOOPS(NR, MICRO6, LEFTOVER)                                                                     \
+    int32_t panels = (cols + (NR) - 1) / (NR);                                                                    \
+    float tile[GEMM_MR * (NR)] = {0};                                                                             \
+    for (int32_t ic = 0; ic < n; ic += GEMM_MC) {                                                                 \
+        int32_t mc = n - ic < GEMM_MC ? n - ic : GEMM_MC;                                                         \
+        for (int32_t p = 0; p < panels; p++) {                                                                    \
+            int32_t jp = p * (NR), nr = cols - jp < (NR) ? cols - jp : (NR);                                      \
+            const float *b = slab + (int64_t) p * (NR) * kc;                                                      \
+            const float *pb = bias ? bias + jp : NULL;                                                            \
+            int32_t ir = 0;                                                                                       \
+            for (; ir + GEMM_MR <= mc; ir += GEMM_MR) {                                                           \
+                const float *ai = a + (int64_t) (ic + ir) * lda;                                                  \
+                float *ci = c + (int64_t) (ic + ir) * ldc + jp;                                                   \
+                if (nr == (NR)) {                                                                                 \
+                    MICRO6(ai, lda, b, kc, ci, ldc, first, pb);                                                   \
+                } else {                                                                                          \
+                    /* Partial panel: compute into a tile, copy the valid columns (as Gemm.slab does). */         \
+                    for (int r = 0; r < GEMM_MR; r++) {                                                           \
+                        for (int32_t q = 0; q < nr; q++) tile[r * (NR) + q] = ci[r * ldc + q];                    \
+                    }                                                                                             \
+                    MICRO6(ai, lda, b, kc, tile, (NR), first, NULL);                                              \
+                    for (int r = 0; r < GEMM_MR; r++) {                                                           \
+                        for (int32_t q = 0; q < nr; q++) {                                                        \
+                            ci[r * ldc + q] = tile[r * (NR) + q] + (first && pb ? pb[q] : 0.0f);                  \
+                        }                                                                                         \
+                    }                                                                                             \
+                }                                                                                                 \
+            }                                                                                                     \
+            if (ir < mc) {                                                                                        \
+                LEFTOVER(a + (int64_t) (ic + ir) * lda, lda, mc - ir, b, kc, c + (int64_t) (ic + ir) * ldc + jp,  \
+                         ldc, nr, first, pb);                                                                     \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
+
+/* The slab loops for panels of 16 (the Java GEMM at 8 float lanes). */
 void instella_gemm_slab(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
                         float *c, int64_t ldc, int32_t first, const float *bias) {
-    int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
-    float tile[GEMM_MR * GEMM_NR] = {0};
-    for (int32_t ic = 0; ic < n; ic += GEMM_MC) {
-        int32_t mc = n - ic < GEMM_MC ? n - ic : GEMM_MC;
-        for (int32_t p = 0; p < panels; p++) {
-            int32_t jp = p * GEMM_NR, nr = cols - jp < GEMM_NR ? cols - jp : GEMM_NR;
-            const float *b = slab + (int64_t) p * GEMM_NR * kc;
-            const float *pb = bias ? bias + jp : NULL;
-            int32_t ir = 0;
-            for (; ir + GEMM_MR <= mc; ir += GEMM_MR) {
-                const float *ai = a + (int64_t) (ic + ir) * lda;
-                float *ci = c + (int64_t) (ic + ir) * ldc + jp;
-                if (nr == GEMM_NR) {
-                    gemm_micro6(ai, lda, b, kc, ci, ldc, first, pb);
-                } else {
-                    // Partial panel: compute into a tile, copy the valid columns (as Gemm.linear does).
-                    for (int r = 0; r < GEMM_MR; r++) {
-                        for (int32_t q = 0; q < nr; q++) tile[r * GEMM_NR + q] = ci[r * ldc + q];
-                    }
-                    gemm_micro6(ai, lda, b, kc, tile, GEMM_NR, first, NULL);
-                    for (int r = 0; r < GEMM_MR; r++) {
-                        for (int32_t q = 0; q < nr; q++) {
-                            ci[r * ldc + q] = tile[r * GEMM_NR + q] + (first && pb ? pb[q] : 0.0f);
-                        }
-                    }
-                }
-            }
-            if (ir < mc) {
-                gemm_leftover_rows(a + (int64_t) (ic + ir) * lda, lda, mc - ir, b, kc, c + (int64_t) (ic + ir) * ldc + jp, ldc,
-                                   nr, first, pb);
-            }
+    GEMM_SLAB_LOOPS(GEMM_NR, gemm_micro6, gemm_leftover_rows)
+}
+
+#ifdef __AVX512F__
+/*
+ * Panels of 32 (the Java GEMM at 16 float lanes, where the JVM prefers 512-bit vectors): the same kernels with
+ * 512-bit registers, 12 accumulators of 16 floats. Every output is still one FMA chain over the depth in order,
+ * so the results are bit-identical to Gemm.slab at NR = 32.
+ */
+#define GEMM_NR32 32
+
+static inline void gemm_micro6_32(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc,
+                                  int first, const float *bias) {
+    __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (first) {
+        __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+        __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+    } else {
+        c00 = _mm512_loadu_ps(c); c01 = _mm512_loadu_ps(c + 16);
+        c10 = _mm512_loadu_ps(c + ldc); c11 = _mm512_loadu_ps(c + ldc + 16);
+        c20 = _mm512_loadu_ps(c + 2 * ldc); c21 = _mm512_loadu_ps(c + 2 * ldc + 16);
+        c30 = _mm512_loadu_ps(c + 3 * ldc); c31 = _mm512_loadu_ps(c + 3 * ldc + 16);
+        c40 = _mm512_loadu_ps(c + 4 * ldc); c41 = _mm512_loadu_ps(c + 4 * ldc + 16);
+        c50 = _mm512_loadu_ps(c + 5 * ldc); c51 = _mm512_loadu_ps(c + 5 * ldc + 16);
+    }
+    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    for (int32_t t = 0; t < kc; t++) {
+        __m512 b0 = _mm512_loadu_ps(b + t * GEMM_NR32), b1 = _mm512_loadu_ps(b + t * GEMM_NR32 + 16), av;
+        av = _mm512_set1_ps(a0[t]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
+        av = _mm512_set1_ps(a1[t]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
+        av = _mm512_set1_ps(a2[t]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
+        av = _mm512_set1_ps(a3[t]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
+        av = _mm512_set1_ps(a4[t]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
+        av = _mm512_set1_ps(a5[t]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
+    }
+    _mm512_storeu_ps(c, c00); _mm512_storeu_ps(c + 16, c01);
+    _mm512_storeu_ps(c + ldc, c10); _mm512_storeu_ps(c + ldc + 16, c11);
+    _mm512_storeu_ps(c + 2 * ldc, c20); _mm512_storeu_ps(c + 2 * ldc + 16, c21);
+    _mm512_storeu_ps(c + 3 * ldc, c30); _mm512_storeu_ps(c + 3 * ldc + 16, c31);
+    _mm512_storeu_ps(c + 4 * ldc, c40); _mm512_storeu_ps(c + 4 * ldc + 16, c41);
+    _mm512_storeu_ps(c + 5 * ldc, c50); _mm512_storeu_ps(c + 5 * ldc + 16, c51);
+}
+
+static inline void gemm_micro_rows_32(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,
+                                      int64_t ldc, int32_t nr, int first, const float *bias) {
+    __m512 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
+    for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int32_t t = 0; t < kc; t++) {
+        __m512 b0 = _mm512_loadu_ps(b + t * GEMM_NR32), b1 = _mm512_loadu_ps(b + t * GEMM_NR32 + 16);
+        for (int i = 0; i < r; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + t]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    for (int i = 0; i < r; i++) {
+        float tile[GEMM_NR32];
+        _mm512_storeu_ps(tile, c0[i]);
+        _mm512_storeu_ps(tile + 16, c1[i]);
+        float *ci = c + i * ldc;
+        for (int32_t q = 0; q < nr; q++) {
+            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);
+            else ci[q] += tile[q];
         }
     }
 }
 
+static void gemm_leftover_rows_32(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,
+                                  int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: gemm_micro_rows_32(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
+        case 2: gemm_micro_rows_32(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
+        case 3: gemm_micro_rows_32(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
+        case 4: gemm_micro_rows_32(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
+        default: gemm_micro_rows_32(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
+    }
+}
+
+void instella_gemm_slab32(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
+                          float *c, int64_t ldc, int32_t first, const float *bias) {
+    GEMM_SLAB_LOOPS(GEMM_NR32, gemm_micro6_32, gemm_leftover_rows_32)
+}
+#endif
+
 /*
  * Packs a BF16 weight matrix W [m, k] for the GEMM (Gemm.pack): rows [j0, j0 + cols) × depth [pc, pc + kc) into panels
- * of GEMM_NR rows, slab[p][t][q] = W[j0 + p·NR + q][pc + t] widened to float, zero for rows past cols. kc is a
- * multiple of 8 or the tail is done one value at a time.
+ * of nr rows (16 or 32: the Java GEMM's NR, two of its float vectors), slab[p][t][q] = W[j0 + p·nr + q][pc + t]
+ * widened to float, zero for rows past cols. kc is a multiple of 8 or the tail is done one value at a time.
  *
  * Why native: the Java packer widens a row into a scratch and stores it into the slab one float at a time (stride
  * NR); here 8 values of 8 rows are widened and transposed in registers (unpack/shuffle/permute) and stored as whole
@@ -529,27 +665,27 @@ static inline __m256 bf16x8(const uint16_t *p) {
 }
 
 /*
- * The walk shared by the packers: each panel's two groups of 8 rows go whole to pack8 (rows row..row+7, depth
- * pc..pc+kc, written at dst with stride GEMM_NR), or, for the last partial group, one value at a time through value
+ * The walk shared by the packers: each panel's groups of 8 rows go whole to pack8 (rows row..row+7, depth
+ * pc..pc+kc, written at dst with stride nr), or, for the last partial group, one value at a time through value
  * (zero past the matrix).
  */
-typedef void (*pack8_fn)(const uint8_t *w, int64_t k, int64_t row, int32_t pc, int32_t kc, float *dst);
+typedef void (*pack8_fn)(const uint8_t *w, int64_t k, int64_t row, int32_t pc, int32_t kc, float *dst, int32_t nr);
 typedef float (*value_fn)(const uint8_t *w, int64_t k, int64_t row, int64_t col);
 
 static void pack_slab(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
-                      pack8_fn pack8, value_fn value) {
-    int32_t panels = (cols + GEMM_NR - 1) / GEMM_NR;
+                      int32_t nr, pack8_fn pack8, value_fn value) {
+    int32_t panels = (cols + nr - 1) / nr;
     for (int32_t p = 0; p < panels; p++) {
-        float *base = slab + (int64_t) p * GEMM_NR * kc;
-        for (int32_t half = 0; half < GEMM_NR; half += 8) {
-            int32_t r0 = p * GEMM_NR + half;
+        float *base = slab + (int64_t) p * nr * kc;
+        for (int32_t half = 0; half < nr; half += 8) {
+            int32_t r0 = p * nr + half;
             if (r0 + 8 <= cols) {
-                pack8(w, k, j0 + r0, pc, kc, base + half);
+                pack8(w, k, j0 + r0, pc, kc, base + half, nr);
                 continue;
             }
             for (int q = 0; q < 8; q++) {
                 int32_t r = r0 + q;
-                for (int32_t t = 0; t < kc; t++) base[(int64_t) t * GEMM_NR + half + q] = r < cols ? value(w, k, j0 + r, pc + t) : 0.0f;
+                for (int32_t t = 0; t < kc; t++) base[(int64_t) t * nr + half + q] = r < cols ? value(w, k, j0 + r, pc + t) : 0.0f;
             }
         }
     }
@@ -562,21 +698,22 @@ static float bf16_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) {
     return f;
 }
 
-static void bf16_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) {
+static void bf16_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int32_t nr) {
     const uint16_t *row = (const uint16_t *) w + row0 * k + pc;
     int32_t t = 0;
     for (; t + 8 <= kc; t += 8) {
         transpose8_store(bf16x8(row + t), bf16x8(row + k + t), bf16x8(row + 2 * k + t), bf16x8(row + 3 * k + t),
                          bf16x8(row + 4 * k + t), bf16x8(row + 5 * k + t), bf16x8(row + 6 * k + t),
-                         bf16x8(row + 7 * k + t), dst + (int64_t) t * GEMM_NR, GEMM_NR);
+                         bf16x8(row + 7 * k + t), dst + (int64_t) t * nr, nr);
     }
     for (; t < kc; t++) {
-        for (int q = 0; q < 8; q++) dst[(int64_t) t * GEMM_NR + q] = bf16_value(w, k, row0 + q, pc + t);
+        for (int q = 0; q < 8; q++) dst[(int64_t) t * nr + q] = bf16_value(w, k, row0 + q, pc + t);
     }
 }
 
-void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
-    pack_slab((const uint8_t *) w, k, j0, cols, pc, kc, slab, bf16_pack8, bf16_value);
+void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab((const uint8_t *) w, k, j0, cols, pc, kc, slab, nr, bf16_pack8, bf16_value);
 }
 
 /*
@@ -605,7 +742,8 @@ static inline float quant_value(const uint8_t *w, int64_t k, int64_t row, int64_
     return (float) (nib - 8) * d;
 }
 
-static inline void quant_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int q4) {
+static inline void quant_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int32_t nr,
+                               int q4) {
     const int64_t blockBytes = q4 ? 18 : 34, rowBytes = k / 32 * blockBytes;
     for (int32_t t0 = 0; t0 < kc; t0 += 32) {
         const uint8_t *blk[8];
@@ -617,23 +755,29 @@ static inline void quant_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_
         for (int s = 0; s < 4; s++) {
             __m256 v[8];
             for (int q = 0; q < 8; q++) v[q] = q4 ? q4_0x8(blk[q] + 2, s, d[q]) : q8_0x8((const int8_t *) blk[q] + 2 + 8 * s, d[q]);
-            transpose8_store(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dst + (int64_t) (t0 + 8 * s) * GEMM_NR, GEMM_NR);
+            transpose8_store(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dst + (int64_t) (t0 + 8 * s) * nr, nr);
         }
     }
 }
 
 static float q8_0_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) { return quant_value(w, k, row, col, 0); }
 static float q4_0_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) { return quant_value(w, k, row, col, 1); }
-static void q8_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) { quant_pack8(w, k, row0, pc, kc, dst, 0); }
-static void q4_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst) { quant_pack8(w, k, row0, pc, kc, dst, 1); }
-
-void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
-    pack_slab(w, k, j0, cols, pc, kc, slab, q8_0_pack8, q8_0_value);
+static void q8_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int32_t nr) {
+    quant_pack8(w, k, row0, pc, kc, dst, nr, 0);
+}
+static void q4_0_pack8(const uint8_t *w, int64_t k, int64_t row0, int32_t pc, int32_t kc, float *dst, int32_t nr) {
+    quant_pack8(w, k, row0, pc, kc, dst, nr, 1);
 }
 
-void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab) {
-    pack_slab(w, k, j0, cols, pc, kc, slab, q4_0_pack8, q4_0_value);
+void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab(w, k, j0, cols, pc, kc, slab, nr, q8_0_pack8, q8_0_value);
+}
+
+void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab(w, k, j0, cols, pc, kc, slab, nr, q4_0_pack8, q4_0_value);
 }
 
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 7; }
+int32_t instella_kernels_version(void) { return 8; }

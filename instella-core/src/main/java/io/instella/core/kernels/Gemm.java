@@ -25,8 +25,8 @@ final class Gemm {
     static final int NC = 8 * NR;
     /** A rows per block, reused across the task's panels while in L2. */
     static final int MC = 8 * MR;
-    /** The native slab kernel (NativeKernels.gemmSlab) is this class's loops compiled for AVX2: NR = 16. */
-    private static final boolean NATIVE = NativeKernels.available() && NR == 16;
+    /** The native slab kernel (NativeKernels.gemmSlab): this class's loops compiled for NR = 16 (AVX2) or 32 (AVX-512). */
+    private static final boolean NATIVE = NativeKernels.gemmPanelSupported(NR);
 
     private static final ThreadLocal<float[]> SLAB = ThreadLocal.withInitial(() -> new float[NC * KC]);
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[KC]);

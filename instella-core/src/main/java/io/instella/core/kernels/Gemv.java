@@ -27,7 +27,7 @@ import java.nio.ByteOrder;
  *       vpmullw on shorts and the pairwise int sum is two shifts and an add; per block this measured 5.9
  *       (Q8_0) and 6.3 (Q4_0) cycles on one core against 8.5 and 9.5 for widening the weights to float and
  *       using FMAs with float x, which remain the path for narrower vectors.</li>
- *   <li>Where the native kernels load ({@link NativeKernels}: Linux x86-64, AVX2), BF16 (one token) and Q8_0/Q4_0 go through them
+ *   <li>Where the native kernels load ({@link NativeKernels}: Linux x86-64, AVX2 and up), BF16 (one token) and Q8_0/Q4_0 go through them
  *       instead, with the same int8 activations: vpmaddubsw/vpmaddwd do a block in about half the
  *       instructions (measured on one core, 8192 × 2048 Q4_0 from DRAM: 1.5 ns per block against 2.7 ns
  *       for the Java kernel).</li>
@@ -54,7 +54,7 @@ final class Gemv {
 
     /**
      * The native BF16 kernel expects x split in groups of 16 ({@link #NATIVE_BF16_LANES} = 8-lane AVX2 vectors),
-     * whatever width the Java kernels use. Over all 16 layers of the full-size model (paired runs, 2 threads) it read
+     * whatever width the Java kernels use (the AVX-512 builds re-split it per 32 themselves). Over all 16 layers of the full-size model (paired runs, 2 threads) it read
      * the weights 13–17% faster than {@link #bf16Rows} at 8 lanes, mostly on the down projection, whose 32 KB of x it
      * shares between four rows (see the C source); on a 512-bit host (Zen 4) it decoded 1.86× faster than the 16-lane
      * Java kernel (bf16 decode_of_read 0.88 against 0.47 in one `instella bench` run each).

@@ -12,7 +12,10 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * The optional native decode kernels ({@code src/main/c/instella_kernels.c}, built by the Maven build where gcc
@@ -30,132 +33,292 @@ import java.util.Locale;
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
  * </ul>
- * See the module README for the figures. Used only on Linux x86-64 with
- * AVX2, FMA and F16C, and only when the library loads; otherwise, or with {@code -Dinstella.kernels=java} (or {@code INSTELLA_KERNELS=java}),
- * the Java Vector API kernels run, which give the same results up to float summation order.
+ * See the module README for the figures. One build per instruction set is bundled ({@link Isa}); on Linux x86-64
+ * the best one whose {@code /proc/cpuinfo} flags the CPU has is loaded (falling back down the list if one fails to
+ * load). {@code -Dinstella.kernels=avx512vnni|avx512|avxvnni|avx2} (or {@code INSTELLA_KERNELS}) asks for one build
+ * (the Java kernels run if the CPU cannot run it), {@code java} for none; without any, the Java Vector API kernels
+ * run, which give the same results up to float summation order (the GEMM slab loops: bit-identical).
  * <p>
  * Calls are "critical" downcalls: heap arrays are passed in place (no copies) and the calls are short
  * (one range of rows of one matrix, or one GEMM slab: well under a few milliseconds), as the FFM API requires
  * for that mode.
  */
 public final class NativeKernels {
-    private static final String RESOURCE = "/io/instella/core/kernels/native/linux-x86_64/libinstella_kernels.so";
-    private static final MethodHandle Q4_0_ROWS;
-    private static final MethodHandle Q8_0_ROWS;
-    private static final MethodHandle Q4_0_R8_ROWS;
-    private static final MethodHandle REPACK_Q4_0_R8;
-    private static final MethodHandle BF16_ROWS;
-    private static final MethodHandle ATTEND_F32;
-    private static final MethodHandle ATTEND_F16;
-    private static final MethodHandle GEMM_SLAB;
-    private static final MethodHandle PACK_BF16;
-    private static final MethodHandle PACK_Q8_0;
-    private static final MethodHandle PACK_Q4_0;
-    private static final String STATUS;
+    /**
+     * The builds bundled in the jar, best first: each one's name ({@code -Dinstella.kernels=NAME} forces it) and
+     * the {@code /proc/cpuinfo} flags it needs (its gcc {@code -m} flags, see the native-kernels profile in pom.xml).
+     */
+    enum Isa {
+        /** AVX-512 F/BW/VL/DQ and VNNI: 512-bit GEMM slab loops (NR = 32), vpdpbusd dot products. */
+        AVX512VNNI("avx512vnni", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"),
+        /** AVX-512 F/BW/VL/DQ: 512-bit GEMM slab loops (NR = 32). */
+        AVX512("avx512", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq"),
+        /** AVX-VNNI (256-bit vpdpbusd, e.g. Intel Alder Lake and later without AVX-512). */
+        AVXVNNI("avxvnni", "avx2", "fma", "f16c", "avx_vnni"),
+        /** The base build: AVX2, FMA, F16C. */
+        AVX2("avx2", "avx2", "fma", "f16c");
+
+        final String id;
+        final List<String> cpuFlags;
+
+        Isa(String id, String... cpuFlags) {
+            this.id = id;
+            this.cpuFlags = List.of(cpuFlags);
+        }
+
+        String resource() { return "/io/instella/core/kernels/native/linux-x86_64/libinstella_kernels_" + id + ".so"; }
+
+        /** The first flag this build needs that the CPU lacks, or null. */
+        String missingFlag(Set<String> cpu) {
+            return cpuFlags.stream().filter(f -> !cpu.contains(f)).findFirst().orElse(null);
+        }
+
+        /** GEMM panel widths (the Java GEMM's NR) with a native slab kernel in this build. */
+        boolean hasGemmPanel(int nr) { return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI)); }
+
+        static Isa byId(String id) {
+            for (Isa isa : values()) if (isa.id.equalsIgnoreCase(id)) return isa;
+            return null;
+        }
+    }
+
     /** The library version this class expects ({@code instella_kernels_version}). */
-    private static final int VERSION = 7;
+    private static final int VERSION = 8;
+    /** The Java GEMM's panel width (Gemm.NR: two of the Java kernels' float vectors). */
+    private static final int GEMM_PANEL = 2 * Vectors.FLOAT.length();
+    /** The library in use, or null (the Java kernels run). */
+    private static final Library LIB;
+    private static final String STATUS;
 
     static {
-        MethodHandle q4 = null, q8 = null, q4r8 = null, repack = null, bf = null, a32 = null, a16 = null, gemm = null, pack = null, packQ8 = null, packQ4 = null;
+        Library lib = null;
         String status;
-        try {
-            String why = unsupportedReason();
-            if (why != null) {
-                status = "java (" + why + ")";
-            } else {
-                SymbolLookup lib = SymbolLookup.libraryLookup(extract(), Arena.global());
-                Linker linker = Linker.nativeLinker();
-                Linker.Option critical = Linker.Option.critical(true);
-                MethodHandle version = linker.downcallHandle(lib.findOrThrow("instella_kernels_version"),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT));
-                int v = (int) version.invokeExact();
-                if (v != VERSION) throw new IllegalStateException("library version " + v + ", expected " + VERSION);
-                ValueLayout A = ValueLayout.ADDRESS, L = ValueLayout.JAVA_LONG, I = ValueLayout.JAVA_INT;
-                q4 = linker.downcallHandle(lib.findOrThrow("instella_q4_0_rows"),
-                        FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
-                q8 = linker.downcallHandle(lib.findOrThrow("instella_q8_0_rows"),
-                        FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, I, A, A), critical);
-                q4r8 = linker.downcallHandle(lib.findOrThrow("instella_q4_0_r8_rows"),
-                        FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
-                repack = linker.downcallHandle(lib.findOrThrow("instella_repack_q4_0_r8"),
-                        FunctionDescriptor.ofVoid(A, A, L, I, I), critical);
-                bf = linker.downcallHandle(lib.findOrThrow("instella_bf16_rows"),
-                        FunctionDescriptor.ofVoid(A, L, I, I, A, A, A), critical);
-                FunctionDescriptor attend = FunctionDescriptor.ofVoid(A, A, A, I, I, ValueLayout.JAVA_FLOAT, A, A);
-                a32 = linker.downcallHandle(lib.findOrThrow("instella_attend_f32"), attend, critical);
-                a16 = linker.downcallHandle(lib.findOrThrow("instella_attend_f16"), attend, critical);
-                gemm = linker.downcallHandle(lib.findOrThrow("instella_gemm_slab"),
-                        FunctionDescriptor.ofVoid(A, L, I, A, I, I, A, L, I, A), critical);
-                FunctionDescriptor packing = FunctionDescriptor.ofVoid(A, L, I, I, I, I, A);
-                pack = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
-                packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
-                packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
-                status = "native-avx2";
+        String choice = System.getProperty("instella.kernels", System.getenv().getOrDefault("INSTELLA_KERNELS", "auto"))
+                .trim().toLowerCase(Locale.ROOT);
+        String why = platformReason(choice);
+        if (why != null) {
+            status = "java (" + why + ")";
+        } else {
+            Set<String> cpu = cpuFlags();
+            List<Isa> candidates = choice.equals("auto") ? List.of(Isa.values()) : List.of(Isa.byId(choice));
+            List<String> reasons = new ArrayList<>();
+            for (Isa isa : candidates) {
+                String missing = cpu == null ? "cannot read /proc/cpuinfo" : isa.missingFlag(cpu) == null ? null : "CPU lacks " + isa.missingFlag(cpu);
+                if (missing == null && NativeKernels.class.getResource(isa.resource()) == null) {
+                    missing = "built without the native libraries (no gcc at build time)";
+                }
+                if (missing != null) {
+                    reasons.add(isa.id + ": " + missing);
+                    continue;
+                }
+                try {
+                    lib = new Library(isa);
+                    break;
+                } catch (Throwable t) {
+                    reasons.add(isa.id + ": did not load: " + t.getMessage());
+                }
             }
-        } catch (Throwable t) {
-            q4 = null;
-            q8 = null;
-            q4r8 = null;
-            repack = null;
-            bf = null;
-            a32 = null;
-            a16 = null;
-            gemm = null;
-            pack = null;
-            packQ8 = null;
-            packQ4 = null;
-            status = "java (native kernels did not load: " + t.getMessage() + ")";
+            status = lib != null ? "native-" + lib.isa.id
+                    : "java (" + (choice.equals("auto") ? reasons.getLast() : String.join("; ", reasons)) + ")";
         }
-        Q4_0_ROWS = q4;
-        Q8_0_ROWS = q8;
-        Q4_0_R8_ROWS = q4r8;
-        REPACK_Q4_0_R8 = repack;
-        BF16_ROWS = bf;
-        ATTEND_F32 = a32;
-        ATTEND_F16 = a16;
-        GEMM_SLAB = gemm;
-        PACK_BF16 = pack;
-        PACK_Q8_0 = packQ8;
-        PACK_Q4_0 = packQ4;
+        LIB = lib;
         STATUS = status;
     }
 
     private NativeKernels() {}
 
-    /** True when the native Q4_0/Q8_0 kernels are in use. */
-    public static boolean available() { return Q4_0_ROWS != null; }
+    /** True when the native kernels are in use. */
+    public static boolean available() { return LIB != null; }
 
-    /** Which quantized decode kernels run: {@code native-avx2}, or {@code java (reason)}. */
+    /**
+     * Which kernels run: {@code native-avx512vnni}, {@code native-avx512}, {@code native-avxvnni}, {@code native-avx2},
+     * or {@code java (reason)}.
+     */
     public static String status() { return STATUS; }
 
-    private static String unsupportedReason() {
-        String choice = System.getProperty("instella.kernels", System.getenv().getOrDefault("INSTELLA_KERNELS", "auto"));
-        if (choice.equalsIgnoreCase("java")) return "chosen with instella.kernels=java";
+    /** True when the native GEMM slab kernel and packers exist for panels of nr columns (the Java GEMM's NR). */
+    static boolean gemmPanelSupported(int nr) { return LIB != null && nr == GEMM_PANEL && LIB.isa.hasGemmPanel(nr); }
+
+    /** Null when a native build may run here, else why not (the choice, the OS, the architecture). */
+    private static String platformReason(String choice) {
+        if (choice.equals("java")) return "chosen with instella.kernels=java";
+        if (!choice.equals("auto") && Isa.byId(choice) == null) {
+            return "unknown instella.kernels=" + choice + "; expected auto, java, "
+                    + String.join(", ", java.util.Arrays.stream(Isa.values()).map(i -> i.id).toList());
+        }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
         if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) return "not Linux x86-64";
-        if (NativeKernels.class.getResource(RESOURCE) == null) return "built without the native library (no gcc at build time)";
-        String flags;
-        try {
-            flags = Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("flags")).findFirst().orElse("");
-        } catch (IOException e) {
-            return "cannot read /proc/cpuinfo";
-        }
-        for (String need : new String[]{"avx2", "fma", "f16c"}) {
-            if (!(" " + flags + " ").contains(" " + need + " ")) return "CPU lacks " + need;
-        }
         return null;
     }
 
-    /** Copies the bundled library to a temporary file (a library inside a jar cannot be mapped). */
-    private static Path extract() throws IOException {
+    /** The CPU's feature flags from /proc/cpuinfo (the first "flags" line), or null when it cannot be read. */
+    static Set<String> cpuFlags() {
+        try {
+            String line = Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("flags")).findFirst().orElse("");
+            int colon = line.indexOf(':');
+            return Set.of(line.substring(colon + 1).trim().split("\\s+"));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The bundled builds this CPU can run, best first (for tests and diagnostics). */
+    static List<Isa> runnableHere() {
+        Set<String> cpu = cpuFlags();
+        if (cpu == null || platformReason("auto") != null) return List.of();
+        return java.util.Arrays.stream(Isa.values())
+                .filter(i -> i.missingFlag(cpu) == null && NativeKernels.class.getResource(i.resource()) != null).toList();
+    }
+
+    /** Copies a bundled library to a temporary file (a library inside a jar cannot be mapped). */
+    private static Path extract(String resource) throws IOException {
         Path tmp = Files.createTempFile("instella-kernels-", ".so");
         tmp.toFile().deleteOnExit();
-        try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) throw new IOException(RESOURCE + " is missing");
+        try (InputStream in = NativeKernels.class.getResourceAsStream(resource)) {
+            if (in == null) throw new IOException(resource + " is missing");
             Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
         }
         return tmp;
+    }
+
+    /** One loaded build: its entry points. Tests load every build the CPU runs side by side. */
+    static final class Library {
+        final Isa isa;
+        private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
+        private final MethodHandle gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+
+        Library(Isa isa) throws Throwable {
+            this.isa = isa;
+            SymbolLookup lib = SymbolLookup.libraryLookup(extract(isa.resource()), Arena.global());
+            Linker linker = Linker.nativeLinker();
+            Linker.Option critical = Linker.Option.critical(true);
+            MethodHandle version = linker.downcallHandle(lib.findOrThrow("instella_kernels_version"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT));
+            int v = (int) version.invokeExact();
+            if (v != VERSION) throw new IllegalStateException("library version " + v + ", expected " + VERSION);
+            ValueLayout A = ValueLayout.ADDRESS, L = ValueLayout.JAVA_LONG, I = ValueLayout.JAVA_INT;
+            q4Rows = linker.downcallHandle(lib.findOrThrow("instella_q4_0_rows"),
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
+            q8Rows = linker.downcallHandle(lib.findOrThrow("instella_q8_0_rows"),
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, I, A, A), critical);
+            q4R8Rows = linker.downcallHandle(lib.findOrThrow("instella_q4_0_r8_rows"),
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
+            repackQ4R8 = linker.downcallHandle(lib.findOrThrow("instella_repack_q4_0_r8"),
+                    FunctionDescriptor.ofVoid(A, A, L, I, I), critical);
+            bf16Rows = linker.downcallHandle(lib.findOrThrow("instella_bf16_rows"),
+                    FunctionDescriptor.ofVoid(A, L, I, I, A, A, A), critical);
+            FunctionDescriptor attend = FunctionDescriptor.ofVoid(A, A, A, I, I, ValueLayout.JAVA_FLOAT, A, A);
+            attendF32 = linker.downcallHandle(lib.findOrThrow("instella_attend_f32"), attend, critical);
+            attendF16 = linker.downcallHandle(lib.findOrThrow("instella_attend_f16"), attend, critical);
+            FunctionDescriptor slab = FunctionDescriptor.ofVoid(A, L, I, A, I, I, A, L, I, A);
+            gemmSlab16 = linker.downcallHandle(lib.findOrThrow("instella_gemm_slab"), slab, critical);
+            gemmSlab32 = isa.hasGemmPanel(32) ? linker.downcallHandle(lib.findOrThrow("instella_gemm_slab32"), slab, critical) : null;
+            FunctionDescriptor packing = FunctionDescriptor.ofVoid(A, L, I, I, I, I, A, I);
+            packBf16 = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
+            packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
+            packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
+        }
+
+        void q4_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
+                      float[] bias, float[] out, int outOff) {
+            try {
+                q4Rows.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                        MemorySegment.ofArray(qa.sums), n, orNull(bias), MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native Q4_0 kernel failed", t);
+            }
+        }
+
+        void q4_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
+                        float[] bias, float[] out, int outOff) {
+            try {
+                q4R8Rows.invokeExact(w, (long) k, (long) m, g0, g1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                        MemorySegment.ofArray(qa.sums), n, orNull(bias), MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native Q4_0_R8 kernel failed", t);
+            }
+        }
+
+        void q8_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
+                      float[] bias, float[] out, int outOff) {
+            try {
+                q8Rows.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                        n, orNull(bias), MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native Q8_0 kernel failed", t);
+            }
+        }
+
+        void attendF32(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, int len, int hd, float scale,
+                       float[] scores, float[] out, int outOff) {
+            try {
+                attendF32.invokeExact(MemorySegment.ofArray(q).asSlice(4L * qOff), MemorySegment.ofArray(k).asSlice(4L * kOff),
+                        MemorySegment.ofArray(v).asSlice(4L * vOff), len, hd, scale, MemorySegment.ofArray(scores),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native attention kernel failed", t);
+            }
+        }
+
+        void attendF16(float[] q, int qOff, short[] k, int kOff, short[] v, int vOff, int len, int hd, float scale,
+                       float[] scores, float[] out, int outOff) {
+            try {
+                attendF16.invokeExact(MemorySegment.ofArray(q).asSlice(4L * qOff), MemorySegment.ofArray(k).asSlice(2L * kOff),
+                        MemorySegment.ofArray(v).asSlice(2L * vOff), len, hd, scale, MemorySegment.ofArray(scores),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native attention kernel failed", t);
+            }
+        }
+
+        void bf16Rows(MemorySegment w, int k, int j0, int j1, float[] xs, float[] bias, float[] out, int outOff) {
+            try {
+                bf16Rows.invokeExact(w, (long) k, j0, j1, MemorySegment.ofArray(xs), orNull(bias),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 kernel failed", t);
+            }
+        }
+
+        /** The GEMM slab loops for panels of nr columns (16, or 32 in the AVX-512 builds). */
+        void gemmSlab(int nr, float[] a, int aOff, int lda, int n, float[] slab, int kc, int cols, float[] c, int cOff,
+                      int ldc, boolean first, float[] bias, int j0) {
+            if (!isa.hasGemmPanel(nr)) throw new IllegalArgumentException("no native GEMM kernel for panels of " + nr + " in " + isa.id);
+            try {
+                (nr == 32 ? gemmSlab32 : gemmSlab16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
+                        MemorySegment.ofArray(slab), kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
+                        (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native GEMM kernel failed", t);
+            }
+        }
+
+        void packBf16(int nr, MemorySegment w, int k, int j0, int cols, int pc, int kc, float[] slab) {
+            try {
+                packBf16.invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab), nr);
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 packing failed", t);
+            }
+        }
+
+        void packQuantized(int nr, MemorySegment w, boolean q4, int k, int j0, int cols, int pc, int kc, float[] slab) {
+            try {
+                (q4 ? packQ4 : packQ8).invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab), nr);
+            } catch (Throwable t) {
+                throw new IllegalStateException("native " + (q4 ? "Q4_0" : "Q8_0") + " packing failed", t);
+            }
+        }
+
+        void repackQ4_0R8(MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
+            try {
+                repackQ4R8.invokeExact(src, dst, (long) k, g0, g1);
+            } catch (Throwable t) {
+                throw new IllegalStateException("native Q4_0 repack failed", t);
+            }
+        }
+
+        private static MemorySegment orNull(float[] a) { return a == null ? MemorySegment.NULL : MemorySegment.ofArray(a); }
     }
 
     /**
@@ -164,13 +327,7 @@ public final class NativeKernels {
      */
     static void q4_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
                          float[] bias, float[] out, int outOff) {
-        try {
-            Q4_0_ROWS.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
-                    MemorySegment.ofArray(qa.sums), n, (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias)),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native Q4_0 kernel failed", t);
-        }
+        LIB.q4_0Rows(w, k, m, j0, j1, qa, n, bias, out, outOff);
     }
 
     /**
@@ -179,25 +336,13 @@ public final class NativeKernels {
      */
     static void q4_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
                            float[] bias, float[] out, int outOff) {
-        try {
-            Q4_0_R8_ROWS.invokeExact(w, (long) k, (long) m, g0, g1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
-                    MemorySegment.ofArray(qa.sums), n, (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias)),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native Q4_0_R8 kernel failed", t);
-        }
+        LIB.q4_0R8Rows(w, k, m, g0, g1, qa, n, bias, out, outOff);
     }
 
     /** As {@link #q4_0Rows} for a Q8_0 matrix. */
     static void q8_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
                          float[] bias, float[] out, int outOff) {
-        try {
-            Q8_0_ROWS.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
-                    n, (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias)),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native Q8_0 kernel failed", t);
-        }
+        LIB.q8_0Rows(w, k, m, j0, j1, qa, n, bias, out, outOff);
     }
 
     /**
@@ -206,72 +351,41 @@ public final class NativeKernels {
      */
     static void attendF32(float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, int len, int hd, float scale,
                           float[] scores, float[] out, int outOff) {
-        try {
-            ATTEND_F32.invokeExact(MemorySegment.ofArray(q).asSlice(4L * qOff), MemorySegment.ofArray(k).asSlice(4L * kOff),
-                    MemorySegment.ofArray(v).asSlice(4L * vOff), len, hd, scale, MemorySegment.ofArray(scores),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native attention kernel failed", t);
-        }
+        LIB.attendF32(q, qOff, k, kOff, v, vOff, len, hd, scale, scores, out, outOff);
     }
 
     /** As {@link #attendF32} for keys and values stored as IEEE half floats. */
     static void attendF16(float[] q, int qOff, short[] k, int kOff, short[] v, int vOff, int len, int hd, float scale,
                           float[] scores, float[] out, int outOff) {
-        try {
-            ATTEND_F16.invokeExact(MemorySegment.ofArray(q).asSlice(4L * qOff), MemorySegment.ofArray(k).asSlice(2L * kOff),
-                    MemorySegment.ofArray(v).asSlice(2L * vOff), len, hd, scale, MemorySegment.ofArray(scores),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native attention kernel failed", t);
-        }
+        LIB.attendF16(q, qOff, k, kOff, v, vOff, len, hd, scale, scores, out, outOff);
     }
 
     /** out[outOff + j] = W[j]·x (+ bias[j]) for rows [j0, j1) of a BF16 matrix W [m, k], x split even/odd per 16. */
     static void bf16Rows(MemorySegment w, int k, int j0, int j1, float[] xs, float[] bias, float[] out, int outOff) {
-        try {
-            BF16_ROWS.invokeExact(w, (long) k, j0, j1, MemorySegment.ofArray(xs),
-                    (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias)),
-                    MemorySegment.ofArray(out).asSlice(4L * outOff));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native BF16 kernel failed", t);
-        }
+        LIB.bf16Rows(w, k, j0, j1, xs, bias, out, outOff);
     }
 
     /**
-     * C[n × cols] (+)= A[n × kc] · slab for one packed GEMM slab (see Gemm.slab, whose loops this is): a[aOff] is
-     * A[0][pc] (row stride lda), c[cOff] is C[0][j0] (row stride ldc), bias read from index j0.
+     * C[n × cols] (+)= A[n × kc] · slab for one packed GEMM slab with the Java GEMM's panel width (see Gemm.slab,
+     * whose loops this is; only where {@link #gemmPanelSupported}): a[aOff] is A[0][pc] (row stride lda), c[cOff] is
+     * C[0][j0] (row stride ldc), bias read from index j0.
      */
     static void gemmSlab(float[] a, int aOff, int lda, int n, float[] slab, int kc, int cols, float[] c, int cOff,
                          int ldc, boolean first, float[] bias, int j0) {
-        try {
-            GEMM_SLAB.invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n, MemorySegment.ofArray(slab),
-                    kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
-                    (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native GEMM kernel failed", t);
-        }
+        LIB.gemmSlab(GEMM_PANEL, a, aOff, lda, n, slab, kc, cols, c, cOff, ldc, first, bias, j0);
     }
 
     /**
-     * Packs BF16 weight rows [j0, j0+cols) × depth [pc, pc+kc) of W [m, k] into the GEMM's panels of 16 rows (see
-     * Gemm.pack): slab[p][t][q] = W[j0 + 16p + q][pc + t] as float, zero past the last row.
+     * Packs BF16 weight rows [j0, j0+cols) × depth [pc, pc+kc) of W [m, k] into the GEMM's panels of NR rows (see
+     * Gemm.pack): slab[p][t][q] = W[j0 + NR·p + q][pc + t] as float, zero past the last row.
      */
     static void packBf16(MemorySegment w, int k, int j0, int cols, int pc, int kc, float[] slab) {
-        try {
-            PACK_BF16.invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native BF16 packing failed", t);
-        }
+        LIB.packBf16(GEMM_PANEL, w, k, j0, cols, pc, kc, slab);
     }
 
     /** As {@link #packBf16} for a Q8_0 or Q4_0 matrix (pc and kc multiples of 32), dequantized as {@code Packing} does. */
     static void packQuantized(MemorySegment w, boolean q4, int k, int j0, int cols, int pc, int kc, float[] slab) {
-        try {
-            (q4 ? PACK_Q4_0 : PACK_Q8_0).invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
-        } catch (Throwable t) {
-            throw new IllegalStateException("native " + (q4 ? "Q4_0" : "Q8_0") + " packing failed", t);
-        }
+        LIB.packQuantized(GEMM_PANEL, w, q4, k, j0, cols, pc, kc, slab);
     }
 
     /**
@@ -279,10 +393,6 @@ public final class NativeKernels {
      * checks the shapes and sizes first).
      */
     public static void repackQ4_0R8(MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
-        try {
-            REPACK_Q4_0_R8.invokeExact(src, dst, (long) k, g0, g1);
-        } catch (Throwable t) {
-            throw new IllegalStateException("native Q4_0 repack failed", t);
-        }
+        LIB.repackQ4_0R8(src, dst, k, g0, g1);
     }
 }

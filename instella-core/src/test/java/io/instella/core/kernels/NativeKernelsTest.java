@@ -129,7 +129,7 @@ class NativeKernelsTest {
             "100, 16, 5, false, true", "1, 130, 32, true, true", "97, 45, 256, false, true"})
     void gemmSlabKernelIsBitIdenticalToTheJavaLoops(int n, int cols, int kc, boolean first, boolean withBias) {
         requireNative();
-        assumeTrue(Gemm.NR == 16, "the native GEMM kernel is for 8-lane vectors; this JVM's have " + Gemm.NR / 2);
+        assumeTrue(NativeKernels.gemmPanelSupported(Gemm.NR), "no native GEMM kernel for panels of " + Gemm.NR + " in " + NativeKernels.status());
         SplittableRandom r = new SplittableRandom(n * 131L + cols * 7L + kc);
         int lda = kc + 11, ldc = cols + 9, aOff = 4, cOff = 6, j0 = 3;
         int panels = (cols + Gemm.NR - 1) / Gemm.NR;
@@ -155,7 +155,7 @@ class NativeKernelsTest {
     @CsvSource({"128, 256, 0, 128, 0, 256", "200, 96, 64, 120, 32, 64", "45, 70, 16, 29, 5, 61", "16, 8, 0, 16, 0, 8"})
     void bf16PackingIsBitIdenticalToTheJavaPacker(int m, int k, int j0, int cols, int pc, int kc) {
         requireNative();
-        assumeTrue(Gemm.NR == 16, "the native GEMM kernels are for 8-lane vectors; this JVM's have " + Gemm.NR / 2);
+        assumeTrue(NativeKernels.gemmPanelSupported(Gemm.NR), "no native GEMM kernel for panels of " + Gemm.NR + " in " + NativeKernels.status());
         SplittableRandom r = new SplittableRandom(m * 17L + k);
         float[] w = new float[m * k];
         for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
@@ -177,7 +177,7 @@ class NativeKernelsTest {
             "Q4_0, 45, 96, 16, 29, 32, 64", "Q4_0, 200, 64, 64, 120, 0, 32"})
     void quantizedPackingIsBitIdenticalToTheJavaPacker(DType type, int m, int k, int j0, int cols, int pc, int kc) {
         requireNative();
-        assumeTrue(Gemm.NR == 16, "the native GEMM kernels are for 8-lane vectors; this JVM's have " + Gemm.NR / 2);
+        assumeTrue(NativeKernels.gemmPanelSupported(Gemm.NR), "no native GEMM kernel for panels of " + Gemm.NR + " in " + NativeKernels.status());
         SplittableRandom r = new SplittableRandom(m * 13L + k);
         float[] w = new float[m * k];
         for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
@@ -289,6 +289,6 @@ class NativeKernelsTest {
 
     @Test
     void statusNamesTheKernelsInUse() {
-        assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-avx2" : "java \\(.+\\)");
+        assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-(avx512vnni|avx512|avxvnni|avx2)" : "java \\(.+\\)");
     }
 }
