@@ -24,10 +24,29 @@ import java.util.Objects;
  */
 public final class Conversation {
 
-    public enum Role { SYSTEM, USER, ASSISTANT }
+    /** Who speaks in a turn. */
+    public enum Role {
+        /** Instructions, before the first user turn. */
+        SYSTEM,
+        /** A question or request, with any images. */
+        USER,
+        /** An answer. */
+        ASSISTANT
+    }
 
-    /** One turn; {@code images} is empty except for user turns. */
+    /**
+     * One turn; {@code images} is empty except for user turns.
+     *
+     * @param role   who speaks
+     * @param text   what is said
+     * @param images the images of a user turn, in order (empty otherwise)
+     */
     public record Turn(Role role, String text, List<Image> images) {
+        /**
+         * Checks the turn.
+         *
+         * @throws IllegalArgumentException when a turn other than a user turn has images
+         */
         public Turn {
             Objects.requireNonNull(role, "role");
             Objects.requireNonNull(text, "text");
@@ -40,11 +59,22 @@ public final class Conversation {
 
     private Conversation() {}
 
+    /**
+     * An empty conversation.
+     *
+     * @return a new conversation with no turns
+     */
     public static Conversation create() {
         return new Conversation();
     }
 
-    /** System text (instructions); only before the first user turn. */
+    /**
+     * System text (instructions); only before the first user turn.
+     *
+     * @param text the instructions
+     * @return this conversation
+     * @throws IllegalStateException when a user or assistant turn has been added already
+     */
     public Conversation system(String text) {
         Objects.requireNonNull(text, "text");
         if (turns.stream().anyMatch(t -> t.role() != Role.SYSTEM)) {
@@ -54,11 +84,26 @@ public final class Conversation {
         return this;
     }
 
-    /** A user turn with any number of images (shown to the model before the text). */
+    /**
+     * A user turn with any number of images (shown to the model before the text).
+     *
+     * @param text   the question or request
+     * @param images the images the turn is about
+     * @return this conversation
+     * @throws IllegalStateException when the previous user turn has no answer yet
+     */
     public Conversation user(String text, Image... images) {
         return user(text, Arrays.asList(images));
     }
 
+    /**
+     * A user turn with a list of images (shown to the model before the text).
+     *
+     * @param text   the question or request
+     * @param images the images the turn is about
+     * @return this conversation
+     * @throws IllegalStateException when the previous user turn has no answer yet
+     */
     public Conversation user(String text, List<Image> images) {
         Objects.requireNonNull(text, "text");
         for (Image i : images) Objects.requireNonNull(i, "image");
@@ -70,7 +115,13 @@ public final class Conversation {
         return this;
     }
 
-    /** The model's (or a scripted) answer to the last user turn. */
+    /**
+     * The model's (or a scripted) answer to the last user turn.
+     *
+     * @param text the answer
+     * @return this conversation
+     * @throws IllegalStateException when the last turn is not a user turn
+     */
     public Conversation assistant(String text) {
         Objects.requireNonNull(text, "text");
         if (lastRole() != Role.USER) {
@@ -80,33 +131,59 @@ public final class Conversation {
         return this;
     }
 
-    /** Removes and returns the last turn (e.g. a question whose answer was cancelled); null when empty. */
+    /**
+     * Removes and returns the last turn (e.g. a question whose answer was cancelled).
+     *
+     * @return the removed turn; null when the conversation is empty
+     */
     public Turn removeLast() {
         return turns.isEmpty() ? null : turns.removeLast();
     }
 
-    /** Removes every turn. */
+    /**
+     * Removes every turn.
+     *
+     * @return this conversation, now empty
+     */
     public Conversation clear() {
         turns.clear();
         return this;
     }
 
+    /**
+     * The turns, in order.
+     *
+     * @return a snapshot of the turns (later changes to the conversation do not show in it)
+     */
     public List<Turn> turns() {
         return Collections.unmodifiableList(new ArrayList<>(turns));
     }
 
-    /** Every image of the conversation, in prompt order. */
+    /**
+     * Every image of the conversation, in prompt order.
+     *
+     * @return the images of all user turns
+     */
     public List<Image> images() {
         List<Image> all = new ArrayList<>();
         for (Turn t : turns) all.addAll(t.images());
         return all;
     }
 
+    /**
+     * Whether the conversation has no turns.
+     *
+     * @return true when empty
+     */
     public boolean isEmpty() {
         return turns.isEmpty();
     }
 
-    /** An independent copy (the images are shared; they are immutable). */
+    /**
+     * An independent copy (the images are shared; they are immutable).
+     *
+     * @return a new conversation with the same turns
+     */
     public Conversation copy() {
         Conversation c = new Conversation();
         c.turns.addAll(turns);

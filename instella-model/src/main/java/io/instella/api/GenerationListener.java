@@ -11,12 +11,17 @@ public interface GenerationListener {
     /**
      * The next piece of the answer. Pieces never split a character and never show the beginning of a stop
      * string that is then cut; concatenated they equal {@link Response#text()}.
+     *
+     * @param delta the new text
      */
     void onText(String delta);
 
     /**
      * Images of the conversation that the model has not seen yet are being encoded: called with {@code done = 0}
      * before the first, then after each ({@code done} of {@code total}).
+     *
+     * @param done  images encoded so far
+     * @param total images to encode for this answer
      */
     default void onImageEncoded(int done, int total) {
     }
@@ -24,6 +29,9 @@ public interface GenerationListener {
     /**
      * The prompt is running through the language model: {@code done} of {@code total} positions (positions
      * reused from the previous answer of the same conversation are not counted).
+     *
+     * @param done  positions computed so far
+     * @param total positions to compute
      */
     default void onPromptProgress(int done, int total) {
     }

@@ -23,7 +23,13 @@ public final class Image {
         this.pixels = pixels;
     }
 
-    /** Reads and decodes an image file. */
+    /**
+     * Reads and decodes an image file.
+     *
+     * @param file the image file
+     * @return the decoded image
+     * @throws InstellaApiException when the file cannot be read or is not an image of a supported format
+     */
     public static Image fromPath(Path file) {
         Objects.requireNonNull(file, "file");
         try {
@@ -33,7 +39,14 @@ public final class Image {
         }
     }
 
-    /** Decodes an encoded image held in memory (the bytes of a JPEG, PNG, ... file). */
+    /**
+     * Decodes an encoded image held in memory (the bytes of a JPEG, PNG, ... file).
+     *
+     * @param encoded       the file's bytes
+     * @param nameForErrors what to call the image in error messages (null: {@code <image bytes>})
+     * @return the decoded image
+     * @throws InstellaApiException when the bytes are not an image of a supported format
+     */
     public static Image fromBytes(byte[] encoded, String nameForErrors) {
         Objects.requireNonNull(encoded, "encoded");
         String name = nameForErrors != null ? nameForErrors : "<image bytes>";
@@ -44,11 +57,25 @@ public final class Image {
         }
     }
 
-    /** The file name, or the name given for in-memory bytes. */
+    /**
+     * The file name, or the name given for in-memory bytes.
+     *
+     * @return the name
+     */
     public String name() { return name; }
 
+    /**
+     * The width in pixels.
+     *
+     * @return the width
+     */
     public int width() { return pixels.width(); }
 
+    /**
+     * The height in pixels.
+     *
+     * @return the height
+     */
     public int height() { return pixels.height(); }
 
     RgbImage pixels() { return pixels; }

@@ -9,10 +9,21 @@ package io.instella.api;
 public final class InstellaApiException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * A failure with a message for the user.
+     *
+     * @param message what is wrong and what to do
+     */
     public InstellaApiException(String message) {
         super(message);
     }
 
+    /**
+     * A failure with a message for the user and the exception behind it.
+     *
+     * @param message what is wrong and what to do
+     * @param cause   the underlying failure
+     */
     public InstellaApiException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -71,13 +71,22 @@ public final class InstellaModel implements AutoCloseable {
      * needs into the standard Hugging Face cache ({@code HF_HOME}, {@code HF_HUB_CACHE}, {@code HF_HUB_OFFLINE}
      * and {@code HF_TOKEN} are honoured). An existing local path wins over a repo id of the same spelling.
      *
+     * @param modelDirOrRepoId a local directory, or a Hub repo id with an optional {@code @revision}
+     * @return the loaded model; close it to release the weights
      * @throws InstellaApiException when the model cannot be found, downloaded or read
      */
     public static InstellaModel load(String modelDirOrRepoId) {
         return load(modelDirOrRepoId, LoadOptions.defaults());
     }
 
-    /** {@link #load(String)} with download progress and context length settings. */
+    /**
+     * {@link #load(String)} with download progress, context length, quantization and adapter settings.
+     *
+     * @param modelDirOrRepoId a local directory, or a Hub repo id with an optional {@code @revision}
+     * @param options          how to load
+     * @return the loaded model; close it to release the weights
+     * @throws InstellaApiException when the model cannot be found, downloaded or read
+     */
     public static InstellaModel load(String modelDirOrRepoId, LoadOptions options) {
         Objects.requireNonNull(modelDirOrRepoId, "modelDirOrRepoId");
         Objects.requireNonNull(options, "options");
@@ -90,7 +99,13 @@ public final class InstellaModel implements AutoCloseable {
         }
     }
 
-    /** Loads a model from a local directory. */
+    /**
+     * Loads a model from a local directory.
+     *
+     * @param directory the checkpoint folder (Hugging Face layout)
+     * @return the loaded model; close it to release the weights
+     * @throws InstellaApiException when the model cannot be read
+     */
     public static InstellaModel load(Path directory) {
         Objects.requireNonNull(directory, "directory");
         try {
@@ -109,22 +124,47 @@ public final class InstellaModel implements AutoCloseable {
         return new InstellaModel(name, vl, ctx, (System.nanoTime() - t0) / 1e6);
     }
 
-    /** The model as it was named to {@code load}. */
+    /**
+     * The model as it was named to {@code load}.
+     *
+     * @return the directory or repo id given
+     */
     public String name() { return name; }
 
-    /** The local checkpoint folder (for a repo id, its snapshot in the Hugging Face cache). */
+    /**
+     * The local checkpoint folder (for a repo id, its snapshot in the Hugging Face cache).
+     *
+     * @return the folder
+     */
     public Path directory() { return vl.directory(); }
 
-    /** Tokens of context: prompt (text and image tokens) plus answer. */
+    /**
+     * Tokens of context: prompt (text and image tokens) plus answer.
+     *
+     * @return the context length
+     */
     public int contextLength() { return contextLength; }
 
-    /** Whether the model has a vision tower (Instella-VL does; a text-only OLMo checkpoint does not). */
+    /**
+     * Whether the model has a vision tower (Instella-VL does; a text-only OLMo checkpoint does not).
+     *
+     * @return true when it takes images
+     */
     public boolean supportsImages() { return vl.supportsImages(); }
 
-    /** How long opening the checkpoint took, in milliseconds (downloads not included). */
+    /**
+     * How long opening the checkpoint took, in milliseconds (downloads not included).
+     *
+     * @return the load time
+     */
     public double loadMillis() { return loadMillis; }
 
-    /** Prompt positions an image takes (anyres tiling: 576 for the base tile plus the grid rows). */
+    /**
+     * Prompt positions an image takes (anyres tiling: 576 for the base tile plus the grid rows).
+     *
+     * @param image the image
+     * @return its number of prompt positions
+     */
     public int imageTokens(Image image) {
         Objects.requireNonNull(image, "image");
         try {
@@ -134,19 +174,40 @@ public final class InstellaModel implements AutoCloseable {
         }
     }
 
-    /** Answers the conversation's last user turn with the default options. */
+    /**
+     * Answers the conversation's last user turn with the default options.
+     *
+     * @param conversation a conversation ending with a user turn
+     * @return the answer
+     * @throws IllegalArgumentException when the conversation does not end with a user turn
+     * @throws InstellaApiException     when the prompt does not fit the context, or the model cannot take images
+     */
     public Response generate(Conversation conversation) {
         return generate(conversation, GenerateOptions.defaults(), null);
     }
 
+    /**
+     * Answers the conversation's last user turn.
+     *
+     * @param conversation a conversation ending with a user turn
+     * @param options      decoding settings
+     * @return the answer
+     * @throws IllegalArgumentException when the conversation does not end with a user turn
+     * @throws InstellaApiException     when the prompt does not fit the context, or the model cannot take images
+     */
     public Response generate(Conversation conversation, GenerateOptions options) {
         return generate(conversation, options, null);
     }
 
     /**
      * Answers the conversation's last user turn, streaming the answer to {@code listener} (may be null). The
-     * conversation is not changed: add the answer with {@link Conversation#assistant}.
+     * conversation is not changed: add the answer with {@link Conversation#assistant}. Calls are serialized
+     * (the method is synchronized): one answer at a time per model, each using all cores.
      *
+     * @param conversation a conversation ending with a user turn
+     * @param options      decoding settings
+     * @param listener     receives the answer while it is produced, on this thread (null: none)
+     * @return the answer
      * @throws IllegalArgumentException when the conversation does not end with a user turn
      * @throws InstellaApiException     when the prompt does not fit the context, or the model cannot take images
      */

@@ -11,6 +11,8 @@ package io.instella.api;
 public record Response(String text, int[] tokenIds, FinishReason finishReason, Stats stats) {
 
     /**
+     * Sizes and timings of one answer.
+     *
      * @param promptTokens       positions of the whole prompt (text tokens plus image tokens)
      * @param reusedPromptTokens positions whose keys and values were kept from the previous answer of the same
      *                           conversation and not computed again
@@ -24,12 +26,20 @@ public record Response(String text, int[] tokenIds, FinishReason finishReason, S
     public record Stats(int promptTokens, int reusedPromptTokens, int imageTokens, int imagesEncoded,
                         double visionMillis, double prefillMillis, double decodeMillis, int generatedTokens) {
 
-        /** Prompt positions computed per second (the reused ones excluded). */
+        /**
+         * Prompt positions computed per second (the reused ones excluded).
+         *
+         * @return the prompt speed; 0 when nothing was timed
+         */
         public double promptTokensPerSecond() {
             return prefillMillis <= 0 ? 0 : (promptTokens - reusedPromptTokens) * 1000.0 / prefillMillis;
         }
 
-        /** Generated tokens per second, after the first (which comes out of the prompt pass). */
+        /**
+         * Generated tokens per second, after the first (which comes out of the prompt pass).
+         *
+         * @return the generation speed; 0 with fewer than 2 tokens
+         */
         public double generationTokensPerSecond() {
             return decodeMillis <= 0 || generatedTokens < 2 ? 0 : (generatedTokens - 1) * 1000.0 / decodeMillis;
         }
