@@ -250,11 +250,22 @@ public abstract class InstellaModelBuilder<B extends InstellaModelBuilder<B>> {
 
     ResolvedModel resolveModel() {
         if (model != null) return new ResolvedModel(model, false);
+        requireVectorModule();
         if (modelSource == null) {
             throw new IllegalStateException("no model: call modelPath(Path), model(String repoIdOrDirectory) or "
                     + "model(InstellaModel) on the builder");
         }
         return new ResolvedModel(InstellaModel.load(modelSource, loadOptions), true);
+    }
+
+    /** Without the flag the engine's first kernel fails with a NoClassDefFoundError; say what to do instead. */
+    static void requireVectorModule() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            throw new IllegalStateException("the Instella engine needs the Vector API: start the JVM with "
+                    + "--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "
+                    + "(Maven: exec-maven-plugin's exec:exec arguments and surefire's argLine; Gradle: "
+                    + "applicationDefaultJvmArgs and the test task's jvmArgs; see instella-langchain4j/README.md)");
+        }
     }
 
     InstellaChatRequestParameters defaults(String modelName) {

@@ -42,8 +42,8 @@ public final class DescribeWithLangChain4j {
                             TextContent.from(question)))
                     .build());
             System.out.println(r.aiMessage().text());
-            System.err.printf("%d prompt tokens, %d generated, finish reason %s%n",
-                    r.tokenUsage().inputTokenCount(), r.tokenUsage().outputTokenCount(), r.finishReason());
+            System.out.println("(" + r.tokenUsage().inputTokenCount() + " prompt tokens, " + r.tokenUsage().outputTokenCount()
+                    + " generated, finish reason " + r.finishReason() + ")");
         }
     }
 }
