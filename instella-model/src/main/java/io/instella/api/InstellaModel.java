@@ -91,6 +91,7 @@ public final class InstellaModel implements AutoCloseable {
         Objects.requireNonNull(modelDirOrRepoId, "modelDirOrRepoId");
         Objects.requireNonNull(options, "options");
         try {
+            requireVectorModule();
             ModelSource source = ModelSource.parse(modelDirOrRepoId);
             Path dir = source.resolve(ModelSource.Need.MODEL, options.downloadListener());
             return open(modelDirOrRepoId, dir, options);
@@ -109,9 +110,20 @@ public final class InstellaModel implements AutoCloseable {
     public static InstellaModel load(Path directory) {
         Objects.requireNonNull(directory, "directory");
         try {
+            requireVectorModule();
             return open(directory.toString(), directory, LoadOptions.defaults());
         } catch (RuntimeException e) {
             throw Errors.wrap(e);
+        }
+    }
+
+    /** Without the flag the first kernel fails with a NoClassDefFoundError deep inside; say what to do instead. */
+    private static void requireVectorModule() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            throw new InstellaApiException("the Instella engine needs the Vector API: start the JVM with "
+                    + "--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "
+                    + "(Maven: exec-maven-plugin arguments and surefire's argLine; Gradle: applicationDefaultJvmArgs "
+                    + "and the test task's jvmArgs)");
         }
     }
 
