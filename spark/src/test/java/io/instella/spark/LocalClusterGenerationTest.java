@@ -42,7 +42,7 @@ class LocalClusterGenerationTest {
     @Test
     void anExecutorKilledMidJobIsReplacedAndEveryRowIsWrittenExactlyOnce(@TempDir Path tmp) throws Exception {
         // Text-only rows: images are covered on local[2]; here each executor is a cold one-core JVM.
-        List<Row> rows = TestRows.rows(200, Integer.MAX_VALUE);
+        List<Row> rows = TestRows.rows(120, Integer.MAX_VALUE);
         Map<String, String> expected = TestRows.cliAnswers(rows);
         Path marker = tmp.resolve("killed-once");
         Dataset<Row> input = TestRows.frame(spark, rows, 4);

@@ -61,7 +61,10 @@ public final class TestRows {
         for (Row r : out) {
             String id = r.getAs("id");
             ids.add(id);
-            assertThat((String) r.getAs(InstellaSpark.ERROR)).as("error of row %s", id).isNull();
+            // Read back from JSON, a column that is null in every row is not there at all.
+            if (List.of(r.schema().fieldNames()).contains(InstellaSpark.ERROR)) {
+                assertThat((String) r.getAs(InstellaSpark.ERROR)).as("error of row %s", id).isNull();
+            }
             got.put(id, r.getAs(InstellaSpark.ANSWER));
         }
         assertThat(ids).as("every row exactly once").hasSize(expected.size()).doesNotHaveDuplicates();
