@@ -36,8 +36,8 @@ import java.util.stream.Stream;
  * both gave the same greedy answers.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Rows/s of batch generation on a local Spark master against a plain generate loop on the same rows",
-                "(Spark's overhead). The loop and the job alternate, sharing one loaded model; greedy answers are compared."})
+        description = {"Measure Spark's overhead: rows/s of the job against a plain generate loop.",
+                "Both answer the same rows on a local master, alternately, sharing one loaded model; greedy answers are compared."})
 public final class BenchJob implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

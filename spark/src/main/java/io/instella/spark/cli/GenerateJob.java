@@ -29,8 +29,8 @@ import static org.apache.spark.sql.functions.col;
  * answers as JSON lines or Parquet through Spark's writers (part files under the output directory).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Answer every row of an input (JSON lines, Parquet, or a folder of images) with Instella-VL,",
-                "spread over the Spark executors (one model per executor JVM), and write one output row per input row.",
+        description = {"Answer every row of a JSON-lines, Parquet or image-folder input.",
+                "The rows are spread over the Spark executors (one model per executor JVM); one output row per input row.",
                 "Input rows: {\"id\": str, \"image\": path (optional), \"prompt\": str}; images may also be bytes",
                 "(binary column, or Hugging Face datasets' struct<bytes, path>). Output: the input's columns (image bytes",
                 "dropped) plus answer, or error for a row that cannot be answered, finish_reason, prompt_tokens,",

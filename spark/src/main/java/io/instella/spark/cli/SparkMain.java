@@ -14,10 +14,13 @@ import java.io.PrintWriter;
 @Command(name = "instella-spark", mixinStandardHelpOptions = true, version = "instella-spark 0.1.0",
         description = "Instella-VL on Apache Spark 4.2: batch generation over DataFrames of prompts and images.",
         footerHeading = "%nExamples:%n",
-        footer = {"  instella-spark generate --master local[2] --model DIR --input rows.jsonl --output answers/",
-                "  spark-submit --master spark://host:7077 --class io.instella.spark.cli.SparkMain \\",
-                "      instella-spark/target/instella-spark-job.jar generate --model amd/Instella-VL-1B \\",
-                "      --input hdfs:///data/rows.parquet --output hdfs:///data/answers.parquet",
+        footer = {"  instella-spark generate --master local[2] --model DIR \\",
+                "      --input rows.jsonl --output answers/",
+                "  spark-submit --master spark://host:7077 \\",
+                "      --class io.instella.spark.cli.SparkMain \\",
+                "      spark/target/instella-spark-job.jar generate \\",
+                "      --model amd/Instella-VL-1B --input hdfs:///data/rows.parquet \\",
+                "      --output hdfs:///data/answers.parquet",
                 "",
                 "Exit codes: 0 success, 1 error (one line on stderr), 2 bad usage."})
 public final class SparkMain implements Runnable {
