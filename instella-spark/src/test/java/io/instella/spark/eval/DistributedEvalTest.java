@@ -27,8 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the eval module's generated datasets with a tiny random model of the real structure.
  */
 class DistributedEvalTest {
-    /** Tasks with short answers (16-32 new tokens) covering external images (GQA), several images (MMMU) and ANLS. */
-    static final List<String> TASKS = List.of("gqa", "mmmu_val", "ai2d", "docvqa_val");
+    /** Tasks with short answers (16-32 new tokens) covering external images (GQA), several images (MMMU) and ANLS (DocVQA). */
+    static final List<String> TASKS = List.of("gqa", "mmmu_val", "docvqa_val");
 
     @TempDir
     static Path tmp;
@@ -50,15 +50,15 @@ class DistributedEvalTest {
 
     @Test
     void spreadOverTwoTaskSlotsTheFilesAreThoseOfOneMachine() throws IOException {
-        EvalRunner.Options options = EvalOutputs.options(model.toString(), TASKS, 4, tmp.resolve("single"), data);
+        EvalRunner.Options options = EvalOutputs.options(model.toString(), TASKS, 3, tmp.resolve("single"), data);
         EvalRunner.Outcome single;
         try (InstellaEvalModel engine = InstellaEvalModel.open(model)) {
             single = EvalOutputs.runner(options).run(engine);
         }
-        EvalRunner.Options distributedOptions = EvalOutputs.options(model.toString(), TASKS, 4, tmp.resolve("spark"), data);
-        // Chunks of 3 documents over 2 slices: two Spark jobs per task, the second one document on one slice.
+        EvalRunner.Options distributedOptions = EvalOutputs.options(model.toString(), TASKS, 3, tmp.resolve("spark"), data);
+        // Chunks of 2 documents over 2 slices: two Spark jobs per task, the second one document on one slice.
         EvalRunner.Outcome distributed = EvalOutputs.runner(distributedOptions)
-                .run(new DistributedEval(TestSpark.context(spark), model.toString(), data, "pope_f1_score", 2), 3);
+                .run(new DistributedEval(TestSpark.context(spark), model.toString(), data, "pope_f1_score", 2), 2);
 
         assertThat(distributed.table()).isEqualTo(single.table());
         EvalOutputs.assertSameFiles(tmp.resolve("single"), tmp.resolve("spark"));
@@ -67,7 +67,7 @@ class DistributedEvalTest {
 
     @Test
     void theJobCommandWritesWhatInstellaEvalWrites() throws IOException {
-        List<String> args = List.of("--model", model.toString(), "--tasks", "chartqa,realworldqa", "--limit", "3", "--data", data.toString());
+        List<String> args = List.of("--model", model.toString(), "--tasks", "chartqa,realworldqa", "--limit", "2", "--data", data.toString());
         StringWriter err1 = new StringWriter(), out1 = new StringWriter();
         CommandLine single = new CommandLine(new EvalCommand(m -> InstellaEvalModel.open(Path.of(m))));
         single.setErr(new PrintWriter(err1));
@@ -78,7 +78,7 @@ class DistributedEvalTest {
         CommandLine job = new CommandLine(new EvalJobCommand());
         job.setErr(new PrintWriter(err2));
         job.setOut(new PrintWriter(out2));
-        assertThat(job.execute(concat(args, "--output", tmp.resolve("cli-spark").toString(), "--chunk", "2"))).as(err2.toString()).isZero();
+        assertThat(job.execute(concat(args, "--output", tmp.resolve("cli-spark").toString(), "--chunk", "1"))).as(err2.toString()).isZero();
         assertThat(err2.toString()).contains("answering on Spark local[2]");
         assertThat(spark.sparkContext().isStopped()).as("the job leaves a running application alone").isFalse();
 

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Runs and compares evaluation output trees. */
-final class EvalOutputs {
+public final class EvalOutputs {
     static final Clock CLOCK = Clock.fixed(Instant.parse("2025-03-01T00:00:00Z"), ZoneOffset.UTC);
     /** The fields of results.json that measure the run rather than describe its results. */
     static final List<String> TIMINGS = List.of("date", "start_time", "end_time", "total_evaluation_time_seconds");
@@ -31,11 +31,11 @@ final class EvalOutputs {
     private EvalOutputs() {
     }
 
-    static EvalRunner.Options options(String model, List<String> tasks, Integer limit, Path output, Path data) {
+    public static EvalRunner.Options options(String model, List<String> tasks, Integer limit, Path output, Path data) {
         return new EvalRunner.Options(model, tasks, limit, output, data, 1, "pope_f1_score");
     }
 
-    static EvalRunner runner(EvalRunner.Options options) {
+    public static EvalRunner runner(EvalRunner.Options options) {
         return new EvalRunner(options, new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), CLOCK, false);
     }
 
@@ -43,7 +43,7 @@ final class EvalOutputs {
      * Both trees hold the same files (names compared without the run's date prefix) with the same bytes; results.json
      * is compared as JSON without {@link #TIMINGS}.
      */
-    static void assertSameFiles(Path expected, Path actual) throws IOException {
+    public static void assertSameFiles(Path expected, Path actual) throws IOException {
         Map<String, Path> a = files(expected), b = files(actual);
         assertThat(b.keySet()).isEqualTo(a.keySet());
         assertThat(a.keySet()).anyMatch(n -> n.endsWith("_results.json")).anyMatch(n -> n.contains("_samples_"))

@@ -16,10 +16,14 @@ public final class TestSpark {
     /**
      * {@code local-cluster[2,1,1024]}: two executors in separate JVMs, as on a cluster. They are started by Spark
      * with its module flags; their classpath is this test JVM's (surefire's), so they load the project's classes.
+     * Without a Spark distribution (no SPARK_HOME/jars), the worker's launcher needs to be told the Scala version and
+     * that no jars directory is expected (SPARK_TESTING), else it fails with "Cannot find any build directories".
      */
     public static SparkSession localCluster() {
         return builder("local-cluster[2,1,1024]")
                 .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
+                .config("spark.executorEnv.SPARK_TESTING", "1")
                 .config("spark.executor.extraJavaOptions", "-Xss8m")
                 .getOrCreate();
     }
