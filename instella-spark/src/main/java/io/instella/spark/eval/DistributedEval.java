@@ -5,8 +5,8 @@ import io.instella.eval.run.InstellaEvalModel;
 import io.instella.eval.run.TaskInputs;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
+import scala.Tuple2;
 
-import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -40,18 +40,15 @@ public final class DistributedEval implements EvalRunner.BatchGenerator {
         this.slices = slices > 0 ? slices : spark.defaultParallelism();
     }
 
-    /** One document's answer, as it travels back to the driver. */
-    record Answer(int docId, String response) implements Serializable {}
-
     @Override
     public List<String> generate(String task, List<Integer> docIds) {
         if (docIds.isEmpty()) return List.of();
         spark.setJobDescription(task + ": " + docIds.size() + " documents from " + docIds.getFirst());
-        List<Answer> answers = spark.parallelize(new ArrayList<>(docIds), Math.min(slices, docIds.size()))
+        List<Tuple2<Integer, String>> answers = spark.parallelize(new ArrayList<>(docIds), Math.min(slices, docIds.size()))
                 .mapPartitions(new AnswerRange(task, model, dataRoot, popeMetric))
                 .collect();
         Map<Integer, String> byId = new HashMap<>();
-        for (Answer a : answers) byId.put(a.docId(), a.response());
+        for (Tuple2<Integer, String> a : answers) byId.put(a._1(), a._2());
         List<String> out = new ArrayList<>(docIds.size());
         for (int id : docIds) {
             String r = byId.get(id);
@@ -63,10 +60,11 @@ public final class DistributedEval implements EvalRunner.BatchGenerator {
 
     /** What one Spark task runs: its range of documents (ascending ids), answered one after another. */
     record AnswerRange(String task, String model, String dataRoot, String popeMetric)
-            implements FlatMapFunction<Iterator<Integer>, Answer> {
+            implements FlatMapFunction<Iterator<Integer>, Tuple2<Integer, String>> {
         @Override
-        public Iterator<Answer> call(Iterator<Integer> ids) {
-            List<Answer> out = new ArrayList<>();
+        public Iterator<Tuple2<Integer, String>> call(Iterator<Integer> ids) {
+            // Answers travel as (document id, text) tuples, which every spark.serializer handles (Kryo cannot do records).
+            List<Tuple2<Integer, String>> out = new ArrayList<>();
             if (!ids.hasNext()) return out.iterator();
             InstellaEvalModel engine = EvalExecutorModels.get(model);
             try (TaskInputs inputs = TaskInputs.open(TaskInputs.task(task, popeMetric), Path.of(dataRoot))) {
@@ -78,7 +76,7 @@ public final class DistributedEval implements EvalRunner.BatchGenerator {
                     synchronized (engine) {
                         response = engine.generate(prompt, images, inputs.settings());
                     }
-                    out.add(new Answer(id, response));
+                    out.add(new Tuple2<>(id, response));
                 }
             }
             return out.iterator();

@@ -7,10 +7,11 @@ import io.instella.train.run.StepGradients;
 import io.instella.train.run.TrainingSettings;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function;
-import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.broadcast.Broadcast;
 
 import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -59,18 +60,44 @@ public final class DataParallelGradients implements StepGradients {
     /**
      * A sum of gradients over micro-batches: every trained tensor flat in parameter order, whether any micro-batch
      * reached it (a tensor no micro-batch reached keeps no gradient, as PyTorch's None), the loss and token sums.
+     * It travels as bytes ({@link #encode}); an empty array is the sum of nothing.
      */
-    record GradientSum(float[] grads, boolean[] reached, double lossSum, long tokens, int microBatches) implements Serializable {
-        static final GradientSum ZERO = new GradientSum(null, null, 0, 0, 0);
+    record GradientSum(float[] grads, boolean[] reached, double lossSum, long tokens, int microBatches) {
+        static final byte[] NOTHING = new byte[0];
 
         GradientSum plus(GradientSum o) {
-            if (o.grads == null) return new GradientSum(grads, reached, lossSum + o.lossSum, tokens + o.tokens, microBatches + o.microBatches);
-            if (grads == null) return new GradientSum(o.grads, o.reached, lossSum + o.lossSum, tokens + o.tokens, microBatches + o.microBatches);
             float[] g = grads.clone();
             for (int i = 0; i < g.length; i++) g[i] += o.grads[i];
             boolean[] r = reached.clone();
             for (int i = 0; i < r.length; i++) r[i] |= o.reached[i];
             return new GradientSum(g, r, lossSum + o.lossSum, tokens + o.tokens, microBatches + o.microBatches);
+        }
+
+        /** The sum of two encoded sums (either may be {@link #NOTHING}): what treeAggregate combines. */
+        static byte[] add(byte[] a, byte[] b) {
+            if (a.length == 0) return b;
+            if (b.length == 0) return a;
+            return decode(a).plus(decode(b)).encode();
+        }
+
+        byte[] encode() {
+            ByteBuffer buf = ByteBuffer.allocate(4 + 8 + 8 + 4 + 4 + reached.length + 4 * grads.length).order(ByteOrder.LITTLE_ENDIAN);
+            buf.putInt(microBatches).putLong(tokens).putDouble(lossSum).putInt(reached.length).putInt(grads.length);
+            for (boolean r : reached) buf.put((byte) (r ? 1 : 0));
+            buf.asFloatBuffer().put(grads);
+            return buf.array();
+        }
+
+        static GradientSum decode(byte[] bytes) {
+            ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            int micros = buf.getInt();
+            long tokens = buf.getLong();
+            double loss = buf.getDouble();
+            boolean[] reached = new boolean[buf.getInt()];
+            float[] grads = new float[buf.getInt()];
+            for (int i = 0; i < reached.length; i++) reached[i] = buf.get() != 0;
+            buf.slice().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(grads);
+            return new GradientSum(grads, reached, loss, tokens, micros);
         }
     }
 
@@ -101,15 +128,18 @@ public final class DataParallelGradients implements StepGradients {
         }
         Broadcast<float[]> values = spark.broadcast(flatValues(model));
         String thisVersion = runId + "/" + (++steps);
-        GradientSum sum;
+        byte[] encoded;
         try {
             spark.setJobDescription("train step " + (step + 1) + ": " + micros + " micro-batches on " + work.size() + " ranks");
-            sum = spark.parallelize(work, work.size())
+            List<byte[]> shipped = work.stream().map(Payloads::toBytes).toList();
+            encoded = spark.parallelize(shipped, shipped.size())
                     .map(new RankStep(spec, values, thisVersion))
-                    .treeAggregate(GradientSum.ZERO, GradientSum::plus, GradientSum::plus, 2);
+                    .treeAggregate(GradientSum.NOTHING, GradientSum::add, GradientSum::add, 2);
         } finally {
             values.destroy();
         }
+        if (encoded.length == 0) throw new IllegalStateException("step " + (step + 1) + ": no gradients came back");
+        GradientSum sum = GradientSum.decode(encoded);
         if (sum.microBatches() != micros) {
             throw new IllegalStateException("step " + (step + 1) + ": " + sum.microBatches() + " of " + micros + " micro-batches came back");
         }
@@ -140,9 +170,10 @@ public final class DataParallelGradients implements StepGradients {
     }
 
     /** What one rank runs on its executor. */
-    record RankStep(TrainerSpec spec, Broadcast<float[]> values, String version) implements Function<RankWork, GradientSum> {
+    record RankStep(TrainerSpec spec, Broadcast<float[]> values, String version) implements Function<byte[], byte[]> {
         @Override
-        public GradientSum call(RankWork work) {
+        public byte[] call(byte[] shipped) {
+            RankWork work = Payloads.fromBytes(shipped);
             ExecutorTrainers.Slot slot = ExecutorTrainers.borrow(spec);
             boolean ok = false;
             try {
@@ -170,7 +201,7 @@ public final class DataParallelGradients implements StepGradients {
                 }
                 model.parameters().zeroGrad();
                 ok = true;
-                return new GradientSum(grads, reached, lossSum, tokens, work.batches().size());
+                return new GradientSum(grads, reached, lossSum, tokens, work.batches().size()).encode();
             } finally {
                 if (ok) ExecutorTrainers.release(spec, slot);
                 else slot.model.close(); // a failed pass may leave half a gradient: build a fresh model next time

@@ -8,9 +8,12 @@ public final class TestSpark {
     private TestSpark() {
     }
 
-    /** {@code local[2]}: two task threads in this JVM. */
+    /**
+     * {@code local[2]}: two task threads in this JVM, with the Kryo serializer (common on clusters; it cannot handle
+     * Java records, so this checks that nothing the jobs ship depends on the serializer). local-cluster keeps Java's.
+     */
     public static SparkSession local2() {
-        return builder("local[2]").getOrCreate();
+        return builder("local[2]").config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
     }
 
     /**

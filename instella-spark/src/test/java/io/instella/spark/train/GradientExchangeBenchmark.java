@@ -20,7 +20,8 @@ import java.util.Locale;
  * (stage 1) and a LoRA adapter of rank R on the language model's linear layers.
  *
  * <pre>
- * java $(spark JVM flags) -Xmx12g -cp CLASSPATH io.instella.spark.train.GradientExchangeBenchmark /tmp/ivl local[2] 64 2 [reps]
+ * java $(spark JVM flags) -Xmx10g -cp CLASSPATH io.instella.spark.train.GradientExchangeBenchmark /tmp/ivl local[2] 64 2 [reps]
+ * (local-cluster[2,1,3072] puts the two ranks in separate executor JVMs; -Dspark.serializer=... etc. set Spark options)
  * </pre>
  */
 public final class GradientExchangeBenchmark {
@@ -41,7 +42,12 @@ public final class GradientExchangeBenchmark {
         SparkSession.Builder b = SparkSession.builder().master(master).appName("gradient exchange benchmark")
                 .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                 .config("spark.driver.maxResultSize", "4g");
-        if (master.startsWith("local-cluster")) b.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+        if (master.startsWith("local-cluster")) {
+            // Executors in their own JVMs (see TestSpark.localCluster), with room for the values, a copy and the gradients.
+            b.config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                    .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13").config("spark.executorEnv.SPARK_TESTING", "1")
+                    .config("spark.executor.memory", System.getProperty("bench.executorMemory", "2g"));
+        }
         SparkSession spark = b.getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -73,14 +79,15 @@ public final class GradientExchangeBenchmark {
         List<Integer> ranks = new ArrayList<>();
         for (int r = 0; r < workers; r++) ranks.add(r);
         try {
-            DataParallelGradients.GradientSum sum = sc.parallelize(ranks, workers).map(r -> {
+            byte[] encoded = sc.parallelize(ranks, workers).map(r -> {
                 float[] v = bc.value();
                 float[] local = v.clone();                   // the swap into the executor's parameters
                 float[] grads = new float[v.length];
                 for (int i = 0; i < grads.length; i += 4096) grads[i] = local[i] * r;
-                return new DataParallelGradients.GradientSum(grads, new boolean[] {true}, 1.0, 1, 1);
-            }).treeAggregate(DataParallelGradients.GradientSum.ZERO, DataParallelGradients.GradientSum::plus,
-                    DataParallelGradients.GradientSum::plus, 2);
+                return new DataParallelGradients.GradientSum(grads, new boolean[] {true}, 1.0, 1, 1).encode();
+            }).treeAggregate(DataParallelGradients.GradientSum.NOTHING, DataParallelGradients.GradientSum::add,
+                    DataParallelGradients.GradientSum::add, 2);
+            DataParallelGradients.GradientSum sum = DataParallelGradients.GradientSum.decode(encoded);
             float[] g = sum.grads();
             float scale = 1f / sum.microBatches();
             for (int i = 0; i < g.length; i++) g[i] *= scale;
