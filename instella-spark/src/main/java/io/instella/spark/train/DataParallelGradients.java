@@ -12,6 +12,7 @@ import org.apache.spark.broadcast.Broadcast;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -126,7 +127,7 @@ public final class DataParallelGradients implements StepGradients {
             if (perRank.get(r).isEmpty()) continue;
             work.add(new RankWork(r, perRank.get(r), seeds.get(r).stream().mapToLong(Long::longValue).toArray()));
         }
-        Broadcast<float[]> values = spark.broadcast(flatValues(model));
+        Broadcast<byte[]> values = spark.broadcast(flatValues(model));
         String thisVersion = runId + "/" + (++steps);
         byte[] encoded;
         try {
@@ -155,22 +156,20 @@ public final class DataParallelGradients implements StepGradients {
         return new StepTotals(micros, sum.lossSum() / micros, sum.tokens());
     }
 
-    static float[] flatValues(TrainableModel model) {
+    /** The trained values, flat in parameter order, as little-endian float32 bytes (a bulk copy to serialize). */
+    static byte[] flatValues(TrainableModel model) {
         long n = model.parameters().numel();
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalStateException(n + " trained values are more than one step's exchange can carry (2^31): train fewer parts");
+        if (n > (Integer.MAX_VALUE - 64) / 4) {
+            throw new IllegalStateException(n + " trained values are more than one step's exchange can carry (2^29): train fewer parts");
         }
-        float[] flat = new float[(int) n];
-        int offset = 0;
-        for (Parameter p : model.parameters()) {
-            System.arraycopy(p.value(), 0, flat, offset, p.size());
-            offset += p.size();
-        }
-        return flat;
+        ByteBuffer buf = ByteBuffer.allocate((int) n * 4).order(ByteOrder.LITTLE_ENDIAN);
+        FloatBuffer floats = buf.asFloatBuffer();
+        for (Parameter p : model.parameters()) floats.put(p.value());
+        return buf.array();
     }
 
     /** What one rank runs on its executor. */
-    record RankStep(TrainerSpec spec, Broadcast<float[]> values, String version) implements Function<byte[], byte[]> {
+    record RankStep(TrainerSpec spec, Broadcast<byte[]> values, String version) implements Function<byte[], byte[]> {
         @Override
         public byte[] call(byte[] shipped) {
             RankWork work = Payloads.fromBytes(shipped);

@@ -3,6 +3,9 @@ package io.instella.spark.train;
 import io.instella.train.model.TrainableModel;
 import io.instella.train.params.Parameter;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Queue;
@@ -26,18 +29,16 @@ final class ExecutorTrainers {
             this.model = model;
         }
 
-        /** Brings in the driver's trained values of {@code version} (flat, in parameter order), unless already there. */
-        void load(String version, float[] values) {
+        /** Brings in the driver's trained values of {@code version} (little-endian float32, parameter order), unless already there. */
+        void load(String version, byte[] values) {
             if (version.equals(valuesVersion)) return;
-            int offset = 0;
-            for (Parameter p : model.parameters()) {
-                System.arraycopy(values, offset, p.value(), 0, p.size());
-                offset += p.size();
+            FloatBuffer floats = ByteBuffer.wrap(values).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            long expected = model.parameters().numel();
+            if (floats.remaining() != expected) {
+                throw new IllegalStateException("the driver sent " + floats.remaining() + " trained values, this executor's model has "
+                        + expected + ": the model directory differs between the nodes");
             }
-            if (offset != values.length) {
-                throw new IllegalStateException("the driver sent " + values.length + " trained values, this executor's model has "
-                        + offset + ": the model directory differs between the nodes");
-            }
+            for (Parameter p : model.parameters()) floats.get(p.value());
             model.rebuild();
             valuesVersion = version;
         }

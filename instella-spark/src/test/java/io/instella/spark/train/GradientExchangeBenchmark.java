@@ -60,29 +60,39 @@ public final class GradientExchangeBenchmark {
     }
 
     private static void report(JavaSparkContext sc, String what, long numel, int workers, int reps) {
-        float[] values = new float[(int) numel];
-        Arrays.fill(values, 0.5f);
-        double[] ms = new double[reps];
+        byte[] values = new byte[(int) numel * 4]; // what DataParallelGradients.flatValues broadcasts
+        Arrays.fill(values, (byte) 1);
+        double[] ms = new double[reps], cpu = new double[reps];
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         for (int i = -2; i < reps; i++) { // two warm-up exchanges
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), c0 = os.getProcessCpuTime();
             exchange(sc, values, workers);
-            if (i >= 0) ms[i] = (System.nanoTime() - t0) / 1e6;
+            if (i >= 0) {
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+                cpu[i] = (os.getProcessCpuTime() - c0) / 1e6;
+            }
         }
         Arrays.sort(ms);
-        System.out.printf(Locale.ROOT, "%s: %,d trained values (%.1f MB f32), %d ranks on %s: exchange median %.0f ms (min %.0f, max %.0f)%n",
-                what, numel, numel * 4 / 1e6, workers, sc.master(), ms[ms.length / 2], ms[0], ms[ms.length - 1]);
+        Arrays.sort(cpu);
+        // CPU time of this JVM (driver and, in local mode, the executors): what the exchange costs on a machine
+        // that is not shared; wall time on a loaded machine is mostly waiting for a core.
+        System.out.printf(Locale.ROOT, "%s: %,d trained values (%.1f MB f32), %d ranks on %s: exchange wall median %.0f ms (min %.0f, max %.0f),"
+                        + " CPU of this JVM median %.0f ms (min %.0f); load average %.1f%n",
+                what, numel, numel * 4 / 1e6, workers, sc.master(), ms[ms.length / 2], ms[0], ms[ms.length - 1],
+                cpu[cpu.length / 2], cpu[0], os.getSystemLoadAverage());
     }
 
     /** One step's exchange with the forward/backward left out: what {@link DataParallelGradients#compute} moves. */
-    private static float[] exchange(JavaSparkContext sc, float[] values, int workers) {
-        Broadcast<float[]> bc = sc.broadcast(values);
+    private static float[] exchange(JavaSparkContext sc, byte[] values, int workers) {
+        Broadcast<byte[]> bc = sc.broadcast(values);
         List<Integer> ranks = new ArrayList<>();
         for (int r = 0; r < workers; r++) ranks.add(r);
         try {
             byte[] encoded = sc.parallelize(ranks, workers).map(r -> {
-                float[] v = bc.value();
-                float[] local = v.clone();                   // the swap into the executor's parameters
-                float[] grads = new float[v.length];
+                byte[] v = bc.value();
+                float[] local = new float[v.length / 4];     // the swap into the executor's parameters
+                java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(local);
+                float[] grads = new float[local.length];
                 for (int i = 0; i < grads.length; i += 4096) grads[i] = local[i] * r;
                 return new DataParallelGradients.GradientSum(grads, new boolean[] {true}, 1.0, 1, 1).encode();
             }).treeAggregate(DataParallelGradients.GradientSum.NOTHING, DataParallelGradients.GradientSum::add,
