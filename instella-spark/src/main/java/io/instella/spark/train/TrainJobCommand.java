@@ -39,7 +39,11 @@ public class TrainJobCommand extends TrainCommand {
     @Override
     protected TrainingRun newRun(TrainingSettings settings, PrintWriter out, PrintWriter err) {
         if (workers != null && workers < 1) throw new CommandLine.ParameterException(new CommandLine(this), "--workers must be at least 1");
-        app = SparkApps.start("instella train", master, conf);
+        // Trained values are float noise to LZ4: compressing the broadcast cost 2-3x the CPU of the whole exchange
+        // (README-dist.md, figures). Applies when this command starts the application; --conf can say otherwise.
+        Map<String, String> sparkSettings = new LinkedHashMap<>(conf);
+        sparkSettings.putIfAbsent("spark.broadcast.compress", "false");
+        app = SparkApps.start("instella train", master, sparkSettings);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(app.session().sparkContext());
         int w = workers != null ? workers : sc.defaultParallelism();
         DataParallelGradients gradients = new DataParallelGradients(sc, settings, w);
