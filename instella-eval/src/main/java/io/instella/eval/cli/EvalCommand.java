@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 
 /**
  * {@code instella eval --model M --tasks a,b,... [--limit N] [--output DIR] [--data DIR]}: runs the lmms-eval
@@ -30,7 +31,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, subcommands = {ScoreCommand.class},
         description = "Evaluate on the lmms-eval benchmarks of the Instella-VL-1B table (resumable).")
-public final class EvalCommand implements Callable<Integer> {
+public class EvalCommand implements Callable<Integer> {
     static final int EXIT_FAILURE = 1;
 
     @Spec
@@ -77,6 +78,21 @@ public final class EvalCommand implements Callable<Integer> {
         this.loader = loader;
     }
 
+    /**
+     * Gets the generation ready (here: loads the model) and says how the runner is to run; null after reporting why
+     * it cannot. A subclass may generate elsewhere, e.g. spread over a cluster ({@link EvalRunner#run(EvalRunner.BatchGenerator, int)}).
+     */
+    protected Function<EvalRunner, EvalRunner.Outcome> prepare(EvalRunner.Options options, PrintWriter err) throws Exception {
+        if (loader == null) {
+            err.println("instella: error: this build has no model backend for 'instella eval --model'; use 'instella eval score' to score saved predictions");
+            err.flush();
+            return null;
+        }
+        // A model that cannot be loaded is reported by the CLI's one failure handler (its message names the file).
+        EvalModel evalModel = loader.load(options.model());
+        return runner -> runner.run(evalModel);
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -95,17 +111,12 @@ public final class EvalCommand implements Callable<Integer> {
         if (!popeMetric.equals("pope_f1_score") && !popeMetric.equals("pope_accuracy")) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--pope-metric must be pope_f1_score or pope_accuracy");
         }
-        if (loader == null) {
-            err.println("instella: error: this build has no model backend for 'instella eval --model'; use 'instella eval score' to score saved predictions");
-            err.flush();
-            return EXIT_FAILURE;
-        }
-        // A model that cannot be loaded is reported by the CLI's one failure handler (its message names the file).
-        EvalModel evalModel = loader.load(model);
         EvalRunner.Options options = new EvalRunner.Options(model, taskList, limit, output,
                 data != null ? data : DatasetFiles.defaultRoot(), worldSize, popeMetric);
+        Function<EvalRunner, EvalRunner.Outcome> generation = prepare(options, err);
+        if (generation == null) return EXIT_FAILURE;
         try {
-            new EvalRunner(options, spec.commandLine().getOut(), err, Clock.systemUTC(), System.console() != null).run(evalModel);
+            generation.apply(new EvalRunner(options, spec.commandLine().getOut(), err, Clock.systemUTC(), System.console() != null));
             return 0;
         } catch (DatasetFiles.DatasetNotFoundException | ParquetDataset.DatasetReadException | IllegalStateException
                  | UncheckedIOException | EvalInputException | Scorer.InputError e) {

@@ -142,6 +142,35 @@ class EvalRunnerTest {
     }
 
     @Test
+    void documentsGeneratedInBatchesGiveTheSameFilesAsOneAtATime() throws IOException {
+        List<String> tasks = List.of("gqa", "pope", "mmmu_val", "docvqa_val");
+        Path single = out.resolve("single"), batched = out.resolve("batched");
+        String table1 = runner(single, tasks, 5, new StringWriter(), new StringWriter()).run(new RuleBasedAnswerer()).table();
+        // What a worker elsewhere does: reads its documents' inputs itself, in ascending order, and answers them.
+        RuleBasedAnswerer worker = new RuleBasedAnswerer();
+        List<List<Integer>> calls = new ArrayList<>();
+        String table2 = runner(batched, tasks, 5, new StringWriter(), new StringWriter()).run((task, ids) -> {
+            calls.add(ids);
+            try (TaskInputs inputs = TaskInputs.open(TaskInputs.task(task, "pope_f1_score"), data)) {
+                return ids.stream().map(id -> worker.generate(inputs.prompt(id), inputs.visuals(id), inputs.settings())).toList();
+            }
+        }, 2).table();
+        assertThat(calls).hasSize(4 * 3).startsWith(List.of(0, 1), List.of(2, 3), List.of(4));
+        Path a = single.resolve("models__instella-vl-1b"), b = batched.resolve("models__instella-vl-1b");
+        for (String task : tasks) {
+            assertThat(Files.readString(single(b, "_samples_" + task + ".jsonl"))).isEqualTo(Files.readString(single(a, "_samples_" + task + ".jsonl")));
+            assertThat(Files.readString(b.resolve("journal").resolve(task + ".jsonl"))).isEqualTo(Files.readString(a.resolve("journal").resolve(task + ".jsonl")));
+        }
+        JsonNode ra = MAPPER.readTree(single(a, "_results.json").toFile()), rb = MAPPER.readTree(single(b, "_results.json").toFile());
+        for (String timing : List.of("start_time", "end_time", "total_evaluation_time_seconds")) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) ra).remove(timing);
+            ((com.fasterxml.jackson.databind.node.ObjectNode) rb).remove(timing);
+        }
+        assertThat(rb).isEqualTo(ra);
+        assertThat(table2).isEqualTo(table1).contains("| models/instella-vl-1b |");
+    }
+
+    @Test
     void aJournalOfAnotherModelIsNotReused() {
         List<String> tasks = List.of("pope");
         runner(out, tasks, 2, new StringWriter(), new StringWriter()).run(new RuleBasedAnswerer());

@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
 @Command(name = "train", mixinStandardHelpOptions = true, subcommands = {GradsCommand.class, MergeLoraCommand.class},
         description = {"Train Instella-VL: stage 1 (projector), 2-3 (everything), or a LoRA adapter, on LLaVA-format data.",
                 "Example: instella train --stage 1 --language-model OLMO --vision-tower CLIP --data blip.json --image-folder imgs --output-dir out"})
-public final class TrainCommand implements Callable<Integer> {
+public class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -169,7 +169,7 @@ public final class TrainCommand implements Callable<Integer> {
                 beta1, beta2, epsilon, AdamW.MomentPrecision.parse(optimState), maxGradNorm, maxSteps,
                 epochs != null ? epochs : preset != null ? preset.epochs() : 1, accum, saveSteps, saveTotalLimit, save, resume,
                 evalData, evalSteps, seed, json, stopAfterSteps);
-        TrainingRun run = new TrainingRun(settings, out, err);
+        TrainingRun run = newRun(settings, out, err);
         // Ctrl-C: finish the current step, save a checkpoint, then let the JVM exit.
         Thread hook = new Thread(() -> {
             run.requestStop();
@@ -192,6 +192,11 @@ public final class TrainCommand implements Callable<Integer> {
                 // the hook is running (Ctrl-C): it waits for us
             }
         }
+    }
+
+    /** The run of the resolved settings; a subclass may compute the step gradients elsewhere (data-parallel workers). */
+    protected TrainingRun newRun(TrainingSettings settings, PrintWriter out, PrintWriter err) {
+        return new TrainingRun(settings, out, err);
     }
 
     /** --model, or the checkpoint assembled from --language-model + --vision-tower into OUTPUT/base-model. */

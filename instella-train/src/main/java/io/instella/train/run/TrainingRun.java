@@ -6,7 +6,6 @@ import io.instella.train.checkpoint.FinalModelWriter;
 import io.instella.train.checkpoint.SaveRequest;
 import io.instella.train.checkpoint.TrainerState;
 import io.instella.train.checkpoint.TrainingCheckpoint;
-import io.instella.train.data.Batch;
 import io.instella.train.data.DataLoader;
 import io.instella.train.data.DataOptions;
 import io.instella.train.data.DataReport;
@@ -16,7 +15,6 @@ import io.instella.train.model.TrainableModel;
 import io.instella.train.optim.AdamW;
 import io.instella.train.optim.GradientClipping;
 import io.instella.train.optim.LrSchedule;
-import io.instella.train.params.Parameter;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -44,12 +42,19 @@ public final class TrainingRun {
     private final PrintWriter err;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final CountDownLatch finished = new CountDownLatch(1);
+    private final StepGradients gradients;
     private long savedStep = -1;  // the step of the checkpoint written last by this run
 
     public TrainingRun(TrainingSettings settings, PrintWriter out, PrintWriter err) {
+        this(settings, out, err, StepGradients.local(settings));
+    }
+
+    /** A run whose step gradients come from {@code gradients} (e.g. data-parallel workers); the rest is as above. */
+    public TrainingRun(TrainingSettings settings, PrintWriter out, PrintWriter err, StepGradients gradients) {
         this.s = settings;
         this.out = out;
         this.err = err;
+        this.gradients = gradients;
     }
 
     /** Asks the run to stop after the current optimizer step (it then saves a checkpoint); e.g. from a Ctrl-C hook. */
@@ -99,7 +104,7 @@ public final class TrainingRun {
     private Outcome train(TrainableModel model, TrainingData data, CheckpointManager checkpoints, TrainingCheckpoint resume)
             throws IOException {
         DataLoader loader = data.loader();
-        long perEpoch = Math.max(1, loader.batchesPerEpoch() / s.gradientAccumulation());
+        long perEpoch = Math.max(1, loader.batchesPerEpoch() / gradients.microBatchesPerStep());
         long total = s.maxSteps() > 0 ? s.maxSteps() : (long) Math.ceil(perEpoch * s.epochs());
         LrSchedule schedule = LrSchedule.of(s.scheduler(), s.learningRate(), total, s.warmupRatio(), s.warmupSteps());
         AdamW adamw = new AdamW(model.parameters(), AdamW.Options.defaults().withWeightDecay(s.weightDecay())
@@ -143,28 +148,9 @@ public final class TrainingRun {
                 log("the data ended after step %d of the estimated %d (skipped records made the epochs shorter)", step, total);
                 break;
             }
-            model.parameters().zeroGrad();
-            double lossSum = 0;
-            long tokens = 0;
-            int micros = 0;
-            for (int micro = 0; micro < s.gradientAccumulation(); micro++) {
-                if (!batches.hasNext()) {
-                    if (byEpochs) break; // the last step of the last epoch: fewer micro-batches
-                    throw new IllegalStateException("the data ran out before step " + (step + 1) + " (every record skipped?)");
-                }
-                micros++;
-                Batch batch = batches.next();
-                model.setDropoutSeed(s.seed() * 1_000_003L + step * s.gradientAccumulation() + micro);
-                TrainableModel.StepResult r = model.forwardBackward(batch);
-                lossSum += r.loss();
-                for (TrainableModel.ExampleResult e : r.examples()) tokens += e.mergedLength();
-            }
-            if (micros > 1) {
-                // The HF Trainer divides each micro-batch's loss by the accumulation steps before backward.
-                float scale = 1f / micros;
-                for (Parameter p : model.parameters()) if (p.grad() != null) for (int i = 0; i < p.size(); i++) p.grad()[i] *= scale;
-            }
-            double loss = lossSum / micros;
+            StepGradients.StepTotals totals = gradients.compute(model, batches, step, byEpochs);
+            long tokens = totals.tokens();
+            double loss = totals.loss();
             double gradNorm = s.maxGradNorm() > 0 ? GradientClipping.clipGlobalNorm(model.parameters(), s.maxGradNorm())
                     : GradientClipping.globalNorm(model.parameters());
             double lr = schedule.lr(step);

@@ -12,7 +12,8 @@ import java.io.PrintWriter;
  * <p>Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage.
  */
 @Command(name = "instella-spark", mixinStandardHelpOptions = true, version = "instella-spark 0.1.0",
-        description = "Instella-VL on Apache Spark 4.2: batch generation over DataFrames of prompts and images.",
+        description = "Instella-VL on Apache Spark 4.2: batch generation over DataFrames of prompts and images, "
+                + "distributed evaluation of the 14 benchmarks, data-parallel training.",
         footerHeading = "%nExamples:%n",
         footer = {"  instella-spark generate --master local[2] --model DIR \\",
                 "      --input rows.jsonl --output answers/",
@@ -36,6 +37,8 @@ public final class SparkMain implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new SparkMain());
         cl.addSubcommand(new GenerateJob());
+        cl.addSubcommand(new io.instella.spark.eval.EvalJobCommand());
+        cl.addSubcommand(new io.instella.spark.train.TrainJobCommand());
         cl.addSubcommand(new BenchJob());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
