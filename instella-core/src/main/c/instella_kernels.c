@@ -779,5 +779,388 @@ void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, i
     pack_slab(w, k, j0, cols, pc, kc, slab, nr, q4_0_pack8, q4_0_value);
 }
 
+/* ============================================================================================================
+ * Int8 GEMM for Q8_0 / Q4_0 / Q4_0_R8 weights (quantized prefill and vision tower), and the small-prompt BF16
+ * product (1–64 rows, weights read in place). Java twins: Int8Gemm and SmallGemm (io.instella.core.kernels),
+ * bit-identical: every output is one float chain over the blocks (or lanes) in the same order.
+ * ============================================================================================================
+ *
+ * Int8 GEMM. Activations come quantized per block of 32 as for the decode kernels (Gemv.QuantizedActivations:
+ * int8 xq, scale xd, block sum xs), n rows of k. Weights are read in groups of 8 rows in the Q4_0_R8 layout
+ * (32-bit lane r of a 32-byte chunk holds 4 quant bytes of row r), so one vpdpbusd against 4 broadcast activation
+ * bytes gives 8 rows' partial sums, one row per lane, and each weight chunk loaded serves I8_R activation rows:
+ *   Q4_0_R8  in place;
+ *   Q4_0     8 rows repacked into that layout per call (the byte permutation of instella_repack_q4_0_r8);
+ *   Q8_0     8 rows transposed per call into 8 chunks per block (lane r = bytes 4c..4c+3 of row r), with each row's
+ *            128·Σw per block: the activations enter vpdpbusd as unsigned x + 128 (x ^ 0x80), so
+ *            Σ w·x = Σ w·(x + 128) − 128·Σ w.
+ * Per block and output, the exact int32 sum isum (Q4_0: Σ nibble·x − 8·Σ x) becomes
+ *   acc = fma((float) isum, d_w · d_x, acc)
+ * in block order from 0, then out = acc (+ bias). Without VNNI (AVX2): Q4_0 sums up to 8 vpmaddubsw results in int16
+ * (8 · 2 · 15 · 127 < 2^15) and widens once per block; Q8_0 uses |w| · sign(x, w) per vpmaddubsw (one result per
+ * int16, 2 · 127² < 2^15) and widens each. The int32 sums are the same in every build.
+ */
+#define I8_R 4
+#if defined(__AVX512VL__)
+#define I8_G 2 /* 32 vector registers: 4 activation rows × 16 weight rows per tile */
+#else
+#define I8_G 1
+#endif
+#define I8_Q4_GROUP_BLOCK 144
+#define I8_Q8_GROUP_BLOCK 304
+
+#define I8_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#ifdef INSTELLA_VNNI
+#define I8_Q4_ACC(s, u, x) ((s) = dot_u8s8((s), (u), (x)))
+#define I8_Q4_FINISH(s) (s)
+#else
+#define I8_Q4_ACC(s, u, x) ((s) = _mm256_add_epi16((s), _mm256_maddubs_epi16((u), (x))))
+#define I8_Q4_FINISH(s) _mm256_madd_epi16((s), _mm256_set1_epi16(1))
+#endif
+
+/* Q8_0 rows row0..row0+7 of W [m, k] (rows ≥ m as zeros) → the transposed panel described above. */
+static void i8_panel_q8(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32, row_bytes = 34 * blocks;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q8_GROUP_BLOCK;
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *p = w + (row0 + r) * row_bytes + 34 * b;
+                memcpy(o + 2 * r, p, 2);
+                v[r] = _mm256_loadu_si256((const __m256i *) (p + 2));
+            } else {
+                o[2 * r] = o[2 * r + 1] = 0;
+                v[r] = _mm256_setzero_si256();
+            }
+        }
+        transpose8_store(_mm256_castsi256_ps(v[0]), _mm256_castsi256_ps(v[1]), _mm256_castsi256_ps(v[2]),
+                         _mm256_castsi256_ps(v[3]), _mm256_castsi256_ps(v[4]), _mm256_castsi256_ps(v[5]),
+                         _mm256_castsi256_ps(v[6]), _mm256_castsi256_ps(v[7]), (float *) (o + 48), 8);
+        __m256i sum = _mm256_setzero_si256();
+        const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+        for (int c = 0; c < 8; c++) {
+            __m256i ch = _mm256_loadu_si256((const __m256i *) (o + 48 + 32 * c));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, ch), ones16));
+        }
+        _mm256_storeu_si256((__m256i *) (o + 16), _mm256_slli_epi32(sum, 7));
+    }
+}
+
+/* Q4_0 rows row0..row0+7 (rows ≥ m as zeros) → Q4_0_R8 blocks of one group. */
+static void i8_panel_q4(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q4_GROUP_BLOCK;
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *in = w + ((row0 + r) * blocks + b) * 18;
+                memcpy(o + 2 * r, in, 2);
+                for (int c = 0; c < 4; c++) memcpy(o + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
+            } else {
+                memset(o + 2 * r, 0, 2);
+                for (int c = 0; c < 4; c++) memset(o + 16 + 32 * c + 4 * r, 0, 4);
+            }
+        }
+    }
+}
+
+/*
+ * acc[i][g] = Σ_b fma(isum, d_w·d_x, ·) for R activation rows (x: row stride k) against G groups of 8 weight rows
+ * (grp[g]: the group's blocks, gb bytes each). q4 picks the layout and the sum; R, G, q4 are constants after inlining.
+ */
+I8_ALWAYS_INLINE void i8_tile(const uint8_t *const *grp, int64_t blocks, const int8_t *x, int64_t k,
+                              const float *xd, const int32_t *xs, __m256 acc[I8_R][I8_G], const int R, const int G,
+                              const int q4) {
+    const __m256i low = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8((char) 0x80);
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK;
+    for (int i = 0; i < R; i++)
+        for (int g = 0; g < G; g++) acc[i][g] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        __m256i s[I8_R][I8_G];
+        for (int i = 0; i < R; i++)
+            for (int g = 0; g < G; g++) s[i][g] = _mm256_setzero_si256();
+        if (q4) {
+            for (int c = 0; c < 4; c++) {
+                __m256i lo[I8_G], hi[I8_G];
+                for (int g = 0; g < G; g++) {
+                    __m256i ch = _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 16 + 32 * c));
+                    lo[g] = _mm256_and_si256(ch, low);
+                    hi[g] = _mm256_and_si256(_mm256_srli_epi16(ch, 4), low);
+                }
+                for (int i = 0; i < R; i++) {
+                    const int8_t *xi = x + i * k + 32 * b + 4 * c;
+                    __m256i bl = broadcast4(xi), bh = broadcast4(xi + 16);
+                    for (int g = 0; g < G; g++) {
+                        I8_Q4_ACC(s[i][g], lo[g], bl);
+                        I8_Q4_ACC(s[i][g], hi[g], bh);
+                    }
+                }
+            }
+        } else {
+            for (int c = 0; c < 8; c++) {
+                __m256i wv[I8_G];
+                for (int g = 0; g < G; g++) wv[g] = _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 48 + 32 * c));
+#ifdef INSTELLA_VNNI
+                for (int i = 0; i < R; i++) {
+                    __m256i bx = _mm256_xor_si256(broadcast4(x + i * k + 32 * b + 4 * c), flip);
+                    for (int g = 0; g < G; g++) s[i][g] = dot_u8s8(s[i][g], bx, wv[g]);
+                }
+#else
+                (void) flip;
+                __m256i aw[I8_G];
+                for (int g = 0; g < G; g++) aw[g] = _mm256_sign_epi8(wv[g], wv[g]);
+                for (int i = 0; i < R; i++) {
+                    __m256i bx = broadcast4(x + i * k + 32 * b + 4 * c);
+                    for (int g = 0; g < G; g++) {
+                        __m256i p = _mm256_maddubs_epi16(aw[g], _mm256_sign_epi8(bx, wv[g]));
+                        s[i][g] = _mm256_add_epi32(s[i][g], _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+                    }
+                }
+#endif
+            }
+        }
+        __m256 dw[I8_G];
+        __m256i corr[I8_G];
+        for (int g = 0; g < G; g++) {
+            dw[g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (grp[g] + b * gb)));
+#ifdef INSTELLA_VNNI
+            corr[g] = q4 ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 16));
+#else
+            corr[g] = _mm256_setzero_si256(); /* Q8_0 without VNNI multiplies signed values directly */
+#endif
+        }
+        for (int i = 0; i < R; i++) {
+            __m256 dx = _mm256_set1_ps(xd[i * blocks + b]);
+            __m256i c8 = _mm256_set1_epi32(8 * xs[i * blocks + b]);
+            for (int g = 0; g < G; g++) {
+                __m256i isum = q4 ? _mm256_sub_epi32(I8_Q4_FINISH(s[i][g]), c8) : _mm256_sub_epi32(s[i][g], corr[g]);
+                acc[i][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw[g], dx), acc[i][g]);
+            }
+        }
+    }
+}
+
+/* Stores R × G accumulators: out[i*m + row0 + 8g + r] for rows < m, plus the bias. */
+I8_ALWAYS_INLINE void i8_store(__m256 acc[I8_R][I8_G], int R, int G, int64_t row0, int64_t m, const float *bias,
+                               float *out) {
+    for (int g = 0; g < G; g++) {
+        int64_t r0 = row0 + 8 * g;
+        int rows = r0 >= m ? 0 : (m - r0 >= 8 ? 8 : (int) (m - r0));
+        if (rows == 0) continue;
+        __m256 bv = _mm256_setzero_ps();
+        if (bias) {
+            float t[8] = {0};
+            memcpy(t, bias + r0, 4 * (size_t) rows);
+            bv = _mm256_loadu_ps(t);
+        }
+        for (int i = 0; i < R; i++) {
+            __m256 v = bias ? _mm256_add_ps(acc[i][g], bv) : acc[i][g];
+            float *o = out + i * m + r0;
+            if (rows == 8) {
+                _mm256_storeu_ps(o, v);
+            } else {
+                float t[8];
+                _mm256_storeu_ps(t, v);
+                memcpy(o, t, 4 * (size_t) rows);
+            }
+        }
+    }
+}
+
+#define I8_RUN(R, G, Q4)                                                                                              \
+    do {                                                                                                              \
+        __m256 acc[I8_R][I8_G];                                                                                       \
+        i8_tile(grp, blocks, xq + i0 * k, k, xd + i0 * blocks, xs + i0 * blocks, acc, R, G, Q4);                    \
+        i8_store(acc, R, G, row0, m, bias, out + i0 * m);                                                             \
+    } while (0)
+
+/* All n activation rows against the groups in grp (G of them, the first at weight row row0). */
+static void i8_rows(const uint8_t *const *grp, int G, int q4, int64_t row0, int64_t k, int64_t m, const int8_t *xq,
+                    const float *xd, const int32_t *xs, int32_t n, const float *bias, float *out) {
+    const int64_t blocks = k / 32;
+    (void) G;
+    for (int32_t i0 = 0; i0 < n; i0 += I8_R) {
+        int r = n - i0 < I8_R ? n - i0 : I8_R;
+#if I8_G == 2
+        if (G == 2) {
+            if (q4) {
+                switch (r) { case 4: I8_RUN(4, 2, 1); break; case 3: I8_RUN(3, 2, 1); break;
+                             case 2: I8_RUN(2, 2, 1); break; default: I8_RUN(1, 2, 1); }
+            } else {
+                switch (r) { case 4: I8_RUN(4, 2, 0); break; case 3: I8_RUN(3, 2, 0); break;
+                             case 2: I8_RUN(2, 2, 0); break; default: I8_RUN(1, 2, 0); }
+            }
+            continue;
+        }
+#endif
+        if (q4) {
+            switch (r) { case 4: I8_RUN(4, 1, 1); break; case 3: I8_RUN(3, 1, 1); break;
+                         case 2: I8_RUN(2, 1, 1); break; default: I8_RUN(1, 1, 1); }
+        } else {
+            switch (r) { case 4: I8_RUN(4, 1, 0); break; case 3: I8_RUN(3, 1, 0); break;
+                         case 2: I8_RUN(2, 1, 0); break; default: I8_RUN(1, 1, 0); }
+        }
+    }
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for i < n and the weight rows of units [u0, u1) (16 rows each: rows 16·u0 ..
+ * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8 (m a multiple of 8). scratch: at least
+ * 2 · (k/32) · 304 bytes (the per-call panels of Q8_0 and Q4_0), unused for Q4_0_R8.
+ */
+void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1,
+                        const int8_t *xq, const float *xd, const int32_t *xs, int32_t n, const float *bias,
+                        float *out, uint8_t *scratch) {
+    const int64_t blocks = k / 32;
+    const int q4 = type != 0;
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK;
+    for (int32_t u = u0; u < u1; u++) {
+        const uint8_t *grp[2];
+        int groups = 0;
+        for (int g = 0; g < 2; g++) {
+            int64_t row0 = 16 * (int64_t) u + 8 * g;
+            if (row0 >= m) break;
+            if (type == 2) {
+                grp[g] = w + (row0 / 8) * gb * blocks;
+            } else {
+                uint8_t *dst = scratch + g * gb * blocks;
+                if (type == 0) i8_panel_q8(w, k, m, row0, dst);
+                else i8_panel_q4(w, k, m, row0, dst);
+                grp[g] = dst;
+            }
+            groups++;
+        }
+        int64_t row0 = 16 * (int64_t) u;
+        if (I8_G == 2 && groups == 2) {
+            i8_rows(grp, 2, q4, row0, k, m, xq, xd, xs, n, bias, out);
+        } else {
+            for (int g = 0; g < groups; g++) i8_rows(grp + g, 1, q4, row0 + 8 * g, k, m, xq, xd, xs, n, bias, out);
+        }
+    }
+}
+
+/*
+ * Small prompts, BF16 weights read in place: out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and i < n,
+ * each weight vector loaded and widened once for SG_R activation rows. x comes split even/odd per 2·lanes values
+ * (Gemv.splitEvenOdd with lanes = 8 or 16; row stride k). Per output: lanes partial sums, per 2·lanes values
+ * acc = fma(even, x_even, acc) then fma(odd, x_odd, acc); the lanes added in order from lane 0 (VectorMath.sumLanes);
+ * the tail past the last whole 2·lanes values in order with fma; then + bias. SmallGemm is the Java twin.
+ */
+#define SG_R 4
+
+static inline float sg_lanes_in_order(const float *t, int lanes) {
+    float s = 0.0f;
+    for (int l = 0; l < lanes; l++) s += t[l];
+    return s;
+}
+
+static inline float sg_bf16(uint16_t v) {
+    uint32_t bits = (uint32_t) v << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+I8_ALWAYS_INLINE void sg_finish(float *lanes_sum, const uint16_t *row, const float *xs, int64_t k, int64_t kv,
+                                const float *bias, int64_t j, float *o) {
+    float s = *lanes_sum;
+    for (int64_t t = kv; t < k; t++) s = fmaf(xs[t], sg_bf16(row[t]), s);
+    *o = s + (bias ? bias[j] : 0.0f);
+}
+
+/* J weight rows × R activation rows, 8 lanes. */
+I8_ALWAYS_INLINE void sg_tile8(const uint16_t *w, int64_t k, int64_t m, int64_t j, const float *xs, const float *bias,
+                               float *out, const int J, const int R) {
+    const int64_t kv = k - k % 16;
+    __m256 acc[4][SG_R];
+    for (int a = 0; a < J; a++)
+        for (int i = 0; i < R; i++) acc[a][i] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < kv; c += 16) {
+        for (int a = 0; a < J; a++) {
+            __m256i wv = _mm256_loadu_si256((const __m256i *) (w + (j + a) * k + c));
+            __m256 e = bf16_even(wv), o = bf16_odd(wv);
+            for (int i = 0; i < R; i++) {
+                acc[a][i] = _mm256_fmadd_ps(e, _mm256_loadu_ps(xs + i * k + c), acc[a][i]);
+                acc[a][i] = _mm256_fmadd_ps(o, _mm256_loadu_ps(xs + i * k + c + 8), acc[a][i]);
+            }
+        }
+    }
+    for (int a = 0; a < J; a++)
+        for (int i = 0; i < R; i++) {
+            float t[8];
+            _mm256_storeu_ps(t, acc[a][i]);
+            float s = sg_lanes_in_order(t, 8);
+            sg_finish(&s, w + (j + a) * k, xs + i * k, k, kv, bias, j + a, out + i * m + j + a);
+        }
+}
+
+#ifdef __AVX512F__
+static inline __m512 bf16_even16(__m512i w) { return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)); }
+static inline __m512 bf16_odd16(__m512i w) { return _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32((int32_t) 0xFFFF0000))); }
+
+/* J weight rows × R activation rows, 16 lanes. */
+I8_ALWAYS_INLINE void sg_tile16(const uint16_t *w, int64_t k, int64_t m, int64_t j, const float *xs, const float *bias,
+                                float *out, const int J, const int R) {
+    const int64_t kv = k - k % 32;
+    __m512 acc[4][SG_R];
+    for (int a = 0; a < J; a++)
+        for (int i = 0; i < R; i++) acc[a][i] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < kv; c += 32) {
+        for (int a = 0; a < J; a++) {
+            __m512i wv = _mm512_loadu_si512((const void *) (w + (j + a) * k + c));
+            __m512 e = bf16_even16(wv), o = bf16_odd16(wv);
+            for (int i = 0; i < R; i++) {
+                acc[a][i] = _mm512_fmadd_ps(e, _mm512_loadu_ps(xs + i * k + c), acc[a][i]);
+                acc[a][i] = _mm512_fmadd_ps(o, _mm512_loadu_ps(xs + i * k + c + 16), acc[a][i]);
+            }
+        }
+    }
+    for (int a = 0; a < J; a++)
+        for (int i = 0; i < R; i++) {
+            float t[16];
+            _mm512_storeu_ps(t, acc[a][i]);
+            float s = sg_lanes_in_order(t, 16);
+            sg_finish(&s, w + (j + a) * k, xs + i * k, k, kv, bias, j + a, out + i * m + j + a);
+        }
+}
+#endif
+
+#define SG_ROWS(TILE, JMAX)                                                                                           \
+    for (int64_t j = j0; j < j1;) {                                                                                   \
+        int J = j1 - j >= JMAX ? JMAX : 1;                                                                            \
+        for (int32_t i0 = 0; i0 < n; i0 += SG_R) {                                                                    \
+            int r = n - i0 < SG_R ? n - i0 : SG_R;                                                                    \
+            const float *x0 = xs + (int64_t) i0 * k;                                                                  \
+            float *o0 = out + (int64_t) i0 * m;                                                                       \
+            if (J == JMAX) {                                                                                          \
+                switch (r) { case 4: TILE(w, k, m, j, x0, bias, o0, JMAX, 4); break;                                \
+                             case 3: TILE(w, k, m, j, x0, bias, o0, JMAX, 3); break;                                \
+                             case 2: TILE(w, k, m, j, x0, bias, o0, JMAX, 2); break;                                \
+                             default: TILE(w, k, m, j, x0, bias, o0, JMAX, 1); }                                    \
+            } else {                                                                                                  \
+                switch (r) { case 4: TILE(w, k, m, j, x0, bias, o0, 1, 4); break;                                   \
+                             case 3: TILE(w, k, m, j, x0, bias, o0, 1, 3); break;                                   \
+                             case 2: TILE(w, k, m, j, x0, bias, o0, 1, 2); break;                                   \
+                             default: TILE(w, k, m, j, x0, bias, o0, 1, 1); }                                       \
+            }                                                                                                         \
+        }                                                                                                             \
+        j += J;                                                                                                       \
+    }
+
+/* lanes = 8 (every build) or 16 (the AVX-512 builds): the Java kernels' float vector length. */
+void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs,
+                         int32_t n, int32_t lanes, const float *bias, float *out) {
+    (void) lanes;
+#ifdef __AVX512F__
+    if (lanes == 16) {
+        SG_ROWS(sg_tile16, 4)
+        return;
+    }
+#endif
+    SG_ROWS(sg_tile8, 2)
+}
+
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 8; }
+int32_t instella_kernels_version(void) { return 9; }
