@@ -133,6 +133,37 @@ class PrefillKernelsTest {
         assertCloseToProduct(out, 3, wb, x, 1, n, m, k, bias, 1e-5);
     }
 
+    /**
+     * The activation quantizer (shared with decode) against llama.cpp's quantize_row_q8_0 written out scalar, for a
+     * decode-sized input (one thread) and a prefill-sized one (blocks split between threads), with zero blocks.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 2048", "70, 1024", "3, 96"})
+    void activationQuantizerIsLlamaCppsQ8_0(int n, int k) {
+        SplittableRandom r = new SplittableRandom(n + k);
+        float[] x = gaussian(r, n * k + 7, 3);
+        java.util.Arrays.fill(x, 7 + 32, 7 + 64, 0f);
+        x[7 + 70] = -0.0f;
+        Gemv.QuantizedActivations qa = Gemv.QuantizedActivations.of(x, 7, n, k);
+        for (int b = 0; b < n * k / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[7 + 32 * b + j]));
+            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                float v = x[7 + 32 * b + j] * id;
+                int q = (int) (Math.abs(v) + 0.5f);
+                if (v < 0) q = -q;
+                sum += q;
+                assertThat(qa.q[32 * b + j]).as("block %d value %d", b, j).isEqualTo((short) q);
+                assertThat(qa.q8[32 * b + j]).isEqualTo((byte) q);
+            }
+            assertThat(qa.d[b]).isEqualTo(d);
+            assertThat(qa.sums[b]).isEqualTo(sum);
+            assertThat(qa.c8[b]).isEqualTo(8f * sum);
+        }
+    }
+
     /** Work is split by weight rows; each output's chain does not depend on the split, so not on the thread count. */
     @Test
     void resultsDoNotDependOnTheThreadCount() {
