@@ -1008,35 +1008,54 @@ static void i8_rows(const uint8_t *const *grp, int G, int q4, int64_t row0, int6
 /*
  * out[i*m + j] = W[j]·x_i (+ bias[j]) for i < n and the weight rows of units [u0, u1) (16 rows each: rows 16·u0 ..
  * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8 (m a multiple of 8). scratch: at least
- * 2 · (k/32) · 304 bytes (the per-call panels of Q8_0 and Q4_0), unused for Q4_0_R8.
+ * max(I8_PANEL_BYTES, 2 · (k/32) · 304) bytes (the per-call panels of Q8_0 and Q4_0), unused for Q4_0_R8.
+ * Units go in chunks whose panels fit I8_PANEL_BYTES, and each chunk meets the activations I8_MC rows at a time, so
+ * those rows stay in L2 while the chunk's units use them (one unit at a time over all rows re-read the whole
+ * activation matrix from L3 per unit).
  */
+#define I8_PANEL_BYTES (256 * 1024)
+#define I8_MC 64
+
 void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1,
                         const int8_t *xq, const float *xd, const int32_t *xs, int32_t n, const float *bias,
                         float *out, uint8_t *scratch) {
     const int64_t blocks = k / 32;
     const int q4 = type != 0;
-    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK;
-    for (int32_t u = u0; u < u1; u++) {
-        const uint8_t *grp[2];
-        int groups = 0;
-        for (int g = 0; g < 2; g++) {
-            int64_t row0 = 16 * (int64_t) u + 8 * g;
-            if (row0 >= m) break;
-            if (type == 2) {
-                grp[g] = w + (row0 / 8) * gb * blocks;
-            } else {
-                uint8_t *dst = scratch + g * gb * blocks;
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK, unit_bytes = 2 * gb * blocks;
+    const int32_t chunk = unit_bytes >= I8_PANEL_BYTES ? 1 : (int32_t) (I8_PANEL_BYTES / unit_bytes);
+    for (int32_t uc = u0; uc < u1; uc += chunk) {
+        const int32_t ue = u1 - uc < chunk ? u1 : uc + chunk;
+        for (int32_t u = uc; u < ue && type != 2; u++) {
+            for (int g = 0; g < 2; g++) {
+                int64_t row0 = 16 * (int64_t) u + 8 * g;
+                if (row0 >= m) break;
+                uint8_t *dst = scratch + (u - uc) * unit_bytes + g * gb * blocks;
                 if (type == 0) i8_panel_q8(w, k, m, row0, dst);
                 else i8_panel_q4(w, k, m, row0, dst);
-                grp[g] = dst;
             }
-            groups++;
         }
-        int64_t row0 = 16 * (int64_t) u;
-        if (I8_G == 2 && groups == 2) {
-            i8_rows(grp, 2, q4, row0, k, m, xq, xd, xs, n, bias, out);
-        } else {
-            for (int g = 0; g < groups; g++) i8_rows(grp + g, 1, q4, row0 + 8 * g, k, m, xq, xd, xs, n, bias, out);
+        for (int32_t i0 = 0; i0 < n; i0 += I8_MC) {
+            const int32_t rows = n - i0 < I8_MC ? n - i0 : I8_MC;
+            const int8_t *x = xq + (int64_t) i0 * k;
+            const float *dx = xd + (int64_t) i0 * blocks;
+            const int32_t *sx = xs + (int64_t) i0 * blocks;
+            float *o = out + (int64_t) i0 * m;
+            for (int32_t u = uc; u < ue; u++) {
+                const uint8_t *grp[2];
+                int groups = 0;
+                for (int g = 0; g < 2; g++) {
+                    int64_t row0 = 16 * (int64_t) u + 8 * g;
+                    if (row0 >= m) break;
+                    grp[g] = type == 2 ? w + (row0 / 8) * gb * blocks : scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                    groups++;
+                }
+                int64_t row0 = 16 * (int64_t) u;
+                if (I8_G == 2 && groups == 2) {
+                    i8_rows(grp, 2, q4, row0, k, m, x, dx, sx, rows, bias, o);
+                } else {
+                    for (int g = 0; g < groups; g++) i8_rows(grp + g, 1, q4, row0 + 8 * g, k, m, x, dx, sx, rows, bias, o);
+                }
+            }
         }
     }
 }

@@ -43,9 +43,9 @@ final class Int8Gemm {
         return dt == DType.Q8_0 || dt == DType.Q4_0 || dt == DType.Q4_0_R8;
     }
 
-    /** Bytes of per-thread scratch the native kernel needs for rows of k values (two groups of transposed blocks). */
+    /** Bytes of per-thread scratch the native kernel needs for rows of k values: its panel budget, at least one unit's. */
     static int scratchBytes(int k) {
-        return 2 * (k / 32) * Q8_GROUP_BLOCK;
+        return Math.max(256 * 1024, 2 * (k / 32) * Q8_GROUP_BLOCK);
     }
 
     /** out[outOff + i·m + j] = x_i · W[j] (+ bias[j]) for the n rows of x (row length k) through the native kernel where it loads. */
