@@ -228,7 +228,7 @@ public final class NativeKernels {
             int8Gemm = linker.downcallHandle(lib.findOrThrow("instella_int8_gemm"),
                     FunctionDescriptor.ofVoid(A, I, L, L, I, I, A, A, A, I, A, A, A), critical);
             bf16Small = linker.downcallHandle(lib.findOrThrow("instella_bf16_small"),
-                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, I, I, A, A), critical);
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, L, I, I, A, A, A), critical);
         }
 
         /** See {@link NativeKernels#int8Gemm}. */
@@ -244,12 +244,12 @@ public final class NativeKernels {
         }
 
         /** See {@link NativeKernels#bf16Small}. */
-        void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int n, int lanes, float[] bias,
-                       float[] out, int outOff) {
+        void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, int lanes, float[] bias,
+                       float[] out, int outOff, float[] scratch) {
             if (!isa.hasSmallLanes(lanes)) throw new IllegalArgumentException("no native small-prompt kernel for " + lanes + " lanes in " + isa.id);
             try {
-                bf16Small.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xs), n, lanes, orNull(bias),
-                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+                bf16Small.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xs), (long) ldx, n, lanes, orNull(bias),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff), MemorySegment.ofArray(scratch));
             } catch (Throwable t) {
                 throw new IllegalStateException("native small-prompt BF16 kernel failed", t);
             }
@@ -435,11 +435,12 @@ public final class NativeKernels {
 
     /**
      * The small-prompt BF16 product ({@code SmallGemm}) for rows [j0, j1) of W [m, k] and n rows of x split even/odd
-     * per 2·lanes values (lanes: the Java kernels' vector length). Bounds are the caller's to check.
+     * per 2·lanes values (lanes: the Java kernels' vector length), rows ldx floats apart; scratch holds at least
+     * 16 · n · lanes floats. Bounds are the caller's to check.
      */
-    static void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int n, float[] bias, float[] out,
-                          int outOff) {
-        LIB.bf16Small(w, k, m, j0, j1, xs, n, Vectors.FLOAT.length(), bias, out, outOff);
+    static void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, float[] bias,
+                          float[] out, int outOff, float[] scratch) {
+        LIB.bf16Small(w, k, m, j0, j1, xs, ldx, n, Vectors.FLOAT.length(), bias, out, outOff, scratch);
     }
 
     /**

@@ -46,22 +46,64 @@ final class SmallGemm {
         }
         if (bias != null && bias.length < m) throw new IllegalArgumentException("bias of " + bias.length + " for " + m + " rows");
         if (xOff < 0 || (long) xOff + (long) n * k > x.length) throw new IndexOutOfBoundsException("input of " + n + " × " + k);
-        float[] xs = Gemv.splitEvenOdd(x, xOff, n, k, L);
+        int ldx = k + X_PAD;
+        float[] xs = split(x, xOff, n, k, ldx);
         MemorySegment seg = w.data();
         Parallel.forRange(m, ROW_GRAIN, (j0, j1) -> {
-            if (useNative) NativeKernels.bf16Small(seg, k, m, j0, j1, xs, n, bias, out, outOff);
-            else rows(seg, k, m, j0, j1, xs, n, bias, out, outOff);
+            if (useNative) NativeKernels.bf16Small(seg, k, m, j0, j1, xs, ldx, n, bias, out, outOff, scratch(n));
+            else rows(seg, k, m, j0, j1, xs, ldx, n, bias, out, outOff);
         });
     }
 
+    /**
+     * Floats between split rows beyond k: rows of 2048 floats (8 KB) apart all map to the same L1 sets as each other
+     * and as the weight rows (4 KB apart), and a tile's rows kept evicting each other.
+     */
+    private static final int X_PAD = 16;
+    private static final ThreadLocal<float[]> X_SPLIT = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** x rows split as {@link Gemv#splitEvenOdd} does (per 2L values: the L even ones, then the L odd ones), ldx apart. */
+    static float[] split(float[] x, int xOff, int n, int k, int ldx) {
+        float[] xs = X_SPLIT.get();
+        if (xs.length < n * ldx) {
+            xs = new float[n * ldx];
+            X_SPLIT.set(xs);
+        }
+        int chunk = 2 * L, bound = k - k % chunk;
+        for (int i = 0; i < n; i++) {
+            int src = xOff + i * k, dst = i * ldx;
+            for (int c = 0; c < bound; c += chunk) {
+                for (int e = 0; e < L; e++) {
+                    xs[dst + c + e] = x[src + c + 2 * e];
+                    xs[dst + c + L + e] = x[src + c + 2 * e + 1];
+                }
+            }
+            System.arraycopy(x, src + bound, xs, dst + bound, k - bound);
+        }
+        return xs;
+    }
+
+    /** The native kernel's partial sums: 16 weight rows × n activation rows × L lanes. */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] scratch(int n) {
+        float[] s = SCRATCH.get();
+        if (s.length < 16 * n * L) {
+            s = new float[16 * n * L];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
     /** The Java loops: rows [j0, j1) of W against the n split rows of xs. */
-    static void rows(MemorySegment seg, int k, int m, int j0, int j1, float[] xs, int n, float[] bias, float[] out, int outOff) {
+    static void rows(MemorySegment seg, int k, int m, int j0, int j1, float[] xs, int ldx, int n, float[] bias, float[] out,
+                     int outOff) {
         int chunk = 2 * L, bound = k - k % chunk;
         long rowBytes = 2L * k;
         for (int j = j0; j < j1; j++) {
             long r0 = j * rowBytes;
             for (int i = 0; i < n; i++) {
-                int x0 = i * k;
+                int x0 = i * ldx;
                 FloatVector acc = FloatVector.zero(F);
                 for (int c = 0; c < bound; c += chunk) {
                     IntVector wv = IntVector.fromMemorySegment(I, seg, r0 + 2L * c, ByteOrder.LITTLE_ENDIAN);
