@@ -30,6 +30,10 @@ import java.util.Set;
  *   <li>the GEMM's loops over one packed slab of widened weights (prefill, vision tower): the Java loops
  *       compiled for AVX2 without bounds checks, bit-identical results; and the packing of BF16, Q8_0 and Q4_0
  *       weights into that slab, 8×8 blocks widened (dequantized) and transposed in registers;</li>
+ *   <li>the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 weights (prefill, vision tower: weights read in place, 8 rows per
+ *       vpdpbusd/vpmaddubsw against broadcast int8 activations) and the small-prompt BF16 product (up to
+ *       {@code MatMul.SMALL_MAX_ROWS} rows, weights read in place), bit-identical to their Java twins {@code Int8Gemm}
+ *       and {@code SmallGemm};</li>
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
  * </ul>
