@@ -779,5 +779,427 @@ void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, i
     pack_slab(w, k, j0, cols, pc, kc, slab, nr, q4_0_pack8, q4_0_value);
 }
 
+/* ============================================================================================================
+ * Int8 GEMM for Q8_0 / Q4_0 / Q4_0_R8 weights (quantized prefill and vision tower), and the small-prompt BF16
+ * product (1–64 rows, weights read in place). Java twins: Int8Gemm and SmallGemm (io.instella.core.kernels),
+ * bit-identical: every output is one float chain over the blocks (or lanes) in the same order.
+ * ============================================================================================================
+ *
+ * Int8 GEMM. Activations come quantized per block of 32 as for the decode kernels (Gemv.QuantizedActivations:
+ * int8 xq, scale xd, block sum xs), n rows of k. Weights are read in groups of 8 rows in the Q4_0_R8 layout
+ * (32-bit lane r of a 32-byte chunk holds 4 quant bytes of row r), so one vpdpbusd against 4 broadcast activation
+ * bytes gives 8 rows' partial sums, one row per lane, and each weight chunk loaded serves I8_R activation rows:
+ *   Q4_0_R8  in place;
+ *   Q4_0     8 rows repacked into that layout per call (the byte permutation of instella_repack_q4_0_r8);
+ *   Q8_0     8 rows transposed per call into 8 chunks per block (lane r = bytes 4c..4c+3 of row r), with each row's
+ *            128·Σw per block: the activations enter vpdpbusd as unsigned x + 128 (x ^ 0x80), so
+ *            Σ w·x = Σ w·(x + 128) − 128·Σ w.
+ * Per block and output, the exact int32 sum isum (Q4_0: Σ nibble·x − 8·Σ x) becomes
+ *   acc = fma((float) isum, d_w · d_x, acc)
+ * in block order from 0, then out = acc (+ bias). Without VNNI (AVX2): Q4_0 sums up to 8 vpmaddubsw results in int16
+ * (8 · 2 · 15 · 127 < 2^15) and widens once per block; Q8_0 uses |w| · sign(x, w) per vpmaddubsw (one result per
+ * int16, 2 · 127² < 2^15) and widens each. The int32 sums are the same in every build.
+ */
+#define I8_R 4
+#if defined(__AVX512VL__)
+#define I8_G 2 /* 32 vector registers: 4 activation rows × 16 weight rows per tile */
+#else
+#define I8_G 1
+#endif
+#define I8_Q4_GROUP_BLOCK 144
+#define I8_Q8_GROUP_BLOCK 304
+
+#define I8_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#ifdef INSTELLA_VNNI
+#define I8_Q4_ACC(s, u, x) ((s) = dot_u8s8((s), (u), (x)))
+#define I8_Q4_FINISH(s) (s)
+#else
+#define I8_Q4_ACC(s, u, x) ((s) = _mm256_add_epi16((s), _mm256_maddubs_epi16((u), (x))))
+#define I8_Q4_FINISH(s) _mm256_madd_epi16((s), _mm256_set1_epi16(1))
+#endif
+
+/* Q8_0 rows row0..row0+7 of W [m, k] (rows ≥ m as zeros) → the transposed panel described above. */
+static void i8_panel_q8(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32, row_bytes = 34 * blocks;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q8_GROUP_BLOCK;
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *p = w + (row0 + r) * row_bytes + 34 * b;
+                memcpy(o + 2 * r, p, 2);
+                v[r] = _mm256_loadu_si256((const __m256i *) (p + 2));
+            } else {
+                o[2 * r] = o[2 * r + 1] = 0;
+                v[r] = _mm256_setzero_si256();
+            }
+        }
+        transpose8_store(_mm256_castsi256_ps(v[0]), _mm256_castsi256_ps(v[1]), _mm256_castsi256_ps(v[2]),
+                         _mm256_castsi256_ps(v[3]), _mm256_castsi256_ps(v[4]), _mm256_castsi256_ps(v[5]),
+                         _mm256_castsi256_ps(v[6]), _mm256_castsi256_ps(v[7]), (float *) (o + 48), 8);
+        __m256i sum = _mm256_setzero_si256();
+        const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+        for (int c = 0; c < 8; c++) {
+            __m256i ch = _mm256_loadu_si256((const __m256i *) (o + 48 + 32 * c));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, ch), ones16));
+        }
+        _mm256_storeu_si256((__m256i *) (o + 16), _mm256_slli_epi32(sum, 7));
+    }
+}
+
+/* Q4_0 rows row0..row0+7 (rows ≥ m as zeros) → Q4_0_R8 blocks of one group. */
+static void i8_panel_q4(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q4_GROUP_BLOCK;
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *in = w + ((row0 + r) * blocks + b) * 18;
+                memcpy(o + 2 * r, in, 2);
+                for (int c = 0; c < 4; c++) memcpy(o + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
+            } else {
+                memset(o + 2 * r, 0, 2);
+                for (int c = 0; c < 4; c++) memset(o + 16 + 32 * c + 4 * r, 0, 4);
+            }
+        }
+    }
+}
+
+/*
+ * acc[i][g] = Σ_b fma(isum, d_w·d_x, ·) for R activation rows (x: row stride k) against G groups of 8 weight rows
+ * (grp[g]: the group's blocks, gb bytes each). q4 picks the layout and the sum; R, G, q4 are constants after inlining.
+ */
+I8_ALWAYS_INLINE void i8_tile(const uint8_t *const *grp, int64_t blocks, const int8_t *x, int64_t k,
+                              const float *xd, const int32_t *xs, __m256 acc[I8_R][I8_G], const int R, const int G,
+                              const int q4) {
+    const __m256i low = _mm256_set1_epi8(0x0F), flip = _mm256_set1_epi8((char) 0x80);
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK;
+    for (int i = 0; i < R; i++)
+        for (int g = 0; g < G; g++) acc[i][g] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        __m256i s[I8_R][I8_G];
+        for (int i = 0; i < R; i++)
+            for (int g = 0; g < G; g++) s[i][g] = _mm256_setzero_si256();
+        if (q4) {
+            for (int c = 0; c < 4; c++) {
+                __m256i lo[I8_G], hi[I8_G];
+                for (int g = 0; g < G; g++) {
+                    __m256i ch = _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 16 + 32 * c));
+                    lo[g] = _mm256_and_si256(ch, low);
+                    hi[g] = _mm256_and_si256(_mm256_srli_epi16(ch, 4), low);
+                }
+                for (int i = 0; i < R; i++) {
+                    const int8_t *xi = x + i * k + 32 * b + 4 * c;
+                    __m256i bl = broadcast4(xi), bh = broadcast4(xi + 16);
+                    for (int g = 0; g < G; g++) {
+                        I8_Q4_ACC(s[i][g], lo[g], bl);
+                        I8_Q4_ACC(s[i][g], hi[g], bh);
+                    }
+                }
+            }
+        } else {
+            for (int c = 0; c < 8; c++) {
+                __m256i wv[I8_G];
+                for (int g = 0; g < G; g++) wv[g] = _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 48 + 32 * c));
+#ifdef INSTELLA_VNNI
+                for (int i = 0; i < R; i++) {
+                    __m256i bx = _mm256_xor_si256(broadcast4(x + i * k + 32 * b + 4 * c), flip);
+                    for (int g = 0; g < G; g++) s[i][g] = dot_u8s8(s[i][g], bx, wv[g]);
+                }
+#else
+                (void) flip;
+                __m256i aw[I8_G];
+                for (int g = 0; g < G; g++) aw[g] = _mm256_sign_epi8(wv[g], wv[g]);
+                for (int i = 0; i < R; i++) {
+                    __m256i bx = broadcast4(x + i * k + 32 * b + 4 * c);
+                    for (int g = 0; g < G; g++) {
+                        __m256i p = _mm256_maddubs_epi16(aw[g], _mm256_sign_epi8(bx, wv[g]));
+                        s[i][g] = _mm256_add_epi32(s[i][g], _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+                    }
+                }
+#endif
+            }
+        }
+        __m256 dw[I8_G];
+        __m256i corr[I8_G];
+        for (int g = 0; g < G; g++) {
+            dw[g] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (grp[g] + b * gb)));
+#ifdef INSTELLA_VNNI
+            corr[g] = q4 ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *) (grp[g] + b * gb + 16));
+#else
+            corr[g] = _mm256_setzero_si256(); /* Q8_0 without VNNI multiplies signed values directly */
+#endif
+        }
+        for (int i = 0; i < R; i++) {
+            __m256 dx = _mm256_set1_ps(xd[i * blocks + b]);
+            __m256i c8 = _mm256_set1_epi32(8 * xs[i * blocks + b]);
+            for (int g = 0; g < G; g++) {
+                __m256i isum = q4 ? _mm256_sub_epi32(I8_Q4_FINISH(s[i][g]), c8) : _mm256_sub_epi32(s[i][g], corr[g]);
+                acc[i][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw[g], dx), acc[i][g]);
+            }
+        }
+    }
+}
+
+/* Stores R × G accumulators: out[i*m + row0 + 8g + r] for rows < m, plus the bias. */
+I8_ALWAYS_INLINE void i8_store(__m256 acc[I8_R][I8_G], int R, int G, int64_t row0, int64_t m, const float *bias,
+                               float *out) {
+    for (int g = 0; g < G; g++) {
+        int64_t r0 = row0 + 8 * g;
+        int rows = r0 >= m ? 0 : (m - r0 >= 8 ? 8 : (int) (m - r0));
+        if (rows == 0) continue;
+        __m256 bv = _mm256_setzero_ps();
+        if (bias) {
+            float t[8] = {0};
+            memcpy(t, bias + r0, 4 * (size_t) rows);
+            bv = _mm256_loadu_ps(t);
+        }
+        for (int i = 0; i < R; i++) {
+            __m256 v = bias ? _mm256_add_ps(acc[i][g], bv) : acc[i][g];
+            float *o = out + i * m + r0;
+            if (rows == 8) {
+                _mm256_storeu_ps(o, v);
+            } else {
+                float t[8];
+                _mm256_storeu_ps(t, v);
+                memcpy(o, t, 4 * (size_t) rows);
+            }
+        }
+    }
+}
+
+#define I8_RUN(R, G, Q4)                                                                                              \
+    do {                                                                                                              \
+        __m256 acc[I8_R][I8_G];                                                                                       \
+        i8_tile(grp, blocks, xq + i0 * k, k, xd + i0 * blocks, xs + i0 * blocks, acc, R, G, Q4);                    \
+        i8_store(acc, R, G, row0, m, bias, out + i0 * m);                                                             \
+    } while (0)
+
+/* All n activation rows against the groups in grp (G of them, the first at weight row row0). */
+static void i8_rows(const uint8_t *const *grp, int G, int q4, int64_t row0, int64_t k, int64_t m, const int8_t *xq,
+                    const float *xd, const int32_t *xs, int32_t n, const float *bias, float *out) {
+    const int64_t blocks = k / 32;
+    (void) G;
+    for (int32_t i0 = 0; i0 < n; i0 += I8_R) {
+        int r = n - i0 < I8_R ? n - i0 : I8_R;
+#if I8_G == 2
+        if (G == 2) {
+            if (q4) {
+                switch (r) { case 4: I8_RUN(4, 2, 1); break; case 3: I8_RUN(3, 2, 1); break;
+                             case 2: I8_RUN(2, 2, 1); break; default: I8_RUN(1, 2, 1); }
+            } else {
+                switch (r) { case 4: I8_RUN(4, 2, 0); break; case 3: I8_RUN(3, 2, 0); break;
+                             case 2: I8_RUN(2, 2, 0); break; default: I8_RUN(1, 2, 0); }
+            }
+            continue;
+        }
+#endif
+        if (q4) {
+            switch (r) { case 4: I8_RUN(4, 1, 1); break; case 3: I8_RUN(3, 1, 1); break;
+                         case 2: I8_RUN(2, 1, 1); break; default: I8_RUN(1, 1, 1); }
+        } else {
+            switch (r) { case 4: I8_RUN(4, 1, 0); break; case 3: I8_RUN(3, 1, 0); break;
+                         case 2: I8_RUN(2, 1, 0); break; default: I8_RUN(1, 1, 0); }
+        }
+    }
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for i < n and the weight rows of units [u0, u1) (16 rows each: rows 16·u0 ..
+ * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8 (m a multiple of 8). scratch: at least
+ * max(I8_PANEL_BYTES, 2 · (k/32) · 304) bytes (the per-call panels of Q8_0 and Q4_0), unused for Q4_0_R8.
+ * Units go in chunks whose panels fit I8_PANEL_BYTES, and each chunk meets the activations I8_MC rows at a time, so
+ * those rows stay in L2 while the chunk's units use them (one unit at a time over all rows re-read the whole
+ * activation matrix from L3 per unit).
+ */
+#define I8_PANEL_BYTES (256 * 1024)
+#define I8_MC 64
+
+void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1,
+                        const int8_t *xq, const float *xd, const int32_t *xs, int32_t n, const float *bias,
+                        float *out, uint8_t *scratch) {
+    const int64_t blocks = k / 32;
+    const int q4 = type != 0;
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK, unit_bytes = 2 * gb * blocks;
+    const int32_t chunk = unit_bytes >= I8_PANEL_BYTES ? 1 : (int32_t) (I8_PANEL_BYTES / unit_bytes);
+    for (int32_t uc = u0; uc < u1; uc += chunk) {
+        const int32_t ue = u1 - uc < chunk ? u1 : uc + chunk;
+        for (int32_t u = uc; u < ue && type != 2; u++) {
+            for (int g = 0; g < 2; g++) {
+                int64_t row0 = 16 * (int64_t) u + 8 * g;
+                if (row0 >= m) break;
+                uint8_t *dst = scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                if (type == 0) i8_panel_q8(w, k, m, row0, dst);
+                else i8_panel_q4(w, k, m, row0, dst);
+            }
+        }
+        for (int32_t i0 = 0; i0 < n; i0 += I8_MC) {
+            const int32_t rows = n - i0 < I8_MC ? n - i0 : I8_MC;
+            const int8_t *x = xq + (int64_t) i0 * k;
+            const float *dx = xd + (int64_t) i0 * blocks;
+            const int32_t *sx = xs + (int64_t) i0 * blocks;
+            float *o = out + (int64_t) i0 * m;
+            for (int32_t u = uc; u < ue; u++) {
+                const uint8_t *grp[2];
+                int groups = 0;
+                for (int g = 0; g < 2; g++) {
+                    int64_t row0 = 16 * (int64_t) u + 8 * g;
+                    if (row0 >= m) break;
+                    grp[g] = type == 2 ? w + (row0 / 8) * gb * blocks : scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                    groups++;
+                }
+                int64_t row0 = 16 * (int64_t) u;
+                if (I8_G == 2 && groups == 2) {
+                    i8_rows(grp, 2, q4, row0, k, m, x, dx, sx, rows, bias, o);
+                } else {
+                    for (int g = 0; g < groups; g++) i8_rows(grp + g, 1, q4, row0 + 8 * g, k, m, x, dx, sx, rows, bias, o);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Small prompts, BF16 weights read in place: out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and i < n,
+ * each weight vector loaded and widened once for SG_R activation rows. x comes split even/odd per 2·lanes values
+ * (Gemv.splitEvenOdd with lanes = 8 or 16; row stride ldx). Per output: lanes partial sums, per 2·lanes values
+ * acc = fma(even, x_even, acc) then fma(odd, x_odd, acc); the lanes added in order from lane 0 (VectorMath.sumLanes);
+ * the tail past the last whole 2·lanes values in order with fma; then + bias. SmallGemm is the Java twin.
+ *
+ * Blocking (measured: rows 4 KB apart — k = 2048 bf16 weights, x split at 8 KB strides — share L1 sets, so the tile's
+ * weight rows and x rows evicted each other and the loop ran at ~90 GFLOP/s on one core whatever the tile): x rows
+ * padded apart by the caller, SG_JB weight rows at a time, depth in chunks of SG_KC values; per chunk, each tile of SG_R activation
+ * rows (x: SG_R · SG_KC floats, L1) meets all SG_JB rows' chunk (SG_JB · SG_KC bf16, L1), so x comes from L2 once
+ * per SG_JB weight rows rather than once per tile. The partial sums (lanes floats per output) wait in scratch
+ * between chunks: stored and reloaded exactly, so each output is still one chain in order.
+ */
+#define SG_R 4
+#define SG_JB 8
+#define SG_KC 512
+
+static inline float sg_bf16(uint16_t v) {
+    uint32_t bits = (uint32_t) v << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/*
+ * Keeps a loaded vector in a register: without it gcc folds the x loads into every FMA that reads them (one load per
+ * FMA, J times per x vector) and the loop ran load-bound at ~85 GFLOP/s on one core.
+ */
+#define SG_IN_REGISTER(v) __asm__("" : "+v"(v))
+
+/* Partial sums of (row j + a, activation row i) live at acc + (a · n + i) · lanes. */
+#define SG_TILE(NAME, VEC, LANES, ZERO, LOADPS, STOREPS, FMA, LOADW, EVEN, ODD)                                       \
+    I8_ALWAYS_INLINE void NAME(const uint16_t *w, int64_t k, int64_t j, const float *xs, int64_t c0, int64_t c1,     \
+                               int64_t ldx, float *acc, int32_t n, int first, const int J, const int R) {                          \
+        VEC a[4][SG_R];                                                                                               \
+        for (int r = 0; r < J; r++)                                                                                   \
+            for (int i = 0; i < R; i++) a[r][i] = first ? ZERO() : LOADPS(acc + ((int64_t) r * n + i) * LANES);       \
+        for (int64_t c = c0; c < c1; c += 2 * LANES) {                                                                \
+            VEC xe[SG_R], xo[SG_R];                                                                                   \
+            for (int i = 0; i < R; i++) {                                                                             \
+                xe[i] = LOADPS(xs + i * ldx + c);                                                                     \
+                xo[i] = LOADPS(xs + i * ldx + c + LANES);                                                             \
+                SG_IN_REGISTER(xe[i]);                                                                                \
+                SG_IN_REGISTER(xo[i]);                                                                                \
+            }                                                                                                         \
+            for (int r = 0; r < J; r++) {                                                                             \
+                VEC e, o;                                                                                             \
+                LOADW(w + (j + r) * k + c, e, o);                                                                     \
+                for (int i = 0; i < R; i++) {                                                                         \
+                    a[r][i] = FMA(e, xe[i], a[r][i]);                                                                 \
+                    a[r][i] = FMA(o, xo[i], a[r][i]);                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int r = 0; r < J; r++)                                                                                   \
+            for (int i = 0; i < R; i++) STOREPS(acc + ((int64_t) r * n + i) * LANES, a[r][i]);                        \
+    }
+
+#define SG_LOADW8(p, e, o)                                                                                            \
+    do {                                                                                                              \
+        __m256i wv_ = _mm256_loadu_si256((const __m256i *) (p));                                                     \
+        SG_IN_REGISTER(wv_);                                                                                          \
+        e = bf16_even(wv_);                                                                                           \
+        o = bf16_odd(wv_);                                                                                            \
+    } while (0)
+SG_TILE(sg_tile8, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, SG_LOADW8, , )
+
+#ifdef __AVX512F__
+#define SG_LOADW16(p, e, o)                                                                                           \
+    do {                                                                                                              \
+        __m512i wv_ = _mm512_loadu_si512((const void *) (p));                                                        \
+        SG_IN_REGISTER(wv_);                                                                                          \
+        e = _mm512_castsi512_ps(_mm512_slli_epi32(wv_, 16));                                                          \
+        o = _mm512_castsi512_ps(_mm512_and_si512(wv_, _mm512_set1_epi32((int32_t) 0xFFFF0000)));                      \
+    } while (0)
+SG_TILE(sg_tile16, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, SG_LOADW16, , )
+#endif
+
+#define SG_CALL(TILE, JJ)                                                                                             \
+    switch (r) {                                                                                                      \
+        case 4: TILE(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 4); break;                                                \
+        case 3: TILE(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 3); break;                                                \
+        case 2: TILE(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 2); break;                                                \
+        default: TILE(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 1);                                                      \
+    }
+
+#define SG_BLOCKS(TILE, JMAX, LANES)                                                                                  \
+    do {                                                                                                              \
+        const int64_t kv = k - k % (2 * LANES);                                                                       \
+        for (int64_t jb = j0; jb < j1; jb += SG_JB) {                                                                 \
+            const int64_t je = j1 - jb < SG_JB ? j1 : jb + SG_JB;                                                     \
+            for (int64_t c0 = 0;; c0 += SG_KC) {                                                                      \
+                const int64_t c1 = kv - c0 < SG_KC ? kv : c0 + SG_KC;                                                 \
+                const int first = c0 == 0;                                                                            \
+                for (int32_t i0 = 0; i0 < n; i0 += SG_R) {                                                            \
+                    const int r = n - i0 < SG_R ? n - i0 : SG_R;                                                      \
+                    const float *x0 = xs + (int64_t) i0 * ldx;                                                        \
+                    for (int64_t j = jb; j < je;) {                                                                   \
+                        float *ac = scratch + ((j - jb) * n + i0) * LANES;                                            \
+                        if (je - j >= JMAX) {                                                                         \
+                            SG_CALL(TILE, JMAX)                                                                       \
+                            j += JMAX;                                                                                \
+                        } else {                                                                                      \
+                            SG_CALL(TILE, 1)                                                                          \
+                            j += 1;                                                                                   \
+                        }                                                                                             \
+                    }                                                                                                 \
+                }                                                                                                     \
+                if (c1 >= kv) break;                                                                                  \
+            }                                                                                                         \
+            for (int64_t j = jb; j < je; j++) {                                                                       \
+                const uint16_t *row = w + j * k;                                                                      \
+                for (int32_t i = 0; i < n; i++) {                                                                     \
+                    const float *t = scratch + ((j - jb) * n + i) * LANES;                                            \
+                    float s = 0.0f;                                                                                   \
+                    for (int l = 0; l < LANES; l++) s += t[l];                                                        \
+                    const float *x = xs + (int64_t) i * ldx;                                                          \
+                    for (int64_t c = kv; c < k; c++) s = fmaf(x[c], sg_bf16(row[c]), s);                              \
+                    out[(int64_t) i * m + j] = s + (bias ? bias[j] : 0.0f);                                           \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    } while (0)
+
+/*
+ * lanes = 8 (every build) or 16 (the AVX-512 builds): the Java kernels' float vector length; ldx: the row stride of xs
+ * (k plus a pad: rows 4 KB apart would all fall in the same L1 sets). scratch: SG_JB · n · lanes floats.
+ */
+void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs,
+                         int64_t ldx, int32_t n, int32_t lanes, const float *bias, float *out, float *scratch) {
+    (void) lanes;
+#ifdef __AVX512F__
+    if (lanes == 16) {
+        SG_BLOCKS(sg_tile16, 4, 16);
+        return;
+    }
+#endif
+    SG_BLOCKS(sg_tile8, 2, 8);
+}
+
 /* Lets the loader check that it has the library it expects. */
-int32_t instella_kernels_version(void) { return 8; }
+int32_t instella_kernels_version(void) { return 9; }

@@ -333,6 +333,10 @@ final class Gemv {
         float[] d = new float[0];
         float[] c8 = new float[0];
 
+        /** Blocks per parallel chunk; below {@link #PARALLEL_BLOCKS} blocks (decode) the caller's thread does them all. */
+        private static final int BLOCK_GRAIN = 64, PARALLEL_BLOCKS = 2048;
+        private static final ThreadLocal<int[]> BLOCK = ThreadLocal.withInitial(() -> new int[32]);
+
         static QuantizedActivations of(float[] x, int xOff, int n, int k) {
             QuantizedActivations a = TL.get();
             int blocks = n * k / 32;
@@ -345,32 +349,55 @@ final class Gemv {
                 a.c8 = new float[blocks];
                 a.sums = new int[blocks];
             }
-            for (int b = 0; b < blocks; b++) {
+            // Blocks are independent, so splitting them between threads (prefill) gives the same values.
+            if (blocks >= PARALLEL_BLOCKS) Parallel.forRange(blocks, BLOCK_GRAIN, (b0, b1) -> a.quantize(x, xOff, b0, b1));
+            else a.quantize(x, xOff, 0, blocks);
+            return a;
+        }
+
+        /** Blocks [b0, b1): d = max|x|/127, q = roundf(x/d) (ties away from zero), as llama.cpp's quantize_row_q8_0. */
+        private void quantize(float[] x, int xOff, int b0, int b1) {
+            int[] qi = BLOCK.get();
+            for (int b = b0; b < b1; b++) {
                 int src = xOff + 32 * b;
                 float amax;
-                if (L == 8) {
+                if (L >= 8) {
                     FloatVector m = FloatVector.fromArray(F, x, src).abs();
-                    for (int j = 8; j < 32; j += 8) m = m.max(FloatVector.fromArray(F, x, src + j).abs());
+                    for (int j = L; j < 32; j += L) m = m.max(FloatVector.fromArray(F, x, src + j).abs());
                     amax = m.reduceLanes(VectorOperators.MAX); // max is exact in any order
                 } else {
                     amax = 0;
                     for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[src + j]));
                 }
-                float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+                float scale = amax / 127f, id = scale != 0 ? 1f / scale : 0f;
                 int sum = 0;
-                for (int j = 0; j < 32; j++) {
-                    float v = x[src + j] * id;
-                    int qv = (int) (Math.abs(v) + 0.5f);
-                    if (v < 0) qv = -qv;
-                    a.q[32 * b + j] = (short) qv;
-                    a.q8[32 * b + j] = (byte) qv;
-                    sum += qv;
+                if (L >= 8) {
+                    // The scalar rounding below, lane-wise: the same float product, +0.5, truncation, sign.
+                    IntVector s = IntVector.zero(I);
+                    for (int j = 0; j < 32; j += L) {
+                        FloatVector v = FloatVector.fromArray(F, x, src + j).mul(id);
+                        IntVector q = (IntVector) v.abs().add(0.5f).convert(VectorOperators.F2I, 0);
+                        q = q.blend(q.neg(), v.lt(0f).cast(I));
+                        q.intoArray(qi, j);
+                        s = s.add(q);
+                    }
+                    sum = s.reduceLanes(VectorOperators.ADD); // integers: exact in any order
+                } else {
+                    for (int j = 0; j < 32; j++) {
+                        float v = x[src + j] * id;
+                        int qv = (int) (Math.abs(v) + 0.5f);
+                        qi[j] = v < 0 ? -qv : qv;
+                        sum += qi[j];
+                    }
                 }
-                a.d[b] = d;
-                a.c8[b] = 8f * sum;
-                a.sums[b] = sum;
+                for (int j = 0; j < 32; j++) {
+                    q[32 * b + j] = (short) qi[j];
+                    q8[32 * b + j] = (byte) qi[j];
+                }
+                d[b] = scale;
+                c8[b] = 8f * sum;
+                sums[b] = sum;
             }
-            return a;
         }
     }
 

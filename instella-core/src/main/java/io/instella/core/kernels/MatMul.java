@@ -9,12 +9,25 @@ import java.lang.foreign.MemorySegment;
  * {@code out = x · Wᵀ (+ bias)} for a weight matrix W of shape [m, k] stored as F32, BF16, F16, Q8_0 or
  * Q4_0 in (mapped) memory, the PyTorch {@code nn.Linear} layout. Weights stay in their stored type.
  * A few rows of x (decode) take the streaming matrix-vector path ({@link Gemv}), which reads each
- * weight byte once and widens it in registers; more rows (prefill, vision tower) take the blocked,
- * packed-panel GEMM ({@link Gemm}).
+ * weight byte once and widens it in registers; more rows (prefill, vision tower) take, where the native kernels
+ * load: for Q8_0/Q4_0 weights the int8 GEMM ({@link Int8Gemm}, weights read in place, activations quantized per
+ * block as for decode), for BF16 weights and up to {@link #SMALL_MAX_ROWS} rows the small-prompt kernel
+ * ({@link SmallGemm}, weights read in place); otherwise the blocked, packed-panel GEMM ({@link Gemm}).
+ * {@code -Dinstella.prefill=packed} (or {@code INSTELLA_PREFILL=packed}) keeps every product of more than
+ * {@link #GEMV_MAX_ROWS} rows on the packed GEMM, as before these kernels.
  */
 public final class MatMul {
     /** Up to this many rows of x, the weights are streamed once per row (memory-bound regime). */
     public static final int GEMV_MAX_ROWS = 4;
+    /**
+     * Up to this many rows, BF16 weights are read in place by {@link SmallGemm} rather than packed per call: the
+     * crossover measured on the 2-vCPU Zen 4 (one core, CPU time, OLMo-1B shapes 2048×2048, 8192×2048, 2048×8192):
+     * in place 1.5–2.0× the packed GEMM's speed at 8 rows, 1.0–1.3× at 16, 0.8–0.9× at 32 (see the module README).
+     */
+    public static final int SMALL_MAX_ROWS = 16;
+    /** False with {@code -Dinstella.prefill=packed}: prefill and the vision tower on the packed float GEMM only. */
+    static final boolean IN_PLACE_PREFILL = !"packed".equalsIgnoreCase(
+            System.getProperty("instella.prefill", System.getenv().getOrDefault("INSTELLA_PREFILL", "auto")).trim());
 
     private MatMul() {}
 
@@ -30,7 +43,10 @@ public final class MatMul {
         }
         if (n <= 0) return;
         if (n <= GEMV_MAX_ROWS) Gemv.linear(x, xOff, n, w, bias, out, outOff);
-        else Gemm.linear(x, xOff, n, w, bias, out, outOff);
+        else if (IN_PLACE_PREFILL && Int8Gemm.supports(dt) && NativeKernels.available()) Int8Gemm.linear(x, xOff, n, w, bias, out, outOff);
+        else if (IN_PLACE_PREFILL && dt == DType.BF16 && n <= SMALL_MAX_ROWS && NativeKernels.smallGemmSupported()) {
+            SmallGemm.linear(x, xOff, n, w, bias, out, outOff);
+        } else Gemm.linear(x, xOff, n, w, bias, out, outOff);
     }
 
     /**

@@ -30,6 +30,10 @@ import java.util.Set;
  *   <li>the GEMM's loops over one packed slab of widened weights (prefill, vision tower): the Java loops
  *       compiled for AVX2 without bounds checks, bit-identical results; and the packing of BF16, Q8_0 and Q4_0
  *       weights into that slab, 8×8 blocks widened (dequantized) and transposed in registers;</li>
+ *   <li>the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 weights (prefill, vision tower: weights read in place, 8 rows per
+ *       vpdpbusd/vpmaddubsw against broadcast int8 activations) and the small-prompt BF16 product (up to
+ *       {@code MatMul.SMALL_MAX_ROWS} rows, weights read in place), bit-identical to their Java twins {@code Int8Gemm}
+ *       and {@code SmallGemm};</li>
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
  * </ul>
@@ -73,6 +77,9 @@ public final class NativeKernels {
             return cpuFlags.stream().filter(f -> !cpu.contains(f)).findFirst().orElse(null);
         }
 
+        /** Float lane counts (the Java kernels' vector length) with a native small-prompt BF16 kernel in this build. */
+        boolean hasSmallLanes(int lanes) { return lanes == 8 || (lanes == 16 && (this == AVX512 || this == AVX512VNNI)); }
+
         /** GEMM panel widths (the Java GEMM's NR) with a native slab kernel in this build. */
         boolean hasGemmPanel(int nr) { return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI)); }
 
@@ -83,7 +90,7 @@ public final class NativeKernels {
     }
 
     /** The library version this class expects ({@code instella_kernels_version}). */
-    private static final int VERSION = 8;
+    private static final int VERSION = 9;
     /** The Java GEMM's panel width (Gemm.NR: two of the Java kernels' float vectors). */
     private static final int GEMM_PANEL = 2 * Vectors.FLOAT.length();
     /** The library in use, or null (the Java kernels run). */
@@ -139,6 +146,9 @@ public final class NativeKernels {
     /** True when the native GEMM slab kernel and packers exist for panels of nr columns (the Java GEMM's NR). */
     static boolean gemmPanelSupported(int nr) { return LIB != null && nr == GEMM_PANEL && LIB.isa.hasGemmPanel(nr); }
 
+    /** True when the native small-prompt BF16 kernel exists for the Java kernels' vector length. */
+    static boolean smallGemmSupported() { return LIB != null && LIB.isa.hasSmallLanes(Vectors.FLOAT.length()); }
+
     /** Null when a native build may run here, else why not (the choice, the OS, the architecture). */
     private static String platformReason(String choice) {
         if (choice.equals("java")) return "chosen with instella.kernels=java";
@@ -187,6 +197,7 @@ public final class NativeKernels {
         final Isa isa;
         private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
         private final MethodHandle gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+        private final MethodHandle int8Gemm, bf16Small;
 
         Library(Isa isa) throws Throwable {
             this.isa = isa;
@@ -218,6 +229,34 @@ public final class NativeKernels {
             packBf16 = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
             packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
             packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
+            int8Gemm = linker.downcallHandle(lib.findOrThrow("instella_int8_gemm"),
+                    FunctionDescriptor.ofVoid(A, I, L, L, I, I, A, A, A, I, A, A, A), critical);
+            bf16Small = linker.downcallHandle(lib.findOrThrow("instella_bf16_small"),
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, L, I, I, A, A, A), critical);
+        }
+
+        /** See {@link NativeKernels#int8Gemm}. */
+        void int8Gemm(MemorySegment w, int type, int k, int m, int u0, int u1, Gemv.QuantizedActivations qa, int n,
+                      float[] bias, float[] out, int outOff, byte[] scratch) {
+            try {
+                int8Gemm.invokeExact(w, type, (long) k, (long) m, u0, u1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                        MemorySegment.ofArray(qa.sums), n, orNull(bias), MemorySegment.ofArray(out).asSlice(4L * outOff),
+                        MemorySegment.ofArray(scratch));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native int8 GEMM failed", t);
+            }
+        }
+
+        /** See {@link NativeKernels#bf16Small}. */
+        void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, int lanes, float[] bias,
+                       float[] out, int outOff, float[] scratch) {
+            if (!isa.hasSmallLanes(lanes)) throw new IllegalArgumentException("no native small-prompt kernel for " + lanes + " lanes in " + isa.id);
+            try {
+                bf16Small.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xs), (long) ldx, n, lanes, orNull(bias),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff), MemorySegment.ofArray(scratch));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native small-prompt BF16 kernel failed", t);
+            }
         }
 
         void q4_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
@@ -386,6 +425,26 @@ public final class NativeKernels {
     /** As {@link #packBf16} for a Q8_0 or Q4_0 matrix (pc and kc multiples of 32), dequantized as {@code Packing} does. */
     static void packQuantized(MemorySegment w, boolean q4, int k, int j0, int cols, int pc, int kc, float[] slab) {
         LIB.packQuantized(GEMM_PANEL, w, q4, k, j0, cols, pc, kc, slab);
+    }
+
+    /**
+     * The int8 GEMM ({@code Int8Gemm}): out[outOff + i·m + j] = W[j]·x_i (+ bias[j]) for the n rows of {@code qa} and
+     * the weight rows of units [u0, u1) (16 rows each) of W [m, k]; type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8. scratch
+     * holds at least {@link Int8Gemm#scratchBytes} bytes. Bounds are the caller's to check.
+     */
+    static void int8Gemm(MemorySegment w, int type, int k, int m, int u0, int u1, Gemv.QuantizedActivations qa, int n,
+                         float[] bias, float[] out, int outOff, byte[] scratch) {
+        LIB.int8Gemm(w, type, k, m, u0, u1, qa, n, bias, out, outOff, scratch);
+    }
+
+    /**
+     * The small-prompt BF16 product ({@code SmallGemm}) for rows [j0, j1) of W [m, k] and n rows of x split even/odd
+     * per 2·lanes values (lanes: the Java kernels' vector length), rows ldx floats apart; scratch holds at least
+     * 16 · n · lanes floats. Bounds are the caller's to check.
+     */
+    static void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, float[] bias,
+                          float[] out, int outOff, float[] scratch) {
+        LIB.bf16Small(w, k, m, j0, j1, xs, ldx, n, Vectors.FLOAT.length(), bias, out, outOff, scratch);
     }
 
     /**

@@ -21,7 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Q8_0/Q4_0 projection weights against the stored (BF16) ones on the golden cases, over every prompt
  * position: Q8_0 must keep the BF16 top-1 token wherever BF16's top-1/top-2 margin exceeds 1.0, and its
- * logits' RMS error must stay under 2% of the BF16 logits' RMS. Both use {@link QuantizationPlan} (under Q8_0
+ * logits' RMS error must stay under 3% of the BF16 logits' RMS. (2% until prefill moved to the int8 GEMM, which
+ * quantizes the activations per block as decode and llama.cpp's Q8_0 do: 1.1–1.9% with float activations,
+ * 1.7–2.8% with int8 ones on these cases; {@code -Dinstella.prefill=packed} gives the former.) Both use {@link QuantizationPlan} (under Q8_0
  * the q/k projections and the head stay wide). Q4_0 figures are reported, not bounded.
  */
 class QuantizedAccuracyTest {
@@ -119,7 +121,7 @@ class QuantizedAccuracyTest {
         Agreement a8 = compare(ref, g8, L, V), a4 = compare(ref, g4, L, V);
         System.out.printf("accuracy %s: q8_0 %s%naccuracy %s: q4_0 %s%n", c.name(), a8, c.name(), a4);
         assertThat(a8.confidentKept()).as("Q8_0 keeps the top-1 token where the BF16 margin > 1").isEqualTo(a8.confident());
-        assertThat(a8.rmsRatio()).as("Q8_0 logits RMS error / BF16 logits RMS").isLessThan(0.02);
+        assertThat(a8.rmsRatio()).as("Q8_0 logits RMS error / BF16 logits RMS").isLessThan(0.03);
     }
 
     /** Input embeddings of a case, image rows from the golden merged features (as OlmoGoldenTest builds them). */
