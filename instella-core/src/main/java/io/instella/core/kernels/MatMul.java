@@ -29,6 +29,10 @@ public final class MatMul {
             throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
         }
         if (n <= 0) return;
+        if (dt == DType.BF16 && Bf16Dot.enabled()) { // opt-in: BF16-rounded activations (Bf16Dot)
+            Bf16Dot.linear(x, xOff, n, w, bias, out, outOff);
+            return;
+        }
         if (n <= GEMV_MAX_ROWS) Gemv.linear(x, xOff, n, w, bias, out, outOff);
         else Gemm.linear(x, xOff, n, w, bias, out, outOff);
     }
@@ -52,7 +56,8 @@ public final class MatMul {
             for (int i = 0; i < ws.length; i++) linear(x, xOff, n, ws[i], b[i], outs[i], 0);
             return;
         }
-        Gemv.linear(x, xOff, n, ws, b, outs, new int[ws.length]);
+        if (ws[0].dtype() == DType.BF16 && Bf16Dot.enabled()) Bf16Dot.linear(x, xOff, n, ws, b, outs);
+        else Gemv.linear(x, xOff, n, ws, b, outs, new int[ws.length]);
     }
 
     private static boolean supported(DType dt) {

@@ -139,6 +139,34 @@ public final class NativeKernels {
     /** True when the native GEMM slab kernel and packers exist for panels of nr columns (the Java GEMM's NR). */
     static boolean gemmPanelSupported(int nr) { return LIB != null && nr == GEMM_PANEL && LIB.isa.hasGemmPanel(nr); }
 
+    /**
+     * Null when the opt-in BF16 compute kernels ({@link Bf16Dot}: vdpbf16ps, AVX-512 BF16) can run here, else why not:
+     * they are in the AVX-512 builds and need the CPU flag avx512_bf16.
+     */
+    static String bf16DotUnavailableReason() {
+        if (LIB == null) return "native kernels not in use: " + STATUS;
+        if (!LIB.hasBf16Dot()) return "the " + LIB.isa.id + " build has no BF16 compute kernels (AVX-512 builds only)";
+        Set<String> cpu = cpuFlags();
+        if (cpu == null || !cpu.contains("avx512_bf16")) return "CPU lacks avx512_bf16";
+        return null;
+    }
+
+    /** The BF16 compute GEMV (see {@link Bf16Dot}); only where {@link #bf16DotUnavailableReason} is null. */
+    static void bf16DotRows(MemorySegment w, int k, int m, int j0, int j1, short[] xb, int n, float[] bias, float[] out, int outOff) {
+        LIB.bf16DotRows(w, k, m, j0, j1, xb, n, bias, out, outOff);
+    }
+
+    /** Packs BF16 weights into the BF16 compute GEMM's panels of 32 rows × depth pairs (see {@link Bf16Dot}). */
+    static void bf16DotPack(MemorySegment w, int k, int j0, int cols, int pc, int kc, int[] slab) {
+        LIB.bf16DotPack(w, k, j0, cols, pc, kc, slab);
+    }
+
+    /** The BF16 compute GEMM's loops over one packed slab (see {@link Bf16Dot}). */
+    static void bf16DotSlab(short[] a, int aOff, int lda, int n, int[] slab, int kc, int cols, float[] c, int cOff, int ldc,
+                            boolean first, float[] bias, int j0) {
+        LIB.bf16DotSlab(a, aOff, lda, n, slab, kc, cols, c, cOff, ldc, first, bias, j0);
+    }
+
     /** Null when a native build may run here, else why not (the choice, the OS, the architecture). */
     private static String platformReason(String choice) {
         if (choice.equals("java")) return "chosen with instella.kernels=java";
@@ -187,6 +215,8 @@ public final class NativeKernels {
         final Isa isa;
         private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
         private final MethodHandle gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+        /** The opt-in BF16 compute kernels (vdpbf16ps, {@link Bf16Dot}); null where this build has none. */
+        private final MethodHandle bf16dotRows, bf16dotPack, bf16dotSlab;
 
         Library(Isa isa) throws Throwable {
             this.isa = isa;
@@ -218,6 +248,42 @@ public final class NativeKernels {
             packBf16 = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
             packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
             packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
+            bf16dotRows = lib.find("instella_bf16dot_rows").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, I, A, A), critical)).orElse(null);
+            bf16dotPack = lib.find("instella_bf16dot_pack").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, I, I, I, I, A), critical)).orElse(null);
+            bf16dotSlab = lib.find("instella_bf16dot_gemm_slab").map(s -> linker.downcallHandle(s, slab, critical)).orElse(null);
+        }
+
+        /** True when this build has the BF16 compute kernels (the CPU flag is checked separately). */
+        boolean hasBf16Dot() { return bf16dotRows != null && bf16dotPack != null && bf16dotSlab != null; }
+
+        void bf16DotRows(MemorySegment w, int k, int m, int j0, int j1, short[] xb, int n, float[] bias, float[] out, int outOff) {
+            try {
+                bf16dotRows.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xb), n, orNull(bias),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute kernel failed", t);
+            }
+        }
+
+        void bf16DotPack(MemorySegment w, int k, int j0, int cols, int pc, int kc, int[] slab) {
+            try {
+                bf16dotPack.invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute packing failed", t);
+            }
+        }
+
+        void bf16DotSlab(short[] a, int aOff, int lda, int n, int[] slab, int kc, int cols, float[] c, int cOff, int ldc,
+                         boolean first, float[] bias, int j0) {
+            try {
+                bf16dotSlab.invokeExact(MemorySegment.ofArray(a).asSlice(2L * aOff), (long) lda, n, MemorySegment.ofArray(slab),
+                        kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
+                        (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute GEMM failed", t);
+            }
         }
 
         void q4_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
