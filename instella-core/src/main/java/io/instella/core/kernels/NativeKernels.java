@@ -56,7 +56,11 @@ public final class NativeKernels {
         /** AVX-VNNI (256-bit vpdpbusd, e.g. Intel Alder Lake and later without AVX-512). */
         AVXVNNI("avxvnni", "avx2", "fma", "f16c", "avx_vnni"),
         /** The base build: AVX2, FMA, F16C. */
-        AVX2("avx2", "avx2", "fma", "f16c");
+        AVX2("avx2", "avx2", "fma", "f16c"),
+        /** aarch64 with the dot-product extension (ARMv8.2 dotprod: sdot), e.g. Graviton 2+, Ampere Altra, Apple M. */
+        NEONDOT("neondot", "asimd", "asimddp"),
+        /** aarch64 base: NEON (Advanced SIMD), widening multiplies for the int8 dot products. */
+        NEON("neon", "asimd");
 
         final String id;
         final List<String> cpuFlags;
@@ -66,7 +70,15 @@ public final class NativeKernels {
             this.cpuFlags = List.of(cpuFlags);
         }
 
-        String resource() { return "/io/instella/core/kernels/native/linux-x86_64/libinstella_kernels_" + id + ".so"; }
+        /** True for the aarch64 builds (instella_kernels_aarch64.c), false for the x86-64 ones. */
+        boolean aarch64() { return id.startsWith("neon"); }
+
+        String resource() {
+            return "/io/instella/core/kernels/native/" + (aarch64() ? "linux-aarch64" : "linux-x86_64") + "/libinstella_kernels_" + id + ".so";
+        }
+
+        /** True when this build is for the architecture this JVM runs on. */
+        boolean forThisArch() { return aarch64() == isAarch64(); }
 
         /** The first flag this build needs that the CPU lacks, or null. */
         String missingFlag(Set<String> cpu) {
@@ -74,7 +86,10 @@ public final class NativeKernels {
         }
 
         /** GEMM panel widths (the Java GEMM's NR) with a native slab kernel in this build. */
-        boolean hasGemmPanel(int nr) { return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI)); }
+        boolean hasGemmPanel(int nr) {
+            if (aarch64()) return nr == 8 || nr == 16; // NEON's 4 float lanes, and 8 lanes forced
+            return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI));
+        }
 
         static Isa byId(String id) {
             for (Isa isa : values()) if (isa.id.equalsIgnoreCase(id)) return isa;
@@ -100,10 +115,12 @@ public final class NativeKernels {
             status = "java (" + why + ")";
         } else {
             Set<String> cpu = cpuFlags();
-            List<Isa> candidates = choice.equals("auto") ? List.of(Isa.values()) : List.of(Isa.byId(choice));
+            List<Isa> candidates = choice.equals("auto")
+                    ? java.util.Arrays.stream(Isa.values()).filter(Isa::forThisArch).toList() : List.of(Isa.byId(choice));
             List<String> reasons = new ArrayList<>();
             for (Isa isa : candidates) {
-                String missing = cpu == null ? "cannot read /proc/cpuinfo" : isa.missingFlag(cpu) == null ? null : "CPU lacks " + isa.missingFlag(cpu);
+                String missing = !isa.forThisArch() ? "a build for " + (isa.aarch64() ? "aarch64" : "x86-64")
+                        : cpu == null ? "cannot read /proc/cpuinfo" : isa.missingFlag(cpu) == null ? null : "CPU lacks " + isa.missingFlag(cpu);
                 if (missing == null && NativeKernels.class.getResource(isa.resource()) == null) {
                     missing = "built without the native libraries (no gcc at build time)";
                 }
@@ -176,19 +193,32 @@ public final class NativeKernels {
         }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) return "not Linux x86-64";
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || isAarch64())) return "not Linux x86-64 or aarch64";
         return null;
     }
 
-    /** The CPU's feature flags from /proc/cpuinfo (the first "flags" line), or null when it cannot be read. */
+    private static boolean isAarch64() {
+        String arch = System.getProperty("os.arch", "");
+        return arch.equals("aarch64") || arch.equals("arm64");
+    }
+
+    /**
+     * The CPU's feature flags from /proc/cpuinfo (the first "flags" line on x86, "Features" on aarch64: the hwcaps,
+     * e.g. asimd, asimddp), or null when it cannot be read.
+     */
     static Set<String> cpuFlags() {
         try {
-            String line = Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("flags")).findFirst().orElse("");
-            int colon = line.indexOf(':');
-            return Set.of(line.substring(colon + 1).trim().split("\\s+"));
+            return cpuFlags(Files.readString(Path.of("/proc/cpuinfo")));
         } catch (IOException | RuntimeException e) {
             return null;
         }
+    }
+
+    /** The flags of the first "flags" or "Features" line of a /proc/cpuinfo text (empty when there is none). */
+    static Set<String> cpuFlags(String cpuinfo) {
+        String line = cpuinfo.lines().filter(l -> l.startsWith("flags") || l.startsWith("Features")).findFirst().orElse("");
+        int colon = line.indexOf(':');
+        return colon < 0 ? Set.of() : Set.of(line.substring(colon + 1).trim().split("\\s+"));
     }
 
     /** The bundled builds this CPU can run, best first (for tests and diagnostics). */
@@ -196,7 +226,7 @@ public final class NativeKernels {
         Set<String> cpu = cpuFlags();
         if (cpu == null || platformReason("auto") != null) return List.of();
         return java.util.Arrays.stream(Isa.values())
-                .filter(i -> i.missingFlag(cpu) == null && NativeKernels.class.getResource(i.resource()) != null).toList();
+                .filter(i -> i.forThisArch() && i.missingFlag(cpu) == null && NativeKernels.class.getResource(i.resource()) != null).toList();
     }
 
     /** Copies a bundled library to a temporary file (a library inside a jar cannot be mapped). */
@@ -214,7 +244,7 @@ public final class NativeKernels {
     static final class Library {
         final Isa isa;
         private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
-        private final MethodHandle gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+        private final MethodHandle gemmSlab8, gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
         /** The opt-in BF16 compute kernels (vdpbf16ps, {@link Bf16Dot}); null where this build has none. */
         private final MethodHandle bf16dotRows, bf16dotPack, bf16dotSlab;
 
@@ -243,6 +273,7 @@ public final class NativeKernels {
             attendF16 = linker.downcallHandle(lib.findOrThrow("instella_attend_f16"), attend, critical);
             FunctionDescriptor slab = FunctionDescriptor.ofVoid(A, L, I, A, I, I, A, L, I, A);
             gemmSlab16 = linker.downcallHandle(lib.findOrThrow("instella_gemm_slab"), slab, critical);
+            gemmSlab8 = isa.hasGemmPanel(8) ? linker.downcallHandle(lib.findOrThrow("instella_gemm_slab8"), slab, critical) : null;
             gemmSlab32 = isa.hasGemmPanel(32) ? linker.downcallHandle(lib.findOrThrow("instella_gemm_slab32"), slab, critical) : null;
             FunctionDescriptor packing = FunctionDescriptor.ofVoid(A, L, I, I, I, I, A, I);
             packBf16 = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
@@ -347,12 +378,12 @@ public final class NativeKernels {
             }
         }
 
-        /** The GEMM slab loops for panels of nr columns (16, or 32 in the AVX-512 builds). */
+        /** The GEMM slab loops for panels of nr columns (16, or 32 in the AVX-512 builds, or 8 in the aarch64 ones). */
         void gemmSlab(int nr, float[] a, int aOff, int lda, int n, float[] slab, int kc, int cols, float[] c, int cOff,
                       int ldc, boolean first, float[] bias, int j0) {
             if (!isa.hasGemmPanel(nr)) throw new IllegalArgumentException("no native GEMM kernel for panels of " + nr + " in " + isa.id);
             try {
-                (nr == 32 ? gemmSlab32 : gemmSlab16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
+                (nr == 32 ? gemmSlab32 : nr == 8 ? gemmSlab8 : gemmSlab16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
                         MemorySegment.ofArray(slab), kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
                         (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
             } catch (Throwable t) {
