@@ -35,7 +35,8 @@ import java.util.Set;
  * </ul>
  * See the module README for the figures. One build per instruction set is bundled ({@link Isa}); on Linux x86-64
  * the best one whose {@code /proc/cpuinfo} flags the CPU has is loaded (falling back down the list if one fails to
- * load). {@code -Dinstella.kernels=avx512vnni|avx512|avxvnni|avx2} (or {@code INSTELLA_KERNELS}) asks for one build
+ * load), on Linux aarch64 likewise from the "Features" line ({@code src/main/c/instella_kernels_aarch64.c}: neondot,
+ * neon). {@code -Dinstella.kernels=avx512vnni|avx512|avxvnni|avx2} (or {@code INSTELLA_KERNELS}) asks for one build
  * (the Java kernels run if the CPU cannot run it), {@code java} for none; without any, the Java Vector API kernels
  * run, which give the same results up to float summation order (the GEMM slab loops: bit-identical).
  * <p>
