@@ -20,8 +20,10 @@ import java.util.Locale;
  * <p>
  * Where the CPU has AVX-512 BF16 ({@code avx512_bf16}) and an AVX-512 native build runs, {@code vdpbf16ps} does the
  * products (two BF16 products per float lane and instruction, see the BF16 section of {@code instella_kernels.c}): a
- * GEMM with 32-column panels of depth pairs for prefill and the vision tower, and a GEMV on the stored weights for
- * decode. Elsewhere the same numerics are emulated: x rounded to BF16 and widened back, then the ordinary float
+ * GEMM with 32-column panels of depth pairs for prefill and the vision tower, 1.4–2.2× the float GEMM's speed.
+ * {@link MatMul} uses it only for the GEMM's row counts (more than {@link MatMul#GEMV_MAX_ROWS}): decode is
+ * memory-bound, and the vdpbf16ps GEMV ({@link #linearNative} with few rows, kept and tested) measured 0.91–1.04× of
+ * the float GEMV on the model's shapes, so decode keeps its float activations (and golden-exact steps). Elsewhere the same numerics are emulated: x rounded to BF16 and widened back, then the ordinary float
  * kernels (the products of two BF16 values are exact in float either way; the sums differ only in rounding order).
  */
 public final class Bf16Dot {
@@ -74,36 +76,13 @@ public final class Bf16Dot {
         return NATIVE ? "native-avx512bf16" : "java (" + NATIVE_REASON + ")";
     }
 
-    /** out = round_bf16(x) · Wᵀ (+ bias) for a BF16 matrix W [m, k] and n rows of x (see {@link MatMul#linear}). */
+    /**
+     * out = round_bf16(x) · Wᵀ (+ bias) for a BF16 matrix W [m, k] and n rows of x; MatMul sends only the GEMM's row
+     * counts here (prefill, vision tower), see the class comment.
+     */
     static void linear(float[] x, int xOff, int n, Tensor w, float[] bias, float[] out, int outOff) {
         if (NATIVE && nativeShape(w, n)) linearNative(x, xOff, n, w, bias, out, outOff);
         else linearJava(x, xOff, n, w, bias, out, outOff);
-    }
-
-    /** As {@link #linear} for several BF16 matrices of one width read by the same few rows of x (q/k/v, gate/up). */
-    static void linear(float[] x, int xOff, int n, Tensor[] ws, float[][] biases, float[][] outs) {
-        int k = (int) ws[0].dim(1);
-        if (!NATIVE || n > MatMul.GEMV_MAX_ROWS || k % 64 != 0) {
-            float[] xr = roundedFloats(x, xOff, n * k);
-            Gemv.linear(xr, 0, n, ws, biases, outs, new int[ws.length]);
-            return;
-        }
-        short[] xb = roundedBits(x, xOff, n * k);
-        int[] first = new int[ws.length + 1];
-        for (int i = 0; i < ws.length; i++) {
-            int m = (int) ws[i].dim(0);
-            checkOut(outs[i], 0, n, m, biases[i]);
-            first[i + 1] = first[i] + m;
-        }
-        Parallel.forRange(first[ws.length], ROW_GRAIN, (u0, u1) -> {
-            for (int i = 0; i < ws.length; i++) {
-                int lo = Math.max(u0, first[i]), hi = Math.min(u1, first[i + 1]);
-                if (lo < hi) {
-                    NativeKernels.bf16DotRows(ws[i].data(), k, (int) ws[i].dim(0), lo - first[i], hi - first[i], xb, n,
-                            biases[i], outs[i], 0);
-                }
-            }
-        });
     }
 
     /** The native kernels need k a multiple of 64 for the GEMV, even for the GEMM. */

@@ -29,7 +29,7 @@ public final class MatMul {
             throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
         }
         if (n <= 0) return;
-        if (dt == DType.BF16 && Bf16Dot.enabled()) { // opt-in: BF16-rounded activations (Bf16Dot)
+        if (dt == DType.BF16 && n > GEMV_MAX_ROWS && Bf16Dot.enabled()) { // opt-in: prefill/vision GEMM on BF16-rounded activations
             Bf16Dot.linear(x, xOff, n, w, bias, out, outOff);
             return;
         }
@@ -56,8 +56,7 @@ public final class MatMul {
             for (int i = 0; i < ws.length; i++) linear(x, xOff, n, ws[i], b[i], outs[i], 0);
             return;
         }
-        if (ws[0].dtype() == DType.BF16 && Bf16Dot.enabled()) Bf16Dot.linear(x, xOff, n, ws, b, outs);
-        else Gemv.linear(x, xOff, n, ws, b, outs, new int[ws.length]);
+        Gemv.linear(x, xOff, n, ws, b, outs, new int[ws.length]);
     }
 
     private static boolean supported(DType dt) {

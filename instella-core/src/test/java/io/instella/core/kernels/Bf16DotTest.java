@@ -152,32 +152,33 @@ class Bf16DotTest {
     }
 
     @Test
-    void matMulTakesThePathOnlyWhenEnabledAndGroupedMatricesAgree() {
-        Case a = randomCase(48, 128, 1, true), b = randomCase(16, 128, 1, false);
-        float[] x = a.x;
+    void matMulTakesThePathOnlyWhenEnabledAndOnlyForTheGemm() {
+        Case a = randomCase(48, 128, 7, true);
         boolean before = Bf16Dot.enabled();
         try {
             Bf16Dot.setEnabled(false);
-            float[] plain = new float[48];
-            MatMul.linear(x, 5, 1, a.w, a.bias, plain, 0);
-            float[] reference = new float[48];
-            Gemv.linear(x, 5, 1, a.w, a.bias, reference, 0);
+            float[] plain = new float[7 * 48];
+            MatMul.linear(a.x, 5, 7, a.w, a.bias, plain, 0);
+            float[] reference = new float[7 * 48];
+            Gemm.linear(a.x, 5, 7, a.w, a.bias, reference, 0);
             assertThat(plain).containsExactly(reference);
 
             Bf16Dot.setEnabled(true);
-            float[] viaMatMul = new float[48];
-            MatMul.linear(x, 5, 1, a.w, a.bias, viaMatMul, 0);
-            float[] direct = new float[48];
-            Bf16Dot.linear(x, 5, 1, a.w, a.bias, direct, 0);
+            float[] viaMatMul = new float[7 * 48];
+            MatMul.linear(a.x, 5, 7, a.w, a.bias, viaMatMul, 0);
+            float[] direct = new float[7 * 48];
+            Bf16Dot.linear(a.x, 5, 7, a.w, a.bias, direct, 0);
             assertThat(viaMatMul).containsExactly(direct);
-            assertExact(a, 48, 128, 1, viaMatMul, 0, "enabled");
+            assertExact(a, 48, 128, 7, viaMatMul, 0, "enabled");
 
-            float[][] outs = {new float[48], new float[16]};
-            MatMul.linear(x, 5, 1, new Tensor[]{a.w, b.w}, new float[][]{a.bias, null}, outs);
-            assertThat(outs[0]).containsExactly(direct);
-            float[] alone = new float[16];
-            MatMul.linear(x, 5, 1, b.w, null, alone, 0);
-            assertThat(outs[1]).containsExactly(alone);
+            // Decode rows keep the float kernels and their float activations, single and grouped.
+            float[] one = new float[48], oneDefault = new float[48];
+            MatMul.linear(a.x, 5, 1, a.w, a.bias, one, 0);
+            Gemv.linear(a.x, 5, 1, a.w, a.bias, oneDefault, 0);
+            assertThat(one).containsExactly(oneDefault);
+            float[][] outs = {new float[48], new float[48]};
+            MatMul.linear(a.x, 5, 1, new Tensor[]{a.w, a.w}, new float[][]{a.bias, null}, outs);
+            assertThat(outs[0]).containsExactly(oneDefault);
             assertThat(Bf16Dot.status()).matches("native-avx512bf16|java \\(.+\\)");
         } finally {
             Bf16Dot.setEnabled(before);
