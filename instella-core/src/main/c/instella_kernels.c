@@ -1203,3 +1203,169 @@ void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, in
 
 /* Lets the loader check that it has the library it expects. */
 int32_t instella_kernels_version(void) { return 9; }
+
+/* ================================================================================================================
+ * Opt-in BF16 compute (vdpbf16ps, AVX-512 BF16): only called when -Dinstella.bf16dot=true / INSTELLA_BF16_DOT=1 asks
+ * for it (Bf16Dot.java) and the CPU has avx512_bf16; never at the default, which stays bit-identical to the float
+ * kernels above. Activations arrive already rounded to BF16 (round to nearest even, as torch rounds, done in Java)
+ * and each vdpbf16ps adds two exact BF16 products per float lane: x·W in half the instructions of the float GEMM
+ * (which widens W to float and uses one FMA per product), at the cost of rounding x to 8 significant bits.
+ *
+ * Compiled into the AVX-512 builds with a target pragma (gcc >= 10 knows avx512bf16), so no extra build is needed:
+ * the CPU flag is checked at run time before these symbols are looked up.
+ * ================================================================================================================ */
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+
+/* Panel width of the BF16 GEMM: 32 output columns (two zmm of floats), depth in pairs. */
+#define BF16DOT_NR 32
+#define BF16DOT_MR 6
+#define BF16DOT_MC 48
+
+static inline __m512i bcast_pair(const uint16_t *p) {
+    int32_t t;
+    memcpy(&t, p, 4);
+    return _mm512_set1_epi32(t);
+}
+
+/*
+ * C[r × nr] (+)= A[r × 2kp] · B for one panel: B holds kp depth pairs of BF16DOT_NR columns (slab[t][q] = the 32-bit
+ * pair W[q][2t], W[q][2t+1]), A rows are BF16 (row stride lda). Partial panels (nr < 32) use masked loads/stores.
+ */
+static inline void bf16dot_tile(const uint16_t *a, int64_t lda, int r, const uint32_t *b, int32_t kp, float *c,
+                                int64_t ldc, int32_t nr, int first, const float *bias) {
+    __mmask16 m0 = nr >= 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? (__mmask16) 0xFFFF : nr <= 16 ? 0 : (__mmask16) ((1u << (nr - 16)) - 1);
+    __m512 c0[BF16DOT_MR], c1[BF16DOT_MR];
+    for (int i = 0; i < r; i++) {
+        if (first) {
+            c0[i] = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+            c1[i] = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+        } else {
+            c0[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
+            c1[i] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+        }
+    }
+    for (int32_t t = 0; t < kp; t++) {
+        __m512bh b0 = (__m512bh) _mm512_loadu_si512(b + (int64_t) t * BF16DOT_NR);
+        __m512bh b1 = (__m512bh) _mm512_loadu_si512(b + (int64_t) t * BF16DOT_NR + 16);
+        for (int i = 0; i < r; i++) {
+            __m512bh av = (__m512bh) bcast_pair(a + i * lda + 2 * t);
+            c0[i] = _mm512_dpbf16_ps(c0[i], av, b0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], av, b1);
+        }
+    }
+    for (int i = 0; i < r; i++) {
+        _mm512_mask_storeu_ps(c + i * ldc, m0, c0[i]);
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c1[i]);
+    }
+}
+
+/* bf16dot_tile with r known to the compiler, so that its accumulators stay in registers. */
+static void bf16dot_rows_tile(const uint16_t *a, int64_t lda, int r, const uint32_t *b, int32_t kp, float *c,
+                              int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: bf16dot_tile(a, lda, 1, b, kp, c, ldc, nr, first, bias); break;
+        case 2: bf16dot_tile(a, lda, 2, b, kp, c, ldc, nr, first, bias); break;
+        case 3: bf16dot_tile(a, lda, 3, b, kp, c, ldc, nr, first, bias); break;
+        case 4: bf16dot_tile(a, lda, 4, b, kp, c, ldc, nr, first, bias); break;
+        case 5: bf16dot_tile(a, lda, 5, b, kp, c, ldc, nr, first, bias); break;
+        default: bf16dot_tile(a, lda, 6, b, kp, c, ldc, nr, first, bias); break;
+    }
+}
+
+/*
+ * C[n × cols] (+)= A[n × kc] · slab for one packed slab of the BF16 GEMM (Bf16Dot.gemm): a points at A[0][pc] in
+ * BF16 (row stride lda), slab from instella_bf16dot_pack, c at C[0][j0] (row stride ldc), bias at bias[j0] or NULL;
+ * kc even. Blocks of 48 rows of A, panels of 32 columns, 6-row tiles (12 zmm accumulators), then the leftover rows.
+ */
+void instella_bf16dot_gemm_slab(const uint16_t *a, int64_t lda, int32_t n, const uint32_t *slab, int32_t kc,
+                                int32_t cols, float *c, int64_t ldc, int32_t first, const float *bias) {
+    int32_t panels = (cols + BF16DOT_NR - 1) / BF16DOT_NR, kp = kc / 2;
+    for (int32_t ic = 0; ic < n; ic += BF16DOT_MC) {
+        int32_t mc = n - ic < BF16DOT_MC ? n - ic : BF16DOT_MC;
+        for (int32_t p = 0; p < panels; p++) {
+            int32_t jp = p * BF16DOT_NR, nr = cols - jp < BF16DOT_NR ? cols - jp : BF16DOT_NR;
+            const uint32_t *b = slab + (int64_t) p * BF16DOT_NR * kp;
+            const float *pb = bias ? bias + jp : NULL;
+            for (int32_t ir = 0; ir < mc; ir += BF16DOT_MR) {
+                int r = mc - ir < BF16DOT_MR ? mc - ir : BF16DOT_MR;
+                bf16dot_rows_tile(a + (int64_t) (ic + ir) * lda, lda, r, b, kp, c + (int64_t) (ic + ir) * ldc + jp, ldc,
+                                  nr, first, pb);
+            }
+        }
+    }
+}
+
+/*
+ * Packs BF16 weight rows [j0, j0 + cols) × depth [pc, pc + kc) of W [m, k] (kc even) into panels of 32 rows, depth in
+ * pairs: slab[p][t][q] = the 32 bits holding W[j0 + 32p + q][pc + 2t] (low half) and [pc + 2t + 1] (high half), zero
+ * past the last row. Blocks of 8 rows × 8 pairs are one 8×8 transpose of 32-bit lanes (transpose8_store).
+ */
+void instella_bf16dot_pack(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc,
+                           uint32_t *slab) {
+    int32_t panels = (cols + BF16DOT_NR - 1) / BF16DOT_NR, kp = kc / 2;
+    for (int32_t p = 0; p < panels; p++) {
+        uint32_t *base = slab + (int64_t) p * BF16DOT_NR * kp;
+        for (int32_t g = 0; g < BF16DOT_NR; g += 8) {
+            int32_t r0 = p * BF16DOT_NR + g;
+            if (r0 + 8 <= cols) {
+                const uint16_t *row = w + (int64_t) (j0 + r0) * k + pc;
+                int32_t t = 0;
+                for (; t + 8 <= kp; t += 8) {
+                    const uint16_t *s = row + 2 * t;
+                    transpose8_store(_mm256_loadu_ps((const float *) s), _mm256_loadu_ps((const float *) (s + k)),
+                                     _mm256_loadu_ps((const float *) (s + 2 * k)), _mm256_loadu_ps((const float *) (s + 3 * k)),
+                                     _mm256_loadu_ps((const float *) (s + 4 * k)), _mm256_loadu_ps((const float *) (s + 5 * k)),
+                                     _mm256_loadu_ps((const float *) (s + 6 * k)), _mm256_loadu_ps((const float *) (s + 7 * k)),
+                                     (float *) (base + (int64_t) t * BF16DOT_NR + g), BF16DOT_NR);
+                }
+                for (; t < kp; t++) {
+                    for (int q = 0; q < 8; q++) memcpy(base + (int64_t) t * BF16DOT_NR + g + q, row + q * k + 2 * t, 4);
+                }
+            } else {
+                for (int q = 0; q < 8; q++) {
+                    int32_t r = r0 + q;
+                    const uint16_t *row = w + (int64_t) (j0 + r) * k + pc;
+                    for (int32_t t = 0; t < kp; t++) {
+                        uint32_t v = 0;
+                        if (r < cols) memcpy(&v, row + 2 * t, 4);
+                        base[(int64_t) t * BF16DOT_NR + g + q] = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for rows [j0, j1) of a BF16 matrix W [m, k] and n tokens of BF16 activations
+ * xb (k values each, k a multiple of 64): 256-bit vdpbf16ps straight on the stored weights (two values per lane, in
+ * storage order: no split of x, no widening), four accumulators. Not used for decode by MatMul: decode is
+ * memory-bound and this measured 0.91-1.04x of instella_bf16_rows on the model's shapes (Bf16Dot).
+ */
+void instella_bf16dot_rows(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const uint16_t *xb,
+                           int32_t n, const float *bias, float *out) {
+    for (int32_t j = j0; j < j1; j++) {
+        const uint16_t *r = w + (int64_t) j * k;
+        for (int32_t i = 0; i < n; i++) {
+            const uint16_t *x = xb + (int64_t) i * k;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t c = 0; c < k; c += 64) {
+                a0 = _mm256_dpbf16_ps(a0, (__m256bh) _mm256_loadu_si256((const __m256i *) (r + c)),
+                                      (__m256bh) _mm256_loadu_si256((const __m256i *) (x + c)));
+                a1 = _mm256_dpbf16_ps(a1, (__m256bh) _mm256_loadu_si256((const __m256i *) (r + c + 16)),
+                                      (__m256bh) _mm256_loadu_si256((const __m256i *) (x + c + 16)));
+                a2 = _mm256_dpbf16_ps(a2, (__m256bh) _mm256_loadu_si256((const __m256i *) (r + c + 32)),
+                                      (__m256bh) _mm256_loadu_si256((const __m256i *) (x + c + 32)));
+                a3 = _mm256_dpbf16_ps(a3, (__m256bh) _mm256_loadu_si256((const __m256i *) (r + c + 48)),
+                                      (__m256bh) _mm256_loadu_si256((const __m256i *) (x + c + 48)));
+            }
+            out[i * m + j] = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+#pragma GCC pop_options
+#endif

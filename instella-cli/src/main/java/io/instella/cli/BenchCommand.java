@@ -55,6 +55,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Mixin
     CommonOptions.Threads threads;
 
+    @Mixin
+    CommonOptions.Bf16Compute bf16Compute;
+
     @Option(names = "--prefill", defaultValue = "512", converter = OptionValues.Positive.class, description = "Prompt tokens for the prefill figure (default: ${DEFAULT-VALUE}).")
     int prefillTokens;
 
@@ -118,6 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         threads.apply();
+        bf16Compute.apply();
         kvCache = kvCacheOption.kvCache;
         PrintWriter err = spec.commandLine().getErr();
         for (String w : weights) {
@@ -177,6 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
         machine.put("read_gbps", round(readGbps, 2)).put("fma_gflops", round(fmaGflops, 1)).put("threads", Parallel.threads());
         machine.put("cpu", cpuName()).put("vector_bits", io.instella.core.kernels.Vectors.bits());
         machine.put("quantized_kernels", io.instella.core.kernels.NativeKernels.status());
+        machine.put("bf16_compute", io.instella.core.kernels.Bf16Dot.status());
         for (var node : results) {
             ObjectNode r = (ObjectNode) node;
             ObjectNode ratios = r.putObject("ratios");
@@ -234,6 +239,7 @@ public final class BenchCommand implements Callable<Integer> {
                 "--prefill", String.valueOf(prefillTokens), "--decode", String.valueOf(decodeTokens), "--decode-depth", String.valueOf(decodeDepth),
                 "--runs", String.valueOf(runs)));
         if (skipVision) cmd.add("--skip-vision");
+        if (bf16Compute.on) cmd.add("--bf16-compute");
         if (quantAtLoad) cmd.add("--quant-at-load");
         if (kvCache != null) cmd.addAll(List.of("--kv-cache", kvCache));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();

@@ -42,6 +42,19 @@ final class CommonOptions {
         }
     }
 
+    /** {@code --bf16-compute}: run, chat, generate, serve, bench. */
+    static final class Bf16Compute {
+        @Option(names = "--bf16-compute", description = "Multiply BF16 weights with activations rounded to BF16 (vdpbf16ps on"
+                + " AVX-512 BF16 CPUs, emulated elsewhere): faster prefill and vision tower there, but the logits move"
+                + " (off by default; also -Dinstella.bf16dot=true or INSTELLA_BF16_DOT=1).")
+        boolean on;
+
+        /** Turns BF16 compute on when --bf16-compute was given. */
+        void apply() {
+            if (on) io.instella.core.kernels.Bf16Dot.setEnabled(true);
+        }
+    }
+
     /** {@code --ctx}. */
     static final class Context {
         @Option(names = "--ctx", paramLabel = "N", converter = OptionValues.ContextLength.class,

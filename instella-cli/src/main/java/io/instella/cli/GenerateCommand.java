@@ -88,6 +88,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (source.messages != null) InputFiles.requireRegularFile(source.messages);
         modelOptions.threads.apply();
+        modelOptions.bf16Compute.apply();
         io.instella.core.tensor.DType cacheType = modelOptions.kvCache.type();
         List<RgbImage> decoded = new ArrayList<>();
         ImageDecoder decoder = ImageDecoder.defaults().withMaxPixels(maxImagePixels).withExifOrientation(exifOrientation);

@@ -26,9 +26,13 @@ final class ModelOptions {
     @Mixin
     CommonOptions.Lora lora;
 
+    @Mixin
+    CommonOptions.Bf16Compute bf16Compute;
+
     /** The model through the public API (run, chat); download progress on {@code err} unless quiet. */
     InstellaModel load(PrintWriter err, boolean quiet) {
         threads.apply();
+        bf16Compute.apply();
         LoadOptions o = LoadOptions.defaults();
         if (!quiet) o = o.withDownloadListener(ModelRefs.progress(err));
         if (context.ctx != null) o = o.withContextLength(context.ctx);

@@ -127,6 +127,7 @@ public final class ServeCommand implements Callable<Integer> {
                     + MIN_CONTEXT + " positions per sequence, got '" + ctx + "'");
         }
         modelOptions.threads.apply();
+        modelOptions.bf16Compute.apply();
         if (apiKey == null) {
             String env = System.getenv("INSTELLA_API_KEY");
             if (env != null && !env.isBlank()) apiKey = env;

@@ -50,7 +50,7 @@ final class Int8Gemm {
 
     /** out[outOff + i·m + j] = x_i · W[j] (+ bias[j]) for the n rows of x (row length k) through the native kernel where it loads. */
     static void linear(float[] x, int xOff, int n, Tensor w, float[] bias, float[] out, int outOff) {
-        linear(x, xOff, n, w, bias, out, outOff, NativeKernels.available());
+        linear(x, xOff, n, w, bias, out, outOff, NativeKernels.int8GemmAvailable());
     }
 
     static void linear(float[] x, int xOff, int n, Tensor w, float[] bias, float[] out, int outOff, boolean useNative) {

@@ -42,8 +42,12 @@ public final class MatMul {
             throw new IllegalArgumentException(w.name() + ": unsupported weight type " + dt);
         }
         if (n <= 0) return;
+        if (dt == DType.BF16 && n > GEMV_MAX_ROWS && Bf16Dot.enabled()) { // opt-in: prefill/vision GEMM on BF16-rounded activations
+            Bf16Dot.linear(x, xOff, n, w, bias, out, outOff);
+            return;
+        }
         if (n <= GEMV_MAX_ROWS) Gemv.linear(x, xOff, n, w, bias, out, outOff);
-        else if (IN_PLACE_PREFILL && Int8Gemm.supports(dt) && NativeKernels.available()) Int8Gemm.linear(x, xOff, n, w, bias, out, outOff);
+        else if (IN_PLACE_PREFILL && Int8Gemm.supports(dt) && NativeKernels.int8GemmAvailable()) Int8Gemm.linear(x, xOff, n, w, bias, out, outOff);
         else if (IN_PLACE_PREFILL && dt == DType.BF16 && n <= SMALL_MAX_ROWS && NativeKernels.smallGemmSupported()) {
             SmallGemm.linear(x, xOff, n, w, bias, out, outOff);
         } else Gemm.linear(x, xOff, n, w, bias, out, outOff);

@@ -39,7 +39,8 @@ import java.util.Set;
  * </ul>
  * See the module README for the figures. One build per instruction set is bundled ({@link Isa}); on Linux x86-64
  * the best one whose {@code /proc/cpuinfo} flags the CPU has is loaded (falling back down the list if one fails to
- * load). {@code -Dinstella.kernels=avx512vnni|avx512|avxvnni|avx2} (or {@code INSTELLA_KERNELS}) asks for one build
+ * load), on Linux aarch64 likewise from the "Features" line ({@code src/main/c/instella_kernels_aarch64.c}: neondot,
+ * neon). {@code -Dinstella.kernels=avx512vnni|avx512|avxvnni|avx2} (or {@code INSTELLA_KERNELS}) asks for one build
  * (the Java kernels run if the CPU cannot run it), {@code java} for none; without any, the Java Vector API kernels
  * run, which give the same results up to float summation order (the GEMM slab loops: bit-identical).
  * <p>
@@ -60,7 +61,11 @@ public final class NativeKernels {
         /** AVX-VNNI (256-bit vpdpbusd, e.g. Intel Alder Lake and later without AVX-512). */
         AVXVNNI("avxvnni", "avx2", "fma", "f16c", "avx_vnni"),
         /** The base build: AVX2, FMA, F16C. */
-        AVX2("avx2", "avx2", "fma", "f16c");
+        AVX2("avx2", "avx2", "fma", "f16c"),
+        /** aarch64 with the dot-product extension (ARMv8.2 dotprod: sdot), e.g. Graviton 2+, Ampere Altra, Apple M. */
+        NEONDOT("neondot", "asimd", "asimddp"),
+        /** aarch64 base: NEON (Advanced SIMD), widening multiplies for the int8 dot products. */
+        NEON("neon", "asimd");
 
         final String id;
         final List<String> cpuFlags;
@@ -70,7 +75,15 @@ public final class NativeKernels {
             this.cpuFlags = List.of(cpuFlags);
         }
 
-        String resource() { return "/io/instella/core/kernels/native/linux-x86_64/libinstella_kernels_" + id + ".so"; }
+        /** True for the aarch64 builds (instella_kernels_aarch64.c), false for the x86-64 ones. */
+        boolean aarch64() { return id.startsWith("neon"); }
+
+        String resource() {
+            return "/io/instella/core/kernels/native/" + (aarch64() ? "linux-aarch64" : "linux-x86_64") + "/libinstella_kernels_" + id + ".so";
+        }
+
+        /** True when this build is for the architecture this JVM runs on. */
+        boolean forThisArch() { return aarch64() == isAarch64(); }
 
         /** The first flag this build needs that the CPU lacks, or null. */
         String missingFlag(Set<String> cpu) {
@@ -81,7 +94,10 @@ public final class NativeKernels {
         boolean hasSmallLanes(int lanes) { return lanes == 8 || (lanes == 16 && (this == AVX512 || this == AVX512VNNI)); }
 
         /** GEMM panel widths (the Java GEMM's NR) with a native slab kernel in this build. */
-        boolean hasGemmPanel(int nr) { return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI)); }
+        boolean hasGemmPanel(int nr) {
+            if (aarch64()) return nr == 8 || nr == 16; // NEON's 4 float lanes, and 8 lanes forced
+            return nr == 16 || (nr == 32 && (this == AVX512 || this == AVX512VNNI));
+        }
 
         static Isa byId(String id) {
             for (Isa isa : values()) if (isa.id.equalsIgnoreCase(id)) return isa;
@@ -107,10 +123,12 @@ public final class NativeKernels {
             status = "java (" + why + ")";
         } else {
             Set<String> cpu = cpuFlags();
-            List<Isa> candidates = choice.equals("auto") ? List.of(Isa.values()) : List.of(Isa.byId(choice));
+            List<Isa> candidates = choice.equals("auto")
+                    ? java.util.Arrays.stream(Isa.values()).filter(Isa::forThisArch).toList() : List.of(Isa.byId(choice));
             List<String> reasons = new ArrayList<>();
             for (Isa isa : candidates) {
-                String missing = cpu == null ? "cannot read /proc/cpuinfo" : isa.missingFlag(cpu) == null ? null : "CPU lacks " + isa.missingFlag(cpu);
+                String missing = !isa.forThisArch() ? "a build for " + (isa.aarch64() ? "aarch64" : "x86-64")
+                        : cpu == null ? "cannot read /proc/cpuinfo" : isa.missingFlag(cpu) == null ? null : "CPU lacks " + isa.missingFlag(cpu);
                 if (missing == null && NativeKernels.class.getResource(isa.resource()) == null) {
                     missing = "built without the native libraries (no gcc at build time)";
                 }
@@ -147,7 +165,40 @@ public final class NativeKernels {
     static boolean gemmPanelSupported(int nr) { return LIB != null && nr == GEMM_PANEL && LIB.isa.hasGemmPanel(nr); }
 
     /** True when the native small-prompt BF16 kernel exists for the Java kernels' vector length. */
-    static boolean smallGemmSupported() { return LIB != null && LIB.isa.hasSmallLanes(Vectors.FLOAT.length()); }
+    static boolean smallGemmSupported() {
+        return LIB != null && LIB.hasPrefillKernels() && LIB.isa.hasSmallLanes(Vectors.FLOAT.length());
+    }
+
+    /** True when the loaded build has the int8 GEMM (the x86 builds; the aarch64 ones run the packed float GEMM). */
+    static boolean int8GemmAvailable() { return LIB != null && LIB.hasPrefillKernels(); }
+
+    /**
+     * Null when the opt-in BF16 compute kernels ({@link Bf16Dot}: vdpbf16ps, AVX-512 BF16) can run here, else why not:
+     * they are in the AVX-512 builds and need the CPU flag avx512_bf16.
+     */
+    static String bf16DotUnavailableReason() {
+        if (LIB == null) return "native kernels not in use: " + STATUS;
+        if (!LIB.hasBf16Dot()) return "the " + LIB.isa.id + " build has no BF16 compute kernels (AVX-512 builds only)";
+        Set<String> cpu = cpuFlags();
+        if (cpu == null || !cpu.contains("avx512_bf16")) return "CPU lacks avx512_bf16";
+        return null;
+    }
+
+    /** The BF16 compute GEMV (see {@link Bf16Dot}); only where {@link #bf16DotUnavailableReason} is null. */
+    static void bf16DotRows(MemorySegment w, int k, int m, int j0, int j1, short[] xb, int n, float[] bias, float[] out, int outOff) {
+        LIB.bf16DotRows(w, k, m, j0, j1, xb, n, bias, out, outOff);
+    }
+
+    /** Packs BF16 weights into the BF16 compute GEMM's panels of 32 rows × depth pairs (see {@link Bf16Dot}). */
+    static void bf16DotPack(MemorySegment w, int k, int j0, int cols, int pc, int kc, int[] slab) {
+        LIB.bf16DotPack(w, k, j0, cols, pc, kc, slab);
+    }
+
+    /** The BF16 compute GEMM's loops over one packed slab (see {@link Bf16Dot}). */
+    static void bf16DotSlab(short[] a, int aOff, int lda, int n, int[] slab, int kc, int cols, float[] c, int cOff, int ldc,
+                            boolean first, float[] bias, int j0) {
+        LIB.bf16DotSlab(a, aOff, lda, n, slab, kc, cols, c, cOff, ldc, first, bias, j0);
+    }
 
     /** Null when a native build may run here, else why not (the choice, the OS, the architecture). */
     private static String platformReason(String choice) {
@@ -158,19 +209,32 @@ public final class NativeKernels {
         }
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) return "not Linux x86-64";
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || isAarch64())) return "not Linux x86-64 or aarch64";
         return null;
     }
 
-    /** The CPU's feature flags from /proc/cpuinfo (the first "flags" line), or null when it cannot be read. */
+    private static boolean isAarch64() {
+        String arch = System.getProperty("os.arch", "");
+        return arch.equals("aarch64") || arch.equals("arm64");
+    }
+
+    /**
+     * The CPU's feature flags from /proc/cpuinfo (the first "flags" line on x86, "Features" on aarch64: the hwcaps,
+     * e.g. asimd, asimddp), or null when it cannot be read.
+     */
     static Set<String> cpuFlags() {
         try {
-            String line = Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("flags")).findFirst().orElse("");
-            int colon = line.indexOf(':');
-            return Set.of(line.substring(colon + 1).trim().split("\\s+"));
+            return cpuFlags(Files.readString(Path.of("/proc/cpuinfo")));
         } catch (IOException | RuntimeException e) {
             return null;
         }
+    }
+
+    /** The flags of the first "flags" or "Features" line of a /proc/cpuinfo text (empty when there is none). */
+    static Set<String> cpuFlags(String cpuinfo) {
+        String line = cpuinfo.lines().filter(l -> l.startsWith("flags") || l.startsWith("Features")).findFirst().orElse("");
+        int colon = line.indexOf(':');
+        return colon < 0 ? Set.of() : Set.of(line.substring(colon + 1).trim().split("\\s+"));
     }
 
     /** The bundled builds this CPU can run, best first (for tests and diagnostics). */
@@ -178,7 +242,7 @@ public final class NativeKernels {
         Set<String> cpu = cpuFlags();
         if (cpu == null || platformReason("auto") != null) return List.of();
         return java.util.Arrays.stream(Isa.values())
-                .filter(i -> i.missingFlag(cpu) == null && NativeKernels.class.getResource(i.resource()) != null).toList();
+                .filter(i -> i.forThisArch() && i.missingFlag(cpu) == null && NativeKernels.class.getResource(i.resource()) != null).toList();
     }
 
     /** Copies a bundled library to a temporary file (a library inside a jar cannot be mapped). */
@@ -196,8 +260,11 @@ public final class NativeKernels {
     static final class Library {
         final Isa isa;
         private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
-        private final MethodHandle gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+        private final MethodHandle gemmSlab8, gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
+        /** The int8 GEMM and the small-prompt BF16 kernel; null in a build without them (the aarch64 builds). */
         private final MethodHandle int8Gemm, bf16Small;
+        /** The opt-in BF16 compute kernels (vdpbf16ps, {@link Bf16Dot}); null where this build has none. */
+        private final MethodHandle bf16dotRows, bf16dotPack, bf16dotSlab;
 
         Library(Isa isa) throws Throwable {
             this.isa = isa;
@@ -224,16 +291,26 @@ public final class NativeKernels {
             attendF16 = linker.downcallHandle(lib.findOrThrow("instella_attend_f16"), attend, critical);
             FunctionDescriptor slab = FunctionDescriptor.ofVoid(A, L, I, A, I, I, A, L, I, A);
             gemmSlab16 = linker.downcallHandle(lib.findOrThrow("instella_gemm_slab"), slab, critical);
+            gemmSlab8 = isa.hasGemmPanel(8) ? linker.downcallHandle(lib.findOrThrow("instella_gemm_slab8"), slab, critical) : null;
             gemmSlab32 = isa.hasGemmPanel(32) ? linker.downcallHandle(lib.findOrThrow("instella_gemm_slab32"), slab, critical) : null;
             FunctionDescriptor packing = FunctionDescriptor.ofVoid(A, L, I, I, I, I, A, I);
             packBf16 = linker.downcallHandle(lib.findOrThrow("instella_pack_bf16"), packing, critical);
             packQ8 = linker.downcallHandle(lib.findOrThrow("instella_pack_q8_0"), packing, critical);
             packQ4 = linker.downcallHandle(lib.findOrThrow("instella_pack_q4_0"), packing, critical);
-            int8Gemm = linker.downcallHandle(lib.findOrThrow("instella_int8_gemm"),
-                    FunctionDescriptor.ofVoid(A, I, L, L, I, I, A, A, A, I, A, A, A), critical);
-            bf16Small = linker.downcallHandle(lib.findOrThrow("instella_bf16_small"),
-                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, L, I, I, A, A, A), critical);
+            int8Gemm = lib.find("instella_int8_gemm").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, I, L, L, I, I, A, A, A, I, A, A, A), critical)).orElse(null);
+            bf16Small = lib.find("instella_bf16_small").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, L, I, I, A, A, A), critical)).orElse(null);
+
+            bf16dotRows = lib.find("instella_bf16dot_rows").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, I, A, A), critical)).orElse(null);
+            bf16dotPack = lib.find("instella_bf16dot_pack").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, I, I, I, I, A), critical)).orElse(null);
+            bf16dotSlab = lib.find("instella_bf16dot_gemm_slab").map(s -> linker.downcallHandle(s, slab, critical)).orElse(null);
         }
+
+        /** True when this build has the int8 GEMM and the small-prompt BF16 kernel. */
+        boolean hasPrefillKernels() { return int8Gemm != null && bf16Small != null; }
 
         /** See {@link NativeKernels#int8Gemm}. */
         void int8Gemm(MemorySegment w, int type, int k, int m, int u0, int u1, Gemv.QuantizedActivations qa, int n,
@@ -256,6 +333,37 @@ public final class NativeKernels {
                         MemorySegment.ofArray(out).asSlice(4L * outOff), MemorySegment.ofArray(scratch));
             } catch (Throwable t) {
                 throw new IllegalStateException("native small-prompt BF16 kernel failed", t);
+            }
+        }
+
+        /** True when this build has the BF16 compute kernels (the CPU flag is checked separately). */
+        boolean hasBf16Dot() { return bf16dotRows != null && bf16dotPack != null && bf16dotSlab != null; }
+
+        void bf16DotRows(MemorySegment w, int k, int m, int j0, int j1, short[] xb, int n, float[] bias, float[] out, int outOff) {
+            try {
+                bf16dotRows.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xb), n, orNull(bias),
+                        MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute kernel failed", t);
+            }
+        }
+
+        void bf16DotPack(MemorySegment w, int k, int j0, int cols, int pc, int kc, int[] slab) {
+            try {
+                bf16dotPack.invokeExact(w, (long) k, j0, cols, pc, kc, MemorySegment.ofArray(slab));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute packing failed", t);
+            }
+        }
+
+        void bf16DotSlab(short[] a, int aOff, int lda, int n, int[] slab, int kc, int cols, float[] c, int cOff, int ldc,
+                         boolean first, float[] bias, int j0) {
+            try {
+                bf16dotSlab.invokeExact(MemorySegment.ofArray(a).asSlice(2L * aOff), (long) lda, n, MemorySegment.ofArray(slab),
+                        kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
+                        (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 compute GEMM failed", t);
             }
         }
 
@@ -320,12 +428,12 @@ public final class NativeKernels {
             }
         }
 
-        /** The GEMM slab loops for panels of nr columns (16, or 32 in the AVX-512 builds). */
+        /** The GEMM slab loops for panels of nr columns (16, or 32 in the AVX-512 builds, or 8 in the aarch64 ones). */
         void gemmSlab(int nr, float[] a, int aOff, int lda, int n, float[] slab, int kc, int cols, float[] c, int cOff,
                       int ldc, boolean first, float[] bias, int j0) {
             if (!isa.hasGemmPanel(nr)) throw new IllegalArgumentException("no native GEMM kernel for panels of " + nr + " in " + isa.id);
             try {
-                (nr == 32 ? gemmSlab32 : gemmSlab16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
+                (nr == 32 ? gemmSlab32 : nr == 8 ? gemmSlab8 : gemmSlab16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
                         MemorySegment.ofArray(slab), kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
                         (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
             } catch (Throwable t) {

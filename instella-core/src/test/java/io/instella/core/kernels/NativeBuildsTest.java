@@ -62,7 +62,7 @@ class NativeBuildsTest {
         } else {
             assertThat(NativeKernels.status()).startsWith("java (").contains(choice);
         }
-        assertThat(NativeKernels.status()).matches("native-(avx512vnni|avx512|avxvnni|avx2)|java \\(.+\\)");
+        assertThat(NativeKernels.status()).matches("native-(avx512vnni|avx512|avxvnni|avx2|neondot|neon)|java \\(.+\\)");
     }
 
     @ParameterizedTest

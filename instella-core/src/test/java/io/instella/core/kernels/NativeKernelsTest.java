@@ -289,6 +289,6 @@ class NativeKernelsTest {
 
     @Test
     void statusNamesTheKernelsInUse() {
-        assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-(avx512vnni|avx512|avxvnni|avx2)" : "java \\(.+\\)");
+        assertThat(NativeKernels.status()).matches(NativeKernels.available() ? "native-(avx512vnni|avx512|avxvnni|avx2|neondot|neon)" : "java \\(.+\\)");
     }
 }

@@ -1,0 +1,464 @@
+/*
+ * Native kernels for Linux aarch64 (NEON): the same exported functions, arguments and results as the x86-64 source
+ * (instella_kernels.c, whose comments describe the layouts), so NativeKernels drives both the same way.
+ *
+ * Two builds (see the native-kernels profiles in pom.xml; NativeKernels picks from /proc/cpuinfo "Features"):
+ *   neondot  -march=armv8.2-a+dotprod   Q8_0/Q4_0 dot products with sdot (vdotq_s32), 16 int8 products per instruction
+ *   neon     -march=armv8-a             the same with widening multiplies (smull) and pairwise adds
+ * Both give the same exact int32 sums. The GEMM slab loops exist for panels of 8 (the Java GEMM at 4 float lanes, NEON's
+ * width) and 16 (8 lanes); each output is the same chain of fused multiply-adds in the same order as Gemm.slab, so
+ * they are bit-identical to the Java loops and to the x86 builds. Compiled with -ffp-contract=off: no product here
+ * may be fused unless the Java twin fuses it too.
+ *
+ * Not tuned yet (next steps): the packers are plain C (the compiler vectorises what it can), attention is a direct
+ * port of the AVX2 kernel at 4 lanes, and nothing here has been timed on ARM hardware.
+ */
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+#include <stdint.h>
+
+static inline float f16_to_f32(const uint8_t *p) {
+    __fp16 h;
+    memcpy(&h, p, 2);
+    return (float) h;
+}
+
+/* Per int32 lane, acc + the sum of the 4 products of the matching bytes of a and b (signed × signed). */
+static inline int32x4_t dot4(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int32x4_t lo = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    int32x4_t hi = vpaddlq_s16(vmull_high_s8(a, b));
+    return vaddq_s32(acc, vpaddq_s32(lo, hi));
+#endif
+}
+
+/* The 32 values of a Q4_0 block as signed bytes (nibble − 8), in value order: low nibbles 0..15, high 16..31. */
+static inline void q4_values(const uint8_t *qs, int8x16_t *lo, int8x16_t *hi) {
+    uint8x16_t v = vld1q_u8(qs);
+    const int8x16_t eight = vdupq_n_s8(8);
+    *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F))), eight);
+    *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for rows [j0, j1) and tokens i < n of a Q4_0 matrix W [m, k], activations
+ * quantized per block (xq, scales xd; xs, the block sums, is not needed: the −8 is applied to the nibbles).
+ */
+void instella_q4_0_rows(const uint8_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1,
+                        const int8_t *xq, const float *xd, const int32_t *xs, int32_t n,
+                        const float *bias, float *out) {
+    (void) xs;
+    const int64_t blocks = k / 32, row_bytes = 18 * blocks;
+    for (int32_t j = j0; j < j1; j++) {
+        const uint8_t *row = w + j * row_bytes;
+        for (int32_t i = 0; i < n; i++) {
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+            int64_t b = 0;
+            for (; b + 1 < blocks; b += 2) {
+                const uint8_t *p0 = row + 18 * b, *p1 = p0 + 18;
+                __builtin_prefetch(p0 + 512);
+                int8x16_t l0, h0, l1, h1;
+                q4_values(p0 + 2, &l0, &h0);
+                q4_values(p1 + 2, &l1, &h1);
+                int32x4_t s0 = dot4(dot4(vdupq_n_s32(0), l0, vld1q_s8(x + 32 * b)), h0, vld1q_s8(x + 32 * b + 16));
+                int32x4_t s1 = dot4(dot4(vdupq_n_s32(0), l1, vld1q_s8(x + 32 * b + 32)), h1, vld1q_s8(x + 32 * b + 48));
+                acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), f16_to_f32(p0) * dx[b]);
+                acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), f16_to_f32(p1) * dx[b + 1]);
+            }
+            for (; b < blocks; b++) {
+                const uint8_t *p0 = row + 18 * b;
+                int8x16_t l0, h0;
+                q4_values(p0 + 2, &l0, &h0);
+                int32x4_t s0 = dot4(dot4(vdupq_n_s32(0), l0, vld1q_s8(x + 32 * b)), h0, vld1q_s8(x + 32 * b + 16));
+                acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), f16_to_f32(p0) * dx[b]);
+            }
+            out[i * m + j] = vaddvq_f32(vaddq_f32(acc0, acc1)) + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+/* As instella_q4_0_rows for a Q8_0 matrix. */
+void instella_q8_0_rows(const uint8_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1,
+                        const int8_t *xq, const float *xd, int32_t n,
+                        const float *bias, float *out) {
+    const int64_t blocks = k / 32, row_bytes = 34 * blocks;
+    for (int32_t j = j0; j < j1; j++) {
+        const uint8_t *row = w + j * row_bytes;
+        for (int32_t i = 0; i < n; i++) {
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;
+            int64_t b = 0;
+            for (; b + 1 < blocks; b += 2) {
+                const uint8_t *p0 = row + 34 * b, *p1 = p0 + 34;
+                __builtin_prefetch(p0 + 512);
+                const int8_t *q0 = (const int8_t *) p0 + 2, *q1 = (const int8_t *) p1 + 2;
+                int32x4_t s0 = dot4(dot4(vdupq_n_s32(0), vld1q_s8(q0), vld1q_s8(x + 32 * b)), vld1q_s8(q0 + 16), vld1q_s8(x + 32 * b + 16));
+                int32x4_t s1 = dot4(dot4(vdupq_n_s32(0), vld1q_s8(q1), vld1q_s8(x + 32 * b + 32)), vld1q_s8(q1 + 16), vld1q_s8(x + 32 * b + 48));
+                acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), f16_to_f32(p0) * dx[b]);
+                acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), f16_to_f32(p1) * dx[b + 1]);
+            }
+            for (; b < blocks; b++) {
+                const uint8_t *p0 = row + 34 * b;
+                const int8_t *q0 = (const int8_t *) p0 + 2;
+                int32x4_t s0 = dot4(dot4(vdupq_n_s32(0), vld1q_s8(q0), vld1q_s8(x + 32 * b)), vld1q_s8(q0 + 16), vld1q_s8(x + 32 * b + 16));
+                acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), f16_to_f32(p0) * dx[b]);
+            }
+            out[i * m + j] = vaddvq_f32(vaddq_f32(acc0, acc1)) + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+/*
+ * Q4_0 rows interleaved by eight (Q4_0_R8), groups [g0, g1): per block 8 f16 scales, then 4 chunks of 32 bytes whose
+ * 32-bit lane r holds 4 quant bytes of row r. With the 4 matching activations broadcast, one dot4 gives rows 0–3 (or
+ * 4–7) each its partial sum in its own lane: no horizontal sums.
+ */
+void instella_q4_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, int32_t g1,
+                           const int8_t *xq, const float *xd, const int32_t *xs, int32_t n,
+                           const float *bias, float *out) {
+    (void) xs;
+    const int64_t blocks = k / 32, group_bytes = 144 * blocks;
+    const uint8x16_t low = vdupq_n_u8(0x0F);
+    const int8x16_t eight = vdupq_n_s8(8);
+    for (int32_t g = g0; g < g1; g++) {
+        for (int32_t i = 0; i < n; i++) {
+            const uint8_t *p = w + g * group_bytes;
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            float32x4_t acc03 = vdupq_n_f32(0.0f), acc47 = acc03;
+            for (int64_t b = 0; b < blocks; b++, p += 144) {
+                __builtin_prefetch(p + 1024);
+                int32x4_t s03 = vdupq_n_s32(0), s47 = s03;
+                const int8_t *xb = x + 32 * b;
+                for (int c = 0; c < 4; c++) {
+                    uint8x16_t v03 = vld1q_u8(p + 16 + 32 * c), v47 = vld1q_u8(p + 32 + 32 * c);
+                    int32_t xl, xh;
+                    memcpy(&xl, xb + 4 * c, 4);
+                    memcpy(&xh, xb + 16 + 4 * c, 4);
+                    int8x16_t bl = vreinterpretq_s8_s32(vdupq_n_s32(xl)), bh = vreinterpretq_s8_s32(vdupq_n_s32(xh));
+                    s03 = dot4(s03, vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v03, low)), eight), bl);
+                    s47 = dot4(s47, vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v47, low)), eight), bl);
+                    s03 = dot4(s03, vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v03, 4)), eight), bh);
+                    s47 = dot4(s47, vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v47, 4)), eight), bh);
+                }
+                float16x8_t d = vreinterpretq_f16_u8(vld1q_u8(p));
+                float32x4_t d03 = vmulq_n_f32(vcvt_f32_f16(vget_low_f16(d)), dx[b]);
+                float32x4_t d47 = vmulq_n_f32(vcvt_high_f32_f16(d), dx[b]);
+                acc03 = vfmaq_f32(acc03, vcvtq_f32_s32(s03), d03);
+                acc47 = vfmaq_f32(acc47, vcvtq_f32_s32(s47), d47);
+            }
+            if (bias) {
+                acc03 = vaddq_f32(acc03, vld1q_f32(bias + 8 * g));
+                acc47 = vaddq_f32(acc47, vld1q_f32(bias + 8 * g + 4));
+            }
+            vst1q_f32(out + i * m + 8 * g, acc03);
+            vst1q_f32(out + i * m + 8 * g + 4, acc47);
+        }
+    }
+}
+
+/* Q4_0 [m, k] → Q4_0_R8 for row groups [g0, g1): the byte permutation of Quant.repackQ4_0R8. */
+void instella_repack_q4_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
+    const int64_t blocks = k / 32;
+    for (int64_t g = g0; g < g1; g++) {
+        for (int64_t b = 0; b < blocks; b++) {
+            uint8_t *o = dst + (g * blocks + b) * 144;
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *in = src + ((g * 8 + r) * blocks + b) * 18;
+                memcpy(o + 2 * r, in, 2);
+                for (int c = 0; c < 4; c++) memcpy(o + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
+            }
+        }
+    }
+}
+
+/*
+ * out[j] = W[j]·x (+ bias[j]) for rows [j0, j1) of a BF16 matrix W [m, k], k a multiple of 32, x split as the
+ * Java side splits it for the native kernel (Gemv.splitEvenOdd with 8 lanes): per 16 values the 8 even ones, then
+ * the 8 odd ones. A 32-bit lane holds an even weight (low half: shift up) and an odd one (high half: mask).
+ */
+void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
+                        float *out) {
+    const uint32x4_t high = vdupq_n_u32(0xFFFF0000u);
+    for (int32_t j = j0; j < j1; j++) {
+        const uint32_t *r = (const uint32_t *) (w + (int64_t) j * k);
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t c = 0; c < k; c += 16) {
+            uint32x4_t w0 = vld1q_u32(r + c / 2), w1 = vld1q_u32(r + c / 2 + 4);
+            a0 = vfmaq_f32(a0, vreinterpretq_f32_u32(vshlq_n_u32(w0, 16)), vld1q_f32(xs + c));
+            a1 = vfmaq_f32(a1, vreinterpretq_f32_u32(vshlq_n_u32(w1, 16)), vld1q_f32(xs + c + 4));
+            a2 = vfmaq_f32(a2, vreinterpretq_f32_u32(vandq_u32(w0, high)), vld1q_f32(xs + c + 8));
+            a3 = vfmaq_f32(a3, vreinterpretq_f32_u32(vandq_u32(w1, high)), vld1q_f32(xs + c + 12));
+        }
+        out[j] = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3))) + (bias ? bias[j] : 0.0f);
+    }
+}
+
+/* e^x for 4 lanes: the Cephes expf of VectorMath.exp and the x86 exp8, inputs clamped to [−87.3, 88]. */
+static inline float32x4_t exp4(float32x4_t x) {
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.33654f)), vdupq_n_f32(88.0f));
+    const float32x4_t round = vdupq_n_f32(12582912.0f);
+    float32x4_t n = vsubq_f32(vfmaq_f32(round, x, vdupq_n_f32(1.44269504088896341f)), round);
+    float32x4_t r = vfmaq_f32(x, n, vdupq_n_f32(-0.693359375f));
+    r = vfmaq_f32(r, n, vdupq_n_f32(2.12194440e-4f));
+    float32x4_t p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), r, vdupq_n_f32(1.9875691500e-4f));
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    float32x4_t y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(y, vreinterpretq_f32_s32(bits));
+}
+
+static inline float32x4_t load_f32(const float *p) { return vld1q_f32(p); }
+static inline float32x4_t load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+/* Softmax over scores[0, len) in place after the max shift; returns 1 / Σ. */
+static float softmax_in_place(float *scores, int32_t len) {
+    float m = -INFINITY;
+    int32_t j = 0;
+    if (len >= 4) {
+        float32x4_t mx = vld1q_f32(scores);
+        for (j = 4; j + 4 <= len; j += 4) mx = vmaxq_f32(mx, vld1q_f32(scores + j));
+        m = vmaxvq_f32(mx);
+    }
+    for (; j < len; j++) m = scores[j] > m ? scores[j] : m;
+    float32x4_t vm = vdupq_n_f32(m), sum = vdupq_n_f32(0.0f);
+    for (j = 0; j + 4 <= len; j += 4) {
+        float32x4_t e = exp4(vsubq_f32(vld1q_f32(scores + j), vm));
+        vst1q_f32(scores + j, e);
+        sum = vaddq_f32(sum, e);
+    }
+    float s = vaddvq_f32(sum);
+    for (; j < len; j++) {
+        float e = expf(scores[j] - m);
+        scores[j] = e;
+        s += e;
+    }
+    return 1.0f / s;
+}
+
+/*
+ * Decode attention for one query row of one head over len contiguous key/value rows of hd values (F32 or F16, the
+ * KV cache's head-major layout): out = softmax(scale · q·kⱼ) · V. hd is a multiple of 8; the value pass keeps up to
+ * 64 outputs in 16 registers across all rows.
+ */
+#define ATTEND(NAME, T, LOAD)                                                                                 \
+void NAME(const float *q, const T *k, const T *v, int32_t len, int32_t hd, float scale, float *scores,         \
+          float *out) {                                                                                       \
+    for (int32_t j = 0; j < len; j++) {                                                                       \
+        const T *kr = k + (int64_t) j * hd;                                                                   \
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;                                                          \
+        for (int32_t d = 0; d < hd; d += 8) {                                                                 \
+            a0 = vfmaq_f32(a0, vld1q_f32(q + d), LOAD(kr + d));                                               \
+            a1 = vfmaq_f32(a1, vld1q_f32(q + d + 4), LOAD(kr + d + 4));                                       \
+        }                                                                                                     \
+        scores[j] = vaddvq_f32(vaddq_f32(a0, a1)) * scale;                                                    \
+    }                                                                                                         \
+    float32x4_t inv = vdupq_n_f32(softmax_in_place(scores, len));                                             \
+    int32_t d0 = 0;                                                                                           \
+    for (; d0 + 64 <= hd; d0 += 64) {                                                                         \
+        float32x4_t o[16];                                                                                    \
+        for (int i = 0; i < 16; i++) o[i] = vdupq_n_f32(0.0f);                                                \
+        for (int32_t j = 0; j < len; j++) {                                                                   \
+            const T *vr = v + (int64_t) j * hd + d0;                                                          \
+            float p = scores[j];                                                                              \
+            for (int i = 0; i < 16; i++) o[i] = vfmaq_n_f32(o[i], LOAD(vr + 4 * i), p);                       \
+        }                                                                                                     \
+        for (int i = 0; i < 16; i++) vst1q_f32(out + d0 + 4 * i, vmulq_f32(o[i], inv));                       \
+    }                                                                                                         \
+    for (; d0 < hd; d0 += 4) {                                                                                \
+        float32x4_t o = vdupq_n_f32(0.0f);                                                                    \
+        for (int32_t j = 0; j < len; j++) o = vfmaq_n_f32(o, LOAD(v + (int64_t) j * hd + d0), scores[j]);     \
+        vst1q_f32(out + d0, vmulq_f32(o, inv));                                                               \
+    }                                                                                                         \
+}
+
+ATTEND(instella_attend_f32, float, load_f32)
+ATTEND(instella_attend_f16, uint16_t, load_f16)
+
+/*
+ * The GEMM's loops over one packed slab (Gemm.slab, see instella_gemm_slab in the x86 source): C[n × cols] (+)=
+ * A[n × kc] · slab, panels of NR columns. 6-row tiles start from the bias (or zero, or C) and chain one FMA per depth
+ * step; leftover rows chain from zero and add the bias (first slab) or C at the end, exactly as Gemm.micro6 and
+ * Gemm.microRow do, so every output's rounding sequence is the Java one.
+ */
+#define GEMM_MR 6
+#define GEMM_MC 48
+
+#define GEMM_KERNELS(NR)                                                                                           \
+static inline void gemm_micro6_##NR(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc,  \
+                                    int first, const float *bias) {                                                \
+    float32x4_t acc[GEMM_MR][(NR) / 4];                                                                            \
+    for (int i = 0; i < GEMM_MR; i++) {                                                                            \
+        for (int v = 0; v < (NR) / 4; v++) {                                                                       \
+            acc[i][v] = first ? (bias ? vld1q_f32(bias + 4 * v) : vdupq_n_f32(0.0f)) : vld1q_f32(c + i * ldc + 4 * v); \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (int32_t t = 0; t < kc; t++) {                                                                             \
+        float32x4_t bv[(NR) / 4];                                                                                  \
+        for (int v = 0; v < (NR) / 4; v++) bv[v] = vld1q_f32(b + (int64_t) t * (NR) + 4 * v);                      \
+        for (int i = 0; i < GEMM_MR; i++) {                                                                        \
+            float av = a[i * lda + t];                                                                             \
+            for (int v = 0; v < (NR) / 4; v++) acc[i][v] = vfmaq_n_f32(acc[i][v], bv[v], av);                      \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (int i = 0; i < GEMM_MR; i++) {                                                                            \
+        for (int v = 0; v < (NR) / 4; v++) vst1q_f32(c + i * ldc + 4 * v, acc[i][v]);                              \
+    }                                                                                                              \
+}                                                                                                                  \
+                                                                                                                   \
+static inline void gemm_micro_rows_##NR(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,   \
+                                        int64_t ldc, int32_t nr, int first, const float *bias) {                   \
+    float32x4_t acc[GEMM_MR - 1][(NR) / 4];                                                                        \
+    for (int i = 0; i < r; i++) for (int v = 0; v < (NR) / 4; v++) acc[i][v] = vdupq_n_f32(0.0f);                 \
+    for (int32_t t = 0; t < kc; t++) {                                                                             \
+        float32x4_t bv[(NR) / 4];                                                                                  \
+        for (int v = 0; v < (NR) / 4; v++) bv[v] = vld1q_f32(b + (int64_t) t * (NR) + 4 * v);                      \
+        for (int i = 0; i < r; i++) {                                                                              \
+            float av = a[i * lda + t];                                                                             \
+            for (int v = 0; v < (NR) / 4; v++) acc[i][v] = vfmaq_n_f32(acc[i][v], bv[v], av);                      \
+        }                                                                                                          \
+    }                                                                                                              \
+    for (int i = 0; i < r; i++) {                                                                                  \
+        float tile[NR];                                                                                            \
+        for (int v = 0; v < (NR) / 4; v++) vst1q_f32(tile + 4 * v, acc[i][v]);                                     \
+        float *ci = c + i * ldc;                                                                                   \
+        for (int32_t q = 0; q < nr; q++) {                                                                         \
+            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);                                                  \
+            else ci[q] += tile[q];                                                                                 \
+        }                                                                                                          \
+    }                                                                                                              \
+}                                                                                                                  \
+                                                                                                                   \
+static void gemm_leftover_rows_##NR(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,       \
+                                    int64_t ldc, int32_t nr, int first, const float *bias) {                       \
+    switch (r) {                                                                                                   \
+        case 1: gemm_micro_rows_##NR(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;                            \
+        case 2: gemm_micro_rows_##NR(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;                            \
+        case 3: gemm_micro_rows_##NR(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;                            \
+        case 4: gemm_micro_rows_##NR(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;                            \
+        default: gemm_micro_rows_##NR(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;                           \
+    }                                                                                                              \
+}                                                                                                                  \
+                                                                                                                   \
+static void gemm_slab_##NR(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,     \
+                           float *c, int64_t ldc, int32_t first, const float *bias) {                              \
+    int32_t panels = (cols + (NR) - 1) / (NR);                                                                     \
+    float tile[GEMM_MR * (NR)];                                                                                    \
+    memset(tile, 0, sizeof tile);                                                                                  \
+    for (int32_t ic = 0; ic < n; ic += GEMM_MC) {                                                                  \
+        int32_t mc = n - ic < GEMM_MC ? n - ic : GEMM_MC;                                                          \
+        for (int32_t p = 0; p < panels; p++) {                                                                     \
+            int32_t jp = p * (NR), nr = cols - jp < (NR) ? cols - jp : (NR);                                       \
+            const float *b = slab + (int64_t) p * (NR) * kc;                                                       \
+            const float *pb = bias ? bias + jp : NULL;                                                             \
+            int32_t ir = 0;                                                                                        \
+            for (; ir + GEMM_MR <= mc; ir += GEMM_MR) {                                                            \
+                const float *ai = a + (int64_t) (ic + ir) * lda;                                                   \
+                float *ci = c + (int64_t) (ic + ir) * ldc + jp;                                                    \
+                if (nr == (NR)) {                                                                                  \
+                    gemm_micro6_##NR(ai, lda, b, kc, ci, ldc, first, pb);                                          \
+                } else {                                                                                           \
+                    for (int r = 0; r < GEMM_MR; r++) {                                                            \
+                        for (int32_t q = 0; q < nr; q++) tile[r * (NR) + q] = ci[r * ldc + q];                     \
+                    }                                                                                              \
+                    gemm_micro6_##NR(ai, lda, b, kc, tile, (NR), first, NULL);                                     \
+                    for (int r = 0; r < GEMM_MR; r++) {                                                            \
+                        for (int32_t q = 0; q < nr; q++) {                                                         \
+                            ci[r * ldc + q] = tile[r * (NR) + q] + (first && pb ? pb[q] : 0.0f);                   \
+                        }                                                                                          \
+                    }                                                                                              \
+                }                                                                                                  \
+            }                                                                                                      \
+            if (ir < mc) {                                                                                         \
+                gemm_leftover_rows_##NR(a + (int64_t) (ic + ir) * lda, lda, mc - ir, b, kc,                        \
+                                        c + (int64_t) (ic + ir) * ldc + jp, ldc, nr, first, pb);                   \
+            }                                                                                                      \
+        }                                                                                                          \
+    }                                                                                                              \
+}
+
+GEMM_KERNELS(8)
+GEMM_KERNELS(16)
+
+/* Panels of 16 (the Java GEMM at 8 float lanes: -Dinstella.vector.bits=256). */
+void instella_gemm_slab(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
+                        float *c, int64_t ldc, int32_t first, const float *bias) {
+    gemm_slab_16(a, lda, n, slab, kc, cols, c, ldc, first, bias);
+}
+
+/* Panels of 8 (the Java GEMM at NEON's 4 float lanes, the default on aarch64). */
+void instella_gemm_slab8(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
+                         float *c, int64_t ldc, int32_t first, const float *bias) {
+    gemm_slab_8(a, lda, n, slab, kc, cols, c, ldc, first, bias);
+}
+
+/*
+ * The packers (Gemm.pack): rows [j0, j0 + cols) × depth [pc, pc + kc) of W [m, k] into panels of nr rows (8 or 16),
+ * slab[p][t][q] = W[j0 + p·nr + q][pc + t] widened to float (Q8_0: (float) q · d, Q4_0: (float) (nibble − 8) · d, one
+ * rounding each, as Packing does), zero past the last row.
+ */
+static inline float bf16_value(const uint8_t *w, int64_t k, int64_t row, int64_t col) {
+    uint16_t h;
+    memcpy(&h, w + 2 * (row * k + col), 2);
+    uint32_t bits = (uint32_t) h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float quant_value(const uint8_t *w, int64_t k, int64_t row, int64_t col, int q4) {
+    const int64_t block_bytes = q4 ? 18 : 34;
+    const uint8_t *blk = w + row * (k / 32 * block_bytes) + (col / 32) * block_bytes;
+    float d = f16_to_f32(blk);
+    int i = (int) (col % 32);
+    if (!q4) return (float) ((const int8_t *) blk)[2 + i] * d;
+    int nib = i < 16 ? (blk[2 + i] & 0xF) : (blk[2 + i - 16] >> 4);
+    return (float) (nib - 8) * d;
+}
+
+/* kind 0: BF16, 1: Q8_0, 2: Q4_0. Row by row (each row's values are contiguous), stored with stride nr. */
+static void pack_slab(const uint8_t *w, int kind, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                      int32_t nr) {
+    int32_t panels = (cols + nr - 1) / nr;
+    for (int32_t p = 0; p < panels; p++) {
+        float *base = slab + (int64_t) p * nr * kc;
+        for (int32_t q = 0; q < nr; q++) {
+            int32_t r = p * nr + q;
+            float *dst = base + q;
+            if (r >= cols) {
+                for (int32_t t = 0; t < kc; t++) dst[(int64_t) t * nr] = 0.0f;
+            } else if (kind == 0) {
+                for (int32_t t = 0; t < kc; t++) dst[(int64_t) t * nr] = bf16_value(w, k, j0 + r, pc + t);
+            } else {
+                for (int32_t t = 0; t < kc; t++) dst[(int64_t) t * nr] = quant_value(w, k, j0 + r, pc + t, kind == 2);
+            }
+        }
+    }
+}
+
+void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab((const uint8_t *) w, 0, k, j0, cols, pc, kc, slab, nr);
+}
+
+void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab(w, 1, k, j0, cols, pc, kc, slab, nr);
+}
+
+void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
+                        int32_t nr) {
+    pack_slab(w, 2, k, j0, cols, pc, kc, slab, nr);
+}
+
+/* Lets the loader check that it has the library it expects (the same version as the x86 source). */
+int32_t instella_kernels_version(void) { return 9; }
