@@ -153,23 +153,25 @@ class Bf16DotTest {
 
     @Test
     void matMulTakesThePathOnlyWhenEnabledAndOnlyForTheGemm() {
-        Case a = randomCase(48, 128, 7, true);
+        // More rows than the small-prompt kernel takes (MatMul.SMALL_MAX_ROWS): the default route is the packed GEMM.
+        int n = MatMul.SMALL_MAX_ROWS + 4;
+        Case a = randomCase(48, 128, n, true);
         boolean before = Bf16Dot.enabled();
         try {
             Bf16Dot.setEnabled(false);
-            float[] plain = new float[7 * 48];
-            MatMul.linear(a.x, 5, 7, a.w, a.bias, plain, 0);
-            float[] reference = new float[7 * 48];
-            Gemm.linear(a.x, 5, 7, a.w, a.bias, reference, 0);
+            float[] plain = new float[n * 48];
+            MatMul.linear(a.x, 5, n, a.w, a.bias, plain, 0);
+            float[] reference = new float[n * 48];
+            Gemm.linear(a.x, 5, n, a.w, a.bias, reference, 0);
             assertThat(plain).containsExactly(reference);
 
             Bf16Dot.setEnabled(true);
-            float[] viaMatMul = new float[7 * 48];
-            MatMul.linear(a.x, 5, 7, a.w, a.bias, viaMatMul, 0);
-            float[] direct = new float[7 * 48];
-            Bf16Dot.linear(a.x, 5, 7, a.w, a.bias, direct, 0);
+            float[] viaMatMul = new float[n * 48];
+            MatMul.linear(a.x, 5, n, a.w, a.bias, viaMatMul, 0);
+            float[] direct = new float[n * 48];
+            Bf16Dot.linear(a.x, 5, n, a.w, a.bias, direct, 0);
             assertThat(viaMatMul).containsExactly(direct);
-            assertExact(a, 48, 128, 7, viaMatMul, 0, "enabled");
+            assertExact(a, 48, 128, n, viaMatMul, 0, "enabled");
 
             // Decode rows keep the float kernels and their float activations, single and grouped.
             float[] one = new float[48], oneDefault = new float[48];
