@@ -1,5 +1,6 @@
 package io.instella.spark.cli;
 
+import io.instella.spark.SparkSessions;
 import io.instella.api.Conversation;
 import io.instella.api.Image;
 import io.instella.api.InstellaModel;
@@ -78,7 +79,7 @@ public final class BenchJob implements Callable<Integer> {
         if (image != null && !Files.isRegularFile(image)) throw new JobException("image not found: " + image);
         GenerationJobOptions options = GenerationJobOptions.forModel(model).withMaxNewTokens(maxNewTokens);
         List<Row> input = rows();
-        try (Sessions.Started session = Sessions.start("instella-spark bench", master, List.of(), err)) {
+        try (SparkSessions.Started session = Sessions.start("instella-spark bench", master, List.of(), err)) {
             SparkSession spark = session.spark();
             long t0 = System.nanoTime();
             InstellaModel m = ExecutorModels.get(options.modelKey());

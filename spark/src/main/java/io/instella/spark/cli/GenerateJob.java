@@ -1,5 +1,6 @@
 package io.instella.spark.cli;
 
+import io.instella.spark.SparkSessions;
 import io.instella.spark.ExecutorModels;
 import io.instella.spark.GenerationJobOptions;
 import io.instella.spark.InstellaSpark;
@@ -151,7 +152,7 @@ public final class GenerateJob implements Callable<Integer> {
         GenerationJobOptions options = options();
         if (partitions != null && partitions < 1) throw new JobException("--partitions must be at least 1, got " + partitions);
         Format outFormat = outputFormat();
-        try (Sessions.Started session = Sessions.start("instella-spark generate", master, confs, err)) {
+        try (SparkSessions.Started session = Sessions.start("instella-spark generate", master, confs, err)) {
             SparkSession spark = session.spark();
             Configuration hadoop = spark.sparkContext().hadoopConfiguration();
             Path in = new Path(input);

@@ -1,5 +1,6 @@
 package io.instella.spark.eval;
 
+import io.instella.spark.SparkSessions;
 import io.instella.eval.cli.EvalCommand;
 import io.instella.eval.run.EvalRunner;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -40,7 +41,7 @@ public class EvalJobCommand extends EvalCommand {
             description = "Spark tasks per job (default 0: the application's default parallelism).")
     int slices;
 
-    private SparkApps app;
+    private SparkSessions.Started app;
 
     @Override
     protected Function<EvalRunner, EvalRunner.Outcome> prepare(EvalRunner.Options options, PrintWriter err) {
@@ -48,8 +49,8 @@ public class EvalJobCommand extends EvalCommand {
         // Executors do not share the driver's working directory: send them absolute paths.
         Path local = Path.of(options.model());
         String model = Files.exists(local) ? local.toAbsolutePath().toString() : options.model();
-        app = SparkApps.start("instella eval", master, conf);
-        JavaSparkContext sc = JavaSparkContext.fromSparkContext(app.session().sparkContext());
+        app = SparkSessions.start("instella eval", master, conf, err);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(app.spark().sparkContext());
         DistributedEval generator = new DistributedEval(sc, model, options.dataRoot(), options.popeMetric(), slices);
         err.println("eval: answering on Spark " + sc.master() + " (" + (slices > 0 ? slices : sc.defaultParallelism())
                 + " tasks per job, " + chunk + " documents per job)");

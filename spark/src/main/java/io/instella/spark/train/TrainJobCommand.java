@@ -1,6 +1,6 @@
 package io.instella.spark.train;
 
-import io.instella.spark.eval.SparkApps;
+import io.instella.spark.SparkSessions;
 import io.instella.train.cli.TrainCommand;
 import io.instella.train.run.TrainingRun;
 import io.instella.train.run.TrainingSettings;
@@ -34,17 +34,17 @@ public class TrainJobCommand extends TrainCommand {
             description = "Data-parallel ranks, one Spark task each per step (default: the application's default parallelism).")
     Integer workers;
 
-    private SparkApps app;
+    private SparkSessions.Started app;
 
     @Override
     protected TrainingRun newRun(TrainingSettings settings, PrintWriter out, PrintWriter err) {
         if (workers != null && workers < 1) throw new CommandLine.ParameterException(new CommandLine(this), "--workers must be at least 1");
         // Trained values are float noise to LZ4: compressing the broadcast cost 2-3x the CPU of the whole exchange
-        // (README-dist.md, figures). Applies when this command starts the application; --conf can say otherwise.
+        // (spark/README.md, figures). Applies when this command starts the application; --conf can say otherwise.
         Map<String, String> sparkSettings = new LinkedHashMap<>(conf);
         sparkSettings.putIfAbsent("spark.broadcast.compress", "false");
-        app = SparkApps.start("instella train", master, sparkSettings);
-        JavaSparkContext sc = JavaSparkContext.fromSparkContext(app.session().sparkContext());
+        app = SparkSessions.start("instella train", master, sparkSettings, err);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(app.spark().sparkContext());
         int w = workers != null ? workers : sc.defaultParallelism();
         DataParallelGradients gradients = new DataParallelGradients(sc, settings, w);
         err.printf("train: data-parallel on Spark %s: %d ranks x %d micro-batch(es) of %d per step (global batch %d)%n", sc.master(), w,
