@@ -16,11 +16,11 @@ import java.nio.file.Path;
  * distribution's scripts would set; the pom's surefire configuration sets both. Spark adds its JVM module flags to the executors itself;
  * {@code -Dinstella.threads=1} keeps each one-core executor to one kernel thread.
  */
-final class LocalCluster {
+public final class LocalCluster {
     private LocalCluster() {
     }
 
-    static SparkSession start(String appName) throws IOException {
+    public static SparkSession start(String appName) throws IOException {
         String sparkHome = System.getenv("SPARK_HOME");
         if (sparkHome == null || System.getenv("SPARK_SCALA_VERSION") == null) {
             throw new IllegalStateException("local-cluster tests need SPARK_HOME and SPARK_SCALA_VERSION (set by spark/pom.xml's surefire configuration)");

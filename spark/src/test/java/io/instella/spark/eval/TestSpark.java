@@ -1,5 +1,6 @@
 package io.instella.spark.eval;
 
+import io.instella.spark.LocalCluster;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
@@ -16,19 +17,13 @@ public final class TestSpark {
         return builder("local[2]").config("spark.serializer", "org.apache.spark.serializer.KryoSerializer").getOrCreate();
     }
 
-    /**
-     * {@code local-cluster[2,1,1024]}: two executors in separate JVMs, as on a cluster. They are started by Spark
-     * with its module flags; their classpath is this test JVM's (surefire's), so they load the project's classes.
-     * Without a Spark distribution (no SPARK_HOME/jars), the worker's launcher needs to be told the Scala version and
-     * that no jars directory is expected (SPARK_TESTING), else it fails with "Cannot find any build directories".
-     */
+    /** {@code local-cluster[2,1,1024]}: two executors in separate JVMs, as on a cluster (see {@link LocalCluster}). */
     public static SparkSession localCluster() {
-        return builder("local-cluster[2,1,1024]")
-                .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
-                .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
-                .config("spark.executorEnv.SPARK_TESTING", "1")
-                .config("spark.executor.extraJavaOptions", "-Xss8m")
-                .getOrCreate();
+        try {
+            return LocalCluster.start("instella-spark tests");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static SparkSession.Builder builder(String master) {

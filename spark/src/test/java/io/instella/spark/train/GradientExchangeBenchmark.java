@@ -43,7 +43,7 @@ public final class GradientExchangeBenchmark {
                 .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                 .config("spark.driver.maxResultSize", "4g");
         if (master.startsWith("local-cluster")) {
-            // Executors in their own JVMs (see TestSpark.localCluster), with room for the values, a copy and the gradients.
+            // Executors in their own JVMs (as in LocalCluster, with SPARK_TESTING instead of a SPARK_HOME), with room for the values, a copy and the gradients.
             b.config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                     .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13").config("spark.executorEnv.SPARK_TESTING", "1")
                     .config("spark.executor.memory", System.getProperty("bench.executorMemory", "2g"));
