@@ -104,7 +104,7 @@ class KernelsTest {
                         }
                         // Decode, and prefill's int8 GEMM where the native kernels run, quantize activations to int8 (as
                         // llama.cpp does): error ~ 1/254 of the magnitudes. The packed float GEMM keeps float activations.
-                        boolean int8 = n <= MatMul.GEMV_MAX_ROWS || MatMul.IN_PLACE_PREFILL && NativeKernels.available();
+                        boolean int8 = n <= MatMul.GEMV_MAX_ROWS || MatMul.IN_PLACE_PREFILL && NativeKernels.int8GemmAvailable();
                         double tol = int8 ? 0.01 * mag + 1e-4 : 1e-4 * Math.sqrt(k) + 1e-5 * mag;
                         assertThat((double) out[i * m + j]).as("%s n=%d out[%d,%d]", dt, n, i, j).isCloseTo(ref, within(tol));
                     }
