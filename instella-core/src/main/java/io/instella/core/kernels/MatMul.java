@@ -24,7 +24,7 @@ public final class MatMul {
      * crossover measured on the 2-vCPU Zen 4 (one core, CPU time, OLMo-1B shapes 2048×2048, 8192×2048, 2048×8192):
      * in place 1.5–2.0× the packed GEMM's speed at 8 rows, 1.0–1.3× at 16, 0.8–0.9× at 32 (see the module README).
      */
-    public static final int SMALL_MAX_ROWS = 16;
+    public static final int SMALL_MAX_ROWS = Integer.getInteger("instella.smallRows", 16);
     /** False with {@code -Dinstella.prefill=packed}: prefill and the vision tower on the packed float GEMM only. */
     static final boolean IN_PLACE_PREFILL = !"packed".equalsIgnoreCase(
             System.getProperty("instella.prefill", System.getenv().getOrDefault("INSTELLA_PREFILL", "auto")).trim());

@@ -325,11 +325,11 @@ public final class NativeKernels {
         }
 
         /** See {@link NativeKernels#bf16Small}. */
-        void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, int lanes, float[] bias,
+        void bf16Small(MemorySegment w, int k, int m, int j0, int j1, MemorySegment xs, int ldx, int n, int lanes, float[] bias,
                        float[] out, int outOff, float[] scratch) {
             if (!isa.hasSmallLanes(lanes)) throw new IllegalArgumentException("no native small-prompt kernel for " + lanes + " lanes in " + isa.id);
             try {
-                bf16Small.invokeExact(w, (long) k, (long) m, j0, j1, MemorySegment.ofArray(xs), (long) ldx, n, lanes, orNull(bias),
+                bf16Small.invokeExact(w, (long) k, (long) m, j0, j1, xs, (long) ldx, n, lanes, orNull(bias),
                         MemorySegment.ofArray(out).asSlice(4L * outOff), MemorySegment.ofArray(scratch));
             } catch (Throwable t) {
                 throw new IllegalStateException("native small-prompt BF16 kernel failed", t);
@@ -550,7 +550,7 @@ public final class NativeKernels {
      * per 2·lanes values (lanes: the Java kernels' vector length), rows ldx floats apart; scratch holds at least
      * 16 · n · lanes floats. Bounds are the caller's to check.
      */
-    static void bf16Small(MemorySegment w, int k, int m, int j0, int j1, float[] xs, int ldx, int n, float[] bias,
+    static void bf16Small(MemorySegment w, int k, int m, int j0, int j1, MemorySegment xs, int ldx, int n, float[] bias,
                           float[] out, int outOff, float[] scratch) {
         LIB.bf16Small(w, k, m, j0, j1, xs, ldx, n, Vectors.FLOAT.length(), bias, out, outOff, scratch);
     }
