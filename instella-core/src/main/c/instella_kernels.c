@@ -513,7 +513,7 @@ static void gemm_leftover_rows(const float *a, int64_t lda, int r, const float *
         int32_t mc = n - ic < GEMM_MC ? n - ic : GEMM_MC;                                                         \
         for (int32_t p = 0; p < panels; p++) {                                                                    \
             int32_t jp = p * (NR), nr = cols - jp < (NR) ? cols - jp : (NR);                                      \
-            const float *b = slab + (int64_t) p * (NR) * kc;                                                      \
+            __typeof__(slab) b = slab + (int64_t) p * (NR) * kc;                                                     \
             const float *pb = bias ? bias + jp : NULL;                                                            \
             int32_t ir = 0;                                                                                       \
             for (; ir + GEMM_MR <= mc; ir += GEMM_MR) {                                                           \
@@ -715,6 +715,269 @@ void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, 
                         int32_t nr) {
     pack_slab((const uint8_t *) w, k, j0, cols, pc, kc, slab, nr, bf16_pack8, bf16_value);
 }
+
+/* ================================================================================================================
+ * BF16 panels for the GEMM (Gemm.linear with BF16 weights): the weights are packed as BF16, not widened to float, and
+ * the micro-kernel widens them in registers. Packing is a fixed cost per weight and per prompt; at 32 prompt rows the
+ * float packer (load 8 bf16, widen, 8×8 float transpose, store twice the bytes) took ~38% of the product's time on
+ * the Zen 5 (C driver, one core). Here the transpose moves 16-bit values (twice as many per shuffle, half the bytes
+ * stored) and the next slab's weights are prefetched into L2 while this one is multiplied.
+ *
+ * Layout (nr = 32 or 16 columns, h = nr / 2): per depth t, nr bf16 values where the 32-bit pair e holds
+ * W[col e][t] (low half) and W[col e + h][t] (high half). A 32-bit lane shifted left by 16 is then W[col e] as a
+ * float and the lane masked with 0xFFFF0000 is W[col e + h]: the two float vectors of the float panel (columns 0..h-1
+ * and h..nr-1) in two integer operations, with no permutes. Every output is the float GEMM's chain (same start, same
+ * fma order over t), so the results are bit-identical to Gemm.slab and instella_gemm_slab16/32.
+ * ================================================================================================================ */
+
+/* 8×8 transpose of 16-bit values in each 128-bit lane: row i of the input holds values t..t+7 of one weight row. */
+#define BP_TRANSPOSE8(T, UNLO16, UNHI16, UNLO32, UNHI32, UNLO64, UNHI64, x, o)                                         \
+    do {                                                                                                              \
+        T a0 = UNLO16(x[0], x[1]), a1 = UNHI16(x[0], x[1]), a2 = UNLO16(x[2], x[3]), a3 = UNHI16(x[2], x[3]);        \
+        T a4 = UNLO16(x[4], x[5]), a5 = UNHI16(x[4], x[5]), a6 = UNLO16(x[6], x[7]), a7 = UNHI16(x[6], x[7]);        \
+        T b0 = UNLO32(a0, a2), b1 = UNHI32(a0, a2), b2 = UNLO32(a1, a3), b3 = UNHI32(a1, a3);                        \
+        T b4 = UNLO32(a4, a6), b5 = UNHI32(a4, a6), b6 = UNLO32(a5, a7), b7 = UNHI32(a5, a7);                        \
+        o[0] = UNLO64(b0, b4); o[1] = UNHI64(b0, b4); o[2] = UNLO64(b1, b5); o[3] = UNHI64(b1, b5);                  \
+        o[4] = UNLO64(b2, b6); o[5] = UNHI64(b2, b6); o[6] = UNLO64(b3, b7); o[7] = UNHI64(b3, b7);                  \
+    } while (0)
+
+/*
+ * One block of 8 rows (row[i]: W row i at depth pc, NULL past the matrix) × kc depths, transposed into dst (the block's
+ * first column of a panel of nr; depth t at dst + t·nr).
+ */
+static inline void bp_block(const uint16_t *const *row, int32_t kc, uint16_t *dst, int32_t nr) {
+    int whole = 1;
+    for (int i = 0; i < 8; i++) whole &= row[i] != NULL;
+    int32_t t = 0;
+    if (whole) {
+        for (; t + 16 <= kc; t += 16) {
+            __m256i x[8], o[8];
+            for (int i = 0; i < 8; i++) x[i] = _mm256_loadu_si256((const __m256i *) (row[i] + t));
+            BP_TRANSPOSE8(__m256i, _mm256_unpacklo_epi16, _mm256_unpackhi_epi16, _mm256_unpacklo_epi32,
+                          _mm256_unpackhi_epi32, _mm256_unpacklo_epi64, _mm256_unpackhi_epi64, x, o);
+            for (int j = 0; j < 8; j++) {
+                _mm_storeu_si128((__m128i *) (dst + (int64_t) (t + j) * nr), _mm256_castsi256_si128(o[j]));
+                _mm_storeu_si128((__m128i *) (dst + (int64_t) (t + 8 + j) * nr), _mm256_extracti128_si256(o[j], 1));
+            }
+        }
+        for (; t + 8 <= kc; t += 8) {
+            __m128i x[8], o[8];
+            for (int i = 0; i < 8; i++) x[i] = _mm_loadu_si128((const __m128i *) (row[i] + t));
+            BP_TRANSPOSE8(__m128i, _mm_unpacklo_epi16, _mm_unpackhi_epi16, _mm_unpacklo_epi32, _mm_unpackhi_epi32,
+                          _mm_unpacklo_epi64, _mm_unpackhi_epi64, x, o);
+            for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *) (dst + (int64_t) (t + j) * nr), o[j]);
+        }
+    }
+    for (; t < kc; t++) {
+        for (int i = 0; i < 8; i++) dst[(int64_t) t * nr + i] = row[i] != NULL ? row[i][t] : 0;
+    }
+}
+
+/* Block blk of panel p takes the rows 4·blk, 4·blk + h, 4·blk + 1, 4·blk + 1 + h, ...: its transpose is in pair order. */
+static inline void bp_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t nr, int32_t p, int32_t blk,
+                           const uint16_t **row) {
+    for (int i = 0; i < 8; i++) {
+        int32_t col = p * nr + 4 * blk + (i >> 1) + (i & 1) * (nr / 2);
+        row[i] = col < cols ? w + (int64_t) (j0 + col) * k : NULL;
+    }
+}
+
+/*
+ * slab[p][t][·] for rows [j0, j0 + cols) × depth [pc, pc + kc) of W [m, k] (bf16), panels of nr = 16 or 32 columns,
+ * zero for columns past cols. The rows' next kc values (the next slab's) are prefetched into L2.
+ */
+void instella_pack_bf16_pairs(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc,
+                              uint16_t *slab, int32_t nr) {
+    const int32_t panels = (cols + nr - 1) / nr;
+    const int64_t next = pc + kc, nextEnd = next + kc < k ? next + kc : k;
+    for (int32_t p = 0; p < panels; p++) {
+        for (int32_t blk = 0; blk < nr / 8; blk++) {
+            const uint16_t *row[8], *at[8];
+            bp_rows(w, k, j0, cols, nr, p, blk, row);
+            for (int i = 0; i < 8; i++) {
+                at[i] = row[i] != NULL ? row[i] + pc : NULL;
+                if (row[i] != NULL) {
+                    for (int64_t c = next; c < nextEnd; c += 32) _mm_prefetch((const char *) (row[i] + c), _MM_HINT_T1);
+                }
+            }
+            bp_block(at, kc, slab + (int64_t) p * nr * kc + 8 * blk, nr);
+        }
+    }
+}
+
+/* The two float vectors of a BF16 panel row: columns 0..h-1 (shifted) and h..nr-1 (masked). */
+#define BP_WIDEN256(p, b0, b1)                                                                                        \
+    do {                                                                                                              \
+        __m256i v_ = _mm256_loadu_si256((const __m256i *) (p));                                                      \
+        b0 = _mm256_castsi256_ps(_mm256_slli_epi32(v_, 16));                                                          \
+        b1 = _mm256_castsi256_ps(_mm256_and_si256(v_, _mm256_set1_epi32((int32_t) 0xFFFF0000)));                      \
+    } while (0)
+
+/* gemm_micro6 (panels of 16) reading a BF16 panel. */
+static inline void gemm_micro6_bf16(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c, int64_t ldc,
+                                    int first, const float *bias) {
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (first) {
+        __m256 z0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        __m256 z1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+    } else {
+        c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8);
+        c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8);
+        c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+        c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+        c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+        c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    }
+    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    for (int32_t t = 0; t < kc; t++) {
+        __m256 b0, b1, av;
+        BP_WIDEN256(b + t * GEMM_NR, b0, b1);
+        av = _mm256_broadcast_ss(a0 + t); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + t); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + t); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + t); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + t); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + t); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_storeu_ps(c, c00); _mm256_storeu_ps(c + 8, c01);
+    _mm256_storeu_ps(c + ldc, c10); _mm256_storeu_ps(c + ldc + 8, c11);
+    _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+    _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+    _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+    _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
+/* gemm_micro_rows (the leftover rows: chains from zero, added to C at the end) reading a BF16 panel. */
+static inline void gemm_micro_rows_bf16(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                        int64_t ldc, int32_t nr, int first, const float *bias) {
+    __m256 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
+    for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (int32_t t = 0; t < kc; t++) {
+        __m256 b0, b1;
+        BP_WIDEN256(b + t * GEMM_NR, b0, b1);
+        for (int i = 0; i < r; i++) {
+            __m256 av = _mm256_broadcast_ss(a + i * lda + t);
+            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    for (int i = 0; i < r; i++) {
+        float tile[GEMM_NR];
+        _mm256_storeu_ps(tile, c0[i]);
+        _mm256_storeu_ps(tile + 8, c1[i]);
+        float *ci = c + i * ldc;
+        for (int32_t q = 0; q < nr; q++) {
+            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);
+            else ci[q] += tile[q];
+        }
+    }
+}
+
+static void gemm_leftover_rows_bf16(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                    int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: gemm_micro_rows_bf16(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
+        case 2: gemm_micro_rows_bf16(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
+        case 3: gemm_micro_rows_bf16(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
+        case 4: gemm_micro_rows_bf16(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
+        default: gemm_micro_rows_bf16(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
+    }
+}
+
+/* instella_gemm_slab (panels of 16) over a slab from instella_pack_bf16_pairs. */
+void instella_gemm_slab_bf16(const float *a, int64_t lda, int32_t n, const uint16_t *slab, int32_t kc, int32_t cols,
+                             float *c, int64_t ldc, int32_t first, const float *bias) {
+    GEMM_SLAB_LOOPS(GEMM_NR, gemm_micro6_bf16, gemm_leftover_rows_bf16)
+}
+
+#ifdef __AVX512F__
+#define BP_WIDEN512(p, b0, b1)                                                                                        \
+    do {                                                                                                              \
+        __m512i v_ = _mm512_loadu_si512((const void *) (p));                                                         \
+        b0 = _mm512_castsi512_ps(_mm512_slli_epi32(v_, 16));                                                          \
+        b1 = _mm512_castsi512_ps(_mm512_and_si512(v_, _mm512_set1_epi32((int32_t) 0xFFFF0000)));                      \
+    } while (0)
+
+/* gemm_micro6_32 reading a BF16 panel. */
+static inline void gemm_micro6_bf16_32(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c,
+                                       int64_t ldc, int first, const float *bias) {
+    __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (first) {
+        __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+        __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+    } else {
+        c00 = _mm512_loadu_ps(c); c01 = _mm512_loadu_ps(c + 16);
+        c10 = _mm512_loadu_ps(c + ldc); c11 = _mm512_loadu_ps(c + ldc + 16);
+        c20 = _mm512_loadu_ps(c + 2 * ldc); c21 = _mm512_loadu_ps(c + 2 * ldc + 16);
+        c30 = _mm512_loadu_ps(c + 3 * ldc); c31 = _mm512_loadu_ps(c + 3 * ldc + 16);
+        c40 = _mm512_loadu_ps(c + 4 * ldc); c41 = _mm512_loadu_ps(c + 4 * ldc + 16);
+        c50 = _mm512_loadu_ps(c + 5 * ldc); c51 = _mm512_loadu_ps(c + 5 * ldc + 16);
+    }
+    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
+    for (int32_t t = 0; t < kc; t++) {
+        __m512 b0, b1, av;
+        BP_WIDEN512(b + t * GEMM_NR32, b0, b1);
+        av = _mm512_set1_ps(a0[t]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
+        av = _mm512_set1_ps(a1[t]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
+        av = _mm512_set1_ps(a2[t]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
+        av = _mm512_set1_ps(a3[t]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
+        av = _mm512_set1_ps(a4[t]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
+        av = _mm512_set1_ps(a5[t]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
+    }
+    _mm512_storeu_ps(c, c00); _mm512_storeu_ps(c + 16, c01);
+    _mm512_storeu_ps(c + ldc, c10); _mm512_storeu_ps(c + ldc + 16, c11);
+    _mm512_storeu_ps(c + 2 * ldc, c20); _mm512_storeu_ps(c + 2 * ldc + 16, c21);
+    _mm512_storeu_ps(c + 3 * ldc, c30); _mm512_storeu_ps(c + 3 * ldc + 16, c31);
+    _mm512_storeu_ps(c + 4 * ldc, c40); _mm512_storeu_ps(c + 4 * ldc + 16, c41);
+    _mm512_storeu_ps(c + 5 * ldc, c50); _mm512_storeu_ps(c + 5 * ldc + 16, c51);
+}
+
+static inline void gemm_micro_rows_bf16_32(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                           int64_t ldc, int32_t nr, int first, const float *bias) {
+    __m512 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
+    for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int32_t t = 0; t < kc; t++) {
+        __m512 b0, b1;
+        BP_WIDEN512(b + t * GEMM_NR32, b0, b1);
+        for (int i = 0; i < r; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + t]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+    }
+    for (int i = 0; i < r; i++) {
+        float tile[GEMM_NR32];
+        _mm512_storeu_ps(tile, c0[i]);
+        _mm512_storeu_ps(tile + 16, c1[i]);
+        float *ci = c + i * ldc;
+        for (int32_t q = 0; q < nr; q++) {
+            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);
+            else ci[q] += tile[q];
+        }
+    }
+}
+
+static void gemm_leftover_rows_bf16_32(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                       int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: gemm_micro_rows_bf16_32(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
+        case 2: gemm_micro_rows_bf16_32(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
+        case 3: gemm_micro_rows_bf16_32(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
+        case 4: gemm_micro_rows_bf16_32(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
+        default: gemm_micro_rows_bf16_32(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
+    }
+}
+
+/* instella_gemm_slab32 over a slab from instella_pack_bf16_pairs (nr = 32). */
+void instella_gemm_slab_bf16_32(const float *a, int64_t lda, int32_t n, const uint16_t *slab, int32_t kc, int32_t cols,
+                                float *c, int64_t ldc, int32_t first, const float *bias) {
+    GEMM_SLAB_LOOPS(GEMM_NR32, gemm_micro6_bf16_32, gemm_leftover_rows_bf16_32)
+}
+#endif
 
 /*
  * The same packing for Q8_0 and Q4_0 weights (llama.cpp's blocks, see the top of this file), pc and kc multiples of

@@ -11,32 +11,39 @@ import jdk.incubator.vector.VectorSpecies;
  * max and sum per row, earlier output rescaled), so nothing of size L×L is ever materialised and each
  * key/value block is read once per query block, from cache.
  * <p>
- * Both products are register-tiled: S = Q·Kᵀ against a transposed key block, O += P·V with rows of V
- * as vectors; exp runs vectorised.
+ * Both products are register-tiled (6 query rows × 2 vectors: 12 accumulators, as the GEMM's micro-kernel):
+ * S = Q·Kᵀ against keys transposed once per call and head (not once per query block: that scalar transpose cost as
+ * much as the products in the vision tower), O += P·V with rows of V as vectors; exp runs vectorised. Every score and
+ * output element is the same chain of FMAs whatever the tiling.
  */
 public final class BlockedAttention {
     private static final VectorSpecies<Float> F = Vectors.FLOAT;
     private static final int L = F.length();
-    /** Query rows per block. */
+    /** Query rows per block of the backward pass (AttentionBackward). */
     static final int BQ = 32;
+    /** Query rows per block of the forward pass: whole 6-row tiles. */
+    static final int FQ = 48;
+    /** Query rows per register tile. */
+    private static final int TR = 6;
     /** Keys per block: a multiple of 2L so score tiles are whole vector pairs. */
     static final int BK = Math.max(64, 2 * L);
 
     private static final class Scratch {
-        float[] kt = new float[0];   // [hd][BK] transposed key block
-        final float[] s = new float[BQ * BK];
-        float[] o = new float[0];    // [BQ][hd] output accumulator
+        final float[] s = new float[FQ * BK];
+        float[] o = new float[0];    // [FQ][hd] output accumulator
         float[] vb = new float[0];   // [BK][hd] a half-float value block, widened
-        final float[] m = new float[BQ];
-        final float[] l = new float[BQ];
+        final float[] m = new float[FQ];
+        final float[] l = new float[FQ];
 
         Scratch ensure(int hd) {
-            if (kt.length < hd * BK) kt = new float[hd * BK];
-            if (o.length < BQ * hd) o = new float[BQ * hd];
+            if (o.length < FQ * hd) o = new float[FQ * hd];
             if (vb.length < BK * hd) vb = new float[BK * hd];
             return this;
         }
     }
+
+    /** The keys of every KV head, transposed: [kvHeads][hd][ktStride], columns past kvLen zero. Reused across calls. */
+    private static float[] keysTransposed = new float[0];
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -79,44 +86,60 @@ public final class BlockedAttention {
                             int kvStride, int kvHeadStride, int kvLen, int n, int start, boolean causal, int heads, int kvHeads,
                             int hd, float scale, float[] out, int outOff, int outStride) {
         int group = heads / kvHeads;
-        int qBlocks = (n + BQ - 1) / BQ;
+        int qBlocks = (n + FQ - 1) / FQ;
+        int ktStride = (kvLen + BK - 1) / BK * BK;
+        float[] kt = transposeKeys(k, k16, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd, ktStride);
         Parallel.forRange(heads * qBlocks, 1, (t0, t1) -> {
             Scratch sc = SCRATCH.get().ensure(hd);
             for (int t = t0; t < t1; t++) {
                 // Later query blocks have more keys under a causal mask: hand them out first for balance.
                 int qb = qBlocks - 1 - t / heads, h = t % heads;
-                int i0 = qb * BQ, rows = Math.min(BQ, n - i0);
+                int i0 = qb * FQ, rows = Math.min(FQ, n - i0);
                 int keys = causal ? Math.min(kvLen, start + i0 + rows) : kvLen;
-                block(q, qOff + i0 * qStride + h * hd, qStride, k, v, k16, v16, kvOff + (h / group) * kvHeadStride, kvStride, keys,
-                        rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd, scale,
-                        out, outOff + i0 * outStride + h * hd, outStride, sc);
+                block(q, qOff + i0 * qStride + h * hd, qStride, kt, (h / group) * hd * ktStride, ktStride, v, v16,
+                        kvOff + (h / group) * kvHeadStride, kvStride, keys, rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd,
+                        scale, out, outOff + i0 * outStride + h * hd, outStride, sc);
             }
         });
     }
 
-    /** One query block of one head against keys [0, keys); row r may see keys j ≤ pos0 + r. */
-    private static void block(float[] q, int qOff, int qStride, float[] k, float[] v, short[] k16, short[] v16, int kvOff, int kvStride, int keys,
-                              int rows, int pos0, int hd, float scale, float[] out, int outOff, int outStride, Scratch sc) {
-        float[] kt = sc.kt, s = sc.s, o = sc.o, m = sc.m, l = sc.l;
+    /**
+     * kt[g][d][j] = key j of KV head g, dimension d, for j < kvLen; zero up to ktStride (the last key block's padding,
+     * masked in the softmax). One pass per call, split over the threads by head.
+     */
+    private static synchronized float[] transposeKeys(float[] k, short[] k16, int kvOff, int kvStride, int kvHeadStride, int kvLen,
+                                                      int kvHeads, int hd, int ktStride) {
+        int size = kvHeads * hd * ktStride;
+        if (keysTransposed.length < size) keysTransposed = new float[size];
+        float[] kt = keysTransposed;
+        Parallel.forRange(kvHeads * hd, 8, (a, b) -> {
+            for (int gd = a; gd < b; gd++) {
+                int g = gd / hd, d = gd % hd, dst = gd * ktStride, src = kvOff + g * kvHeadStride + d;
+                if (k != null) {
+                    for (int j = 0; j < kvLen; j++) kt[dst + j] = k[src + j * kvStride];
+                } else {
+                    for (int j = 0; j < kvLen; j++) kt[dst + j] = Float.float16ToFloat(k16[src + j * kvStride]);
+                }
+                java.util.Arrays.fill(kt, dst + kvLen, dst + ktStride, 0f);
+            }
+        });
+        return kt;
+    }
+
+    /**
+     * One query block of one head against keys [0, keys) (transposed in kt from ktOff, ktStride floats per dimension);
+     * row r may see keys j ≤ pos0 + r.
+     */
+    private static void block(float[] q, int qOff, int qStride, float[] kt, int ktOff, int ktStride, float[] v, short[] v16,
+                              int kvOff, int kvStride, int keys, int rows, int pos0, int hd, float scale, float[] out, int outOff,
+                              int outStride, Scratch sc) {
+        float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l;
         java.util.Arrays.fill(o, 0, rows * hd, 0f);
         java.util.Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(l, 0, rows, 0f);
         for (int j0 = 0; j0 < keys; j0 += BK) {
             int bk = Math.min(BK, keys - j0);
-            // Transpose the key block: kt[d][j] = k[j0 + j][d]; columns past bk are zero (masked below).
-            for (int j = 0; j < BK; j++) {
-                if (j < bk) {
-                    int src = kvOff + (j0 + j) * kvStride;
-                    if (k != null) {
-                        for (int d = 0; d < hd; d++) kt[d * BK + j] = k[src + d];
-                    } else {
-                        for (int d = 0; d < hd; d++) kt[d * BK + j] = Float.float16ToFloat(k16[src + d]);
-                    }
-                } else {
-                    for (int d = 0; d < hd; d++) kt[d * BK + j] = 0f;
-                }
-            }
-            scores(q, qOff, qStride, rows, kt, hd, s);
+            scores(q, qOff, qStride, rows, kt, ktOff + j0, ktStride, hd, s);
             // Online softmax per row: mask, scale, new max, rescale the running output and sum.
             for (int r = 0; r < rows; r++) {
                 int visible = Math.min(bk, pos0 + r - j0 + 1); // keys j0..j0+visible-1 are visible to row r
@@ -172,16 +195,55 @@ public final class BlockedAttention {
         }
     }
 
-    /** s[r][0..BK) = q_r · kt (unscaled), 4 rows × 2 vectors of keys per register tile. */
+    /** s[r][0..BK) = q_r · kt (unscaled) for a key block transposed as kt[d·BK + j] (AttentionBackward's blocks). */
     static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int hd, float[] s) {
+        scores(q, qOff, qStride, rows, kt, 0, BK, hd, s);
+    }
+
+    /**
+     * s[r][0..BK) = q_r · k_j (unscaled) for the BK keys at kt[ktOff + d·ktStride + j]; 6 rows × 2 vectors of keys per
+     * register tile, then 4-row tiles, then single rows.
+     */
+    static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int ktOff, int ktStride, int hd, float[] s) {
         int r = 0;
+        for (; r + TR <= rows; r += TR) {
+            int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride, q4 = q3 + qStride, q5 = q4 + qStride;
+            for (int c = 0; c < BK; c += 2 * L) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                FloatVector a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+                for (int d = 0; d < hd; d++) {
+                    int ko = ktOff + d * ktStride + c;
+                    FloatVector b0 = FloatVector.fromArray(F, kt, ko);
+                    FloatVector b1 = FloatVector.fromArray(F, kt, ko + L);
+                    FloatVector x = FloatVector.broadcast(F, q[q0 + d]);
+                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
+                    x = FloatVector.broadcast(F, q[q1 + d]);
+                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
+                    x = FloatVector.broadcast(F, q[q2 + d]);
+                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
+                    x = FloatVector.broadcast(F, q[q3 + d]);
+                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
+                    x = FloatVector.broadcast(F, q[q4 + d]);
+                    a40 = x.fma(b0, a40); a41 = x.fma(b1, a41);
+                    x = FloatVector.broadcast(F, q[q5 + d]);
+                    a50 = x.fma(b0, a50); a51 = x.fma(b1, a51);
+                }
+                int so = r * BK + c;
+                a00.intoArray(s, so); a01.intoArray(s, so + L);
+                a10.intoArray(s, so + BK); a11.intoArray(s, so + BK + L);
+                a20.intoArray(s, so + 2 * BK); a21.intoArray(s, so + 2 * BK + L);
+                a30.intoArray(s, so + 3 * BK); a31.intoArray(s, so + 3 * BK + L);
+                a40.intoArray(s, so + 4 * BK); a41.intoArray(s, so + 4 * BK + L);
+                a50.intoArray(s, so + 5 * BK); a51.intoArray(s, so + 5 * BK + L);
+            }
+        }
         for (; r + 4 <= rows; r += 4) {
             int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
             for (int c = 0; c < BK; c += 2 * L) {
                 FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
                 for (int d = 0; d < hd; d++) {
-                    FloatVector b0 = FloatVector.fromArray(F, kt, d * BK + c);
-                    FloatVector b1 = FloatVector.fromArray(F, kt, d * BK + c + L);
+                    FloatVector b0 = FloatVector.fromArray(F, kt, ktOff + d * ktStride + c);
+                    FloatVector b1 = FloatVector.fromArray(F, kt, ktOff + d * ktStride + c + L);
                     FloatVector x = FloatVector.broadcast(F, q[q0 + d]);
                     a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
                     x = FloatVector.broadcast(F, q[q1 + d]);
@@ -202,15 +264,53 @@ public final class BlockedAttention {
             int q0 = qOff + r * qStride;
             for (int c = 0; c < BK; c += L) {
                 FloatVector a = FloatVector.zero(F);
-                for (int d = 0; d < hd; d++) a = FloatVector.broadcast(F, q[q0 + d]).fma(FloatVector.fromArray(F, kt, d * BK + c), a);
+                for (int d = 0; d < hd; d++) {
+                    a = FloatVector.broadcast(F, q[q0 + d]).fma(FloatVector.fromArray(F, kt, ktOff + d * ktStride + c), a);
+                }
                 a.intoArray(s, r * BK + c);
             }
         }
     }
 
-    /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 4 rows × 2 vectors of head dims per tile. */
+    /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 6 (then 4) rows × 2 vectors of head dims per tile. */
     private static void accumulate(float[] p, int rows, float[] v, int vOff, int vStride, int bk, int hd, float[] o) {
         int r = 0;
+        for (; r + TR <= rows; r += TR) {
+            int p0 = r * BK, p1 = p0 + BK, p2 = p1 + BK, p3 = p2 + BK, p4 = p3 + BK, p5 = p4 + BK;
+            for (int c = 0; c + 2 * L <= hd; c += 2 * L) {
+                int o0 = r * hd + c, o1 = o0 + hd, o2 = o1 + hd, o3 = o2 + hd, o4 = o3 + hd, o5 = o4 + hd;
+                FloatVector a00 = FloatVector.fromArray(F, o, o0), a01 = FloatVector.fromArray(F, o, o0 + L);
+                FloatVector a10 = FloatVector.fromArray(F, o, o1), a11 = FloatVector.fromArray(F, o, o1 + L);
+                FloatVector a20 = FloatVector.fromArray(F, o, o2), a21 = FloatVector.fromArray(F, o, o2 + L);
+                FloatVector a30 = FloatVector.fromArray(F, o, o3), a31 = FloatVector.fromArray(F, o, o3 + L);
+                FloatVector a40 = FloatVector.fromArray(F, o, o4), a41 = FloatVector.fromArray(F, o, o4 + L);
+                FloatVector a50 = FloatVector.fromArray(F, o, o5), a51 = FloatVector.fromArray(F, o, o5 + L);
+                for (int j = 0; j < bk; j++) {
+                    int vo = vOff + j * vStride + c;
+                    FloatVector b0 = FloatVector.fromArray(F, v, vo);
+                    FloatVector b1 = FloatVector.fromArray(F, v, vo + L);
+                    FloatVector x = FloatVector.broadcast(F, p[p0 + j]);
+                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
+                    x = FloatVector.broadcast(F, p[p1 + j]);
+                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
+                    x = FloatVector.broadcast(F, p[p2 + j]);
+                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
+                    x = FloatVector.broadcast(F, p[p3 + j]);
+                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
+                    x = FloatVector.broadcast(F, p[p4 + j]);
+                    a40 = x.fma(b0, a40); a41 = x.fma(b1, a41);
+                    x = FloatVector.broadcast(F, p[p5 + j]);
+                    a50 = x.fma(b0, a50); a51 = x.fma(b1, a51);
+                }
+                a00.intoArray(o, o0); a01.intoArray(o, o0 + L);
+                a10.intoArray(o, o1); a11.intoArray(o, o1 + L);
+                a20.intoArray(o, o2); a21.intoArray(o, o2 + L);
+                a30.intoArray(o, o3); a31.intoArray(o, o3 + L);
+                a40.intoArray(o, o4); a41.intoArray(o, o4 + L);
+                a50.intoArray(o, o5); a51.intoArray(o, o5 + L);
+            }
+            for (int rr = r; rr < r + TR; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
+        }
         for (; r + 4 <= rows; r += 4) {
             int p0 = r * BK, p1 = p0 + BK, p2 = p1 + BK, p3 = p2 + BK;
             for (int c = 0; c + 2 * L <= hd; c += 2 * L) {

@@ -164,6 +164,9 @@ public final class NativeKernels {
     /** True when the native GEMM slab kernel and packers exist for panels of nr columns (the Java GEMM's NR). */
     static boolean gemmPanelSupported(int nr) { return LIB != null && nr == GEMM_PANEL && LIB.isa.hasGemmPanel(nr); }
 
+    /** True when BF16 weights can be packed as BF16 panels for the Java GEMM's panel width (see {@link #packBf16Pairs}). */
+    static boolean bf16PanelsSupported() { return gemmPanelSupported(GEMM_PANEL) && LIB.hasBf16Panels(GEMM_PANEL); }
+
     /** True when the native small-prompt BF16 kernel exists for the Java kernels' vector length. */
     static boolean smallGemmSupported() {
         return LIB != null && LIB.hasPrefillKernels() && LIB.isa.hasSmallLanes(Vectors.FLOAT.length());
@@ -263,6 +266,8 @@ public final class NativeKernels {
         private final MethodHandle gemmSlab8, gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
         /** The int8 GEMM and the small-prompt BF16 kernel; null in a build without them (the aarch64 builds). */
         private final MethodHandle int8Gemm, bf16Small;
+        /** The GEMM over BF16 panels (instella_pack_bf16_pairs and its slab loops); null where this build has none. */
+        private final MethodHandle packBf16Pairs, gemmSlabBf16, gemmSlabBf16x32;
         /** The opt-in BF16 compute kernels (vdpbf16ps, {@link Bf16Dot}); null where this build has none. */
         private final MethodHandle bf16dotRows, bf16dotPack, bf16dotSlab;
 
@@ -302,6 +307,11 @@ public final class NativeKernels {
             bf16Small = lib.find("instella_bf16_small").map(s -> linker.downcallHandle(s,
                     FunctionDescriptor.ofVoid(A, L, L, I, I, A, L, I, I, A, A, A), critical)).orElse(null);
 
+            packBf16Pairs = lib.find("instella_pack_bf16_pairs").map(s -> linker.downcallHandle(s,
+                    FunctionDescriptor.ofVoid(A, L, I, I, I, I, A, I), critical)).orElse(null);
+            gemmSlabBf16 = lib.find("instella_gemm_slab_bf16").map(s -> linker.downcallHandle(s, slab, critical)).orElse(null);
+            gemmSlabBf16x32 = lib.find("instella_gemm_slab_bf16_32").map(s -> linker.downcallHandle(s, slab, critical)).orElse(null);
+
             bf16dotRows = lib.find("instella_bf16dot_rows").map(s -> linker.downcallHandle(s,
                     FunctionDescriptor.ofVoid(A, L, L, I, I, A, I, A, A), critical)).orElse(null);
             bf16dotPack = lib.find("instella_bf16dot_pack").map(s -> linker.downcallHandle(s,
@@ -333,6 +343,34 @@ public final class NativeKernels {
                         MemorySegment.ofArray(out).asSlice(4L * outOff), MemorySegment.ofArray(scratch));
             } catch (Throwable t) {
                 throw new IllegalStateException("native small-prompt BF16 kernel failed", t);
+            }
+        }
+
+        /** True when this build packs BF16 weights as BF16 panels for panels of nr columns (16 or 32). */
+        boolean hasBf16Panels(int nr) {
+            return packBf16Pairs != null && (nr == 16 ? gemmSlabBf16 : nr == 32 ? gemmSlabBf16x32 : null) != null;
+        }
+
+        /** See {@link NativeKernels#packBf16Pairs}; slab holds at least 2 · ceil(cols / nr) · nr · kc bytes. */
+        void packBf16Pairs(int nr, MemorySegment w, int k, int j0, int cols, int pc, int kc, MemorySegment slab) {
+            if (!hasBf16Panels(nr)) throw new IllegalArgumentException("no native BF16 panels of " + nr + " in " + isa.id);
+            try {
+                packBf16Pairs.invokeExact(w, (long) k, j0, cols, pc, kc, slab, nr);
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 panel packing failed", t);
+            }
+        }
+
+        /** {@link #gemmSlab} over a slab of BF16 panels from {@link #packBf16Pairs}. */
+        void gemmSlabBf16(int nr, float[] a, int aOff, int lda, int n, MemorySegment slab, int kc, int cols, float[] c, int cOff,
+                          int ldc, boolean first, float[] bias, int j0) {
+            if (!hasBf16Panels(nr)) throw new IllegalArgumentException("no native BF16 panels of " + nr + " in " + isa.id);
+            try {
+                (nr == 32 ? gemmSlabBf16x32 : gemmSlabBf16).invokeExact(MemorySegment.ofArray(a).asSlice(4L * aOff), (long) lda, n,
+                        slab, kc, cols, MemorySegment.ofArray(c).asSlice(4L * cOff), (long) ldc, first ? 1 : 0,
+                        (MemorySegment) (bias == null ? MemorySegment.NULL : MemorySegment.ofArray(bias).asSlice(4L * j0)));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native BF16 panel GEMM failed", t);
             }
         }
 
@@ -528,6 +566,21 @@ public final class NativeKernels {
      */
     static void packBf16(MemorySegment w, int k, int j0, int cols, int pc, int kc, float[] slab) {
         LIB.packBf16(GEMM_PANEL, w, k, j0, cols, pc, kc, slab);
+    }
+
+    /**
+     * Packs BF16 weight rows [j0, j0 + cols) × depth [pc, pc + kc) of W [m, k] as BF16 panels of the Java GEMM's width
+     * nr: per depth t, nr values where the 32-bit pair e holds W[j0 + p·nr + e][t] (low half) and W[j0 + p·nr + e + nr/2][t]
+     * (high half), zero past cols; the slab loops widen a pair into the float panel's two vectors in registers.
+     */
+    static void packBf16Pairs(MemorySegment w, int k, int j0, int cols, int pc, int kc, MemorySegment slab) {
+        LIB.packBf16Pairs(GEMM_PANEL, w, k, j0, cols, pc, kc, slab);
+    }
+
+    /** {@link #gemmSlab} over BF16 panels from {@link #packBf16Pairs}: bit-identical to it on the widened slab. */
+    static void gemmSlabBf16(float[] a, int aOff, int lda, int n, MemorySegment slab, int kc, int cols, float[] c, int cOff,
+                             int ldc, boolean first, float[] bias, int j0) {
+        LIB.gemmSlabBf16(GEMM_PANEL, a, aOff, lda, n, slab, kc, cols, c, cOff, ldc, first, bias, j0);
     }
 
     /** As {@link #packBf16} for a Q8_0 or Q4_0 matrix (pc and kc multiples of 32), dequantized as {@code Packing} does. */

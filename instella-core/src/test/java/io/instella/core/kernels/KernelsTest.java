@@ -114,7 +114,8 @@ class KernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,0,true,2,2,8", "9,0,true,4,2,16", "40,0,true,2,1,64", "37,100,true,2,2,32", "70,5,false,3,3,64", "200,0,false,1,1,8"})
+    @CsvSource({"1,0,true,2,2,8", "9,0,true,4,2,16", "40,0,true,2,1,64", "37,100,true,2,2,32", "70,5,false,3,3,64", "200,0,false,1,1,8",
+            "101,0,false,2,1,64", "53,60,true,4,2,40"})
     void blockedAttentionMatchesRowByRowAttention(int n, int start, boolean causal, int heads, int kvHeads, int hd) {
         SplittableRandom r = new SplittableRandom(n * 7L + start + hd);
         int kvLen = causal ? start + n : n + start;

@@ -10,6 +10,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
@@ -170,6 +171,24 @@ class NativeBuildsTest {
                 if (t.dtype() == DType.BF16) lib.packBf16(nr, t.data(), k, j0, cols, pc, kc, nativeSlab);
                 else lib.packQuantized(nr, t.data(), t.dtype() == DType.Q4_0, k, j0, cols, pc, kc, nativeSlab);
                 assertThat(nativeSlab).as("packing %s", t.dtype()).isEqualTo(javaSlab);
+            }
+            // BF16 panels (where the build has them): packed pairs + their slab loops = Java packer + Java slab loops.
+            if (lib.hasBf16Panels(nr)) {
+                float[] javaSlab = new float[size];
+                Gemm.packJava(bf16.data(), DType.BF16, k, j0, cols, pc, kc, javaSlab, new float[kc]);
+                MemorySegment pairs = arena.allocate(2L * size, 64);
+                lib.packBf16Pairs(nr, bf16.data(), k, j0, cols, pc, kc, pairs);
+                for (int n : new int[]{1, 6, 17, 48}) {
+                    int lda = kc + 3, ldc = cols + 5;
+                    float[] a = new float[n * lda], c0 = new float[n * ldc], bias = new float[j0 + cols];
+                    for (float[] f : new float[][]{a, c0, bias}) for (int i = 0; i < f.length; i++) f[i] = (float) r.nextGaussian();
+                    for (boolean first : new boolean[]{true, false}) {
+                        float[] javaC = c0.clone(), nativeC = c0.clone();
+                        Gemm.slab(a, 0, lda, n, javaSlab, kc, cols, javaC, 0, ldc, first, bias, j0, new float[Gemm.MR * nr]);
+                        lib.gemmSlabBf16(nr, a, 0, lda, n, pairs, kc, cols, nativeC, 0, ldc, first, bias, j0);
+                        assertThat(nativeC).as("BF16 panels, %d rows, first %s", n, first).isEqualTo(javaC);
+                    }
+                }
             }
         }
     }

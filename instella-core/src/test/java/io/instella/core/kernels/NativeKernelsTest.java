@@ -171,6 +171,73 @@ class NativeKernelsTest {
         assertThat(javaSlab[0]).isNotNaN();
     }
 
+    /**
+     * BF16 panels: the packed pairs, widened as the slab loops widen them (low half: column e, high half: column
+     * e + NR/2), are exactly the Java packer's float slab — whole and partial panels, depth tails, offsets.
+     */
+    @ParameterizedTest
+    @CsvSource({"128, 256, 0, 128, 0, 256", "200, 96, 64, 120, 32, 64", "45, 70, 16, 29, 5, 61", "16, 8, 0, 16, 0, 8",
+            "300, 300, 37, 256, 44, 256"})
+    void bf16PanelsHoldTheJavaPackersValuesInPairs(int m, int k, int j0, int cols, int pc, int kc) {
+        requireNative();
+        assumeTrue(NativeKernels.bf16PanelsSupported(), "no native BF16 panels for " + Gemm.NR + " columns in " + NativeKernels.status());
+        SplittableRandom r = new SplittableRandom(m * 19L + k);
+        float[] w = new float[m * k];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        Tensor t = new Tensor("w", DType.BF16, new long[]{m, k}, io.instella.core.safetensors.SafeTensorsWriter.toBf16(w));
+        int nr = Gemm.NR, h = nr / 2, panels = (cols + nr - 1) / nr;
+        float[] javaSlab = new float[panels * nr * kc];
+        Gemm.packJava(t.data(), DType.BF16, k, j0, cols, pc, kc, javaSlab, new float[kc]);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pairs = arena.allocate(2L * javaSlab.length + 64, 64);
+            pairs.fill((byte) 0x7F);
+            NativeKernels.packBf16Pairs(t.data(), k, j0, cols, pc, kc, pairs);
+            float[] widened = new float[javaSlab.length];
+            for (int p = 0; p < panels; p++) {
+                for (int d = 0; d < kc; d++) {
+                    for (int e = 0; e < h; e++) {
+                        int pair = pairs.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4L * ((long) (p * kc + d) * h + e));
+                        int at = (p * kc + d) * nr;
+                        widened[at + e] = Float.intBitsToFloat(pair << 16);
+                        widened[at + e + h] = Float.intBitsToFloat(pair & 0xFFFF0000);
+                    }
+                }
+            }
+            assertThat(widened).isEqualTo(javaSlab);
+            assertThat(pairs.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 2L * javaSlab.length)).as("nothing written past the panels").isEqualTo((byte) 0x7F);
+        }
+    }
+
+    /**
+     * The whole BF16 product on BF16 panels (MatMul's packed route where the native kernels load) is bit-identical to
+     * the Java GEMM on float panels: every task, slab, tile and leftover row.
+     */
+    @ParameterizedTest
+    @CsvSource({"32, 300, 520, true", "7, 64, 256, false", "577, 96, 1024, true", "13, 1000, 72, false", "6, 33, 17, true"})
+    void bf16PanelGemmIsBitIdenticalToTheJavaGemm(int n, int m, int k, boolean withBias) {
+        requireNative();
+        assumeTrue(NativeKernels.bf16PanelsSupported(), "no native BF16 panels for " + Gemm.NR + " columns in " + NativeKernels.status());
+        SplittableRandom r = new SplittableRandom(n * 7L + m * 31L + k);
+        float[] w = new float[m * k], x = new float[2 + n * k], bias = withBias ? new float[m] : null;
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        if (bias != null) for (int i = 0; i < m; i++) bias[i] = (float) r.nextGaussian();
+        Tensor t = new Tensor("w", DType.BF16, new long[]{m, k}, io.instella.core.safetensors.SafeTensorsWriter.toBf16(w));
+        float[] expected = new float[1 + n * m], got = new float[1 + n * m];
+        float[] slab = new float[Gemm.NC * Gemm.KC], row = new float[Gemm.KC], tile = new float[Gemm.MR * Gemm.NR];
+        for (int j0 = 0; j0 < m; j0 += Gemm.NC) {
+            int cols = Math.min(Gemm.NC, m - j0);
+            for (int pc = 0; pc < k; pc += Gemm.KC) {
+                int kc = Math.min(Gemm.KC, k - pc);
+                Gemm.packJava(t.data(), DType.BF16, k, j0, cols, pc, kc, slab, row);
+                Gemm.slab(x, 2 + pc, k, n, slab, kc, cols, expected, 1 + j0, m, pc == 0, bias, j0, tile);
+            }
+        }
+        Gemm.linear(x, 2, n, t, bias, got, 1);
+        assertThat(got).isEqualTo(expected);
+        assertThat(got[0]).isZero();
+    }
+
     /** Native Q8_0/Q4_0 packing writes exactly the Java packer's slab (same dequantized products). */
     @ParameterizedTest
     @CsvSource({"Q8_0, 128, 256, 0, 128, 0, 256", "Q8_0, 45, 96, 16, 29, 32, 64", "Q4_0, 128, 256, 0, 128, 0, 256",
