@@ -1,17 +1,27 @@
 /*
  * Native kernels for Linux aarch64 (NEON): the same exported functions, arguments and results as the x86-64 source
- * (instella_kernels.c, whose comments describe the layouts), so NativeKernels drives both the same way.
+ * (instella_kernels.c, whose comments describe the layouts), so NativeKernels drives both the same way. Only the
+ * opt-in BF16 compute kernels (vdpbf16ps, AVX-512 BF16) have no aarch64 version.
  *
  * Two builds (see the native-kernels profiles in pom.xml; NativeKernels picks from /proc/cpuinfo "Features"):
  *   neondot  -march=armv8.2-a+dotprod   Q8_0/Q4_0 dot products with sdot (vdotq_s32), 16 int8 products per instruction
  *   neon     -march=armv8-a             the same with widening multiplies (smull) and pairwise adds
- * Both give the same exact int32 sums. The GEMM slab loops exist for panels of 8 (the Java GEMM at 4 float lanes, NEON's
- * width) and 16 (8 lanes); each output is the same chain of fused multiply-adds in the same order as Gemm.slab, so
- * they are bit-identical to the Java loops and to the x86 builds. Compiled with -ffp-contract=off: no product here
- * may be fused unless the Java twin fuses it too.
+ * Both give the same exact int32 sums (dot4). What is here:
+ *   decode     Q8_0, Q4_0, Q4_0_R8 and BF16 matrix-vector products, attention over F32/F16 caches, the Q4_0_R8 repack;
+ *   prefill    the GEMM slab loops for panels of 8 (the Java GEMM at 4 float lanes, NEON's width) and 16 (8 lanes)
+ *              and their packers; the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 (instella_int8_gemm: 4 activation rows × 8
+ *              weight rows per tile, weights in the Q4_0_R8 layout, one row per int32 lane); the small-prompt BF16
+ *              product (instella_bf16_small, 4 or 8 lanes: the Java kernels' width on aarch64, or 256 bits forced).
+ * The prefill kernels are bit-identical to their Java twins (Gemm.slab, Int8Gemm.rows, SmallGemm.rows) and to the x86
+ * builds: each output is the same chain of fused multiply-adds in the same order. Compiled with -ffp-contract=off: no
+ * product here may be fused unless the Java twin fuses it too (vfmaq_f32 / fmaf where Java uses fma).
  *
- * Not tuned yet (next steps): the packers are plain C (the compiler vectorises what it can), attention is a direct
- * port of the AVX2 kernel at 4 lanes, and nothing here has been timed on ARM hardware.
+ * Not tuned yet (next steps), nothing here has been timed on ARM hardware: the packers are plain C (the compiler
+ * vectorises what it can); the GEMM tile is 6 × 8 or 6 × 16 (32 registers allow 8 × 12); attention is a direct port
+ * of the AVX2 kernel at 4 lanes; the int8 GEMM's tile is 4 × 8 (one weight group; x86 AVX-512 does 4 × 16), the Q4_0
+ * panel repack is byte copies, and the neon build's Q4_0 sums could stay in int16 longer (as the x86 AVX2 build does)
+ * instead of widening every dot4; the int8 kernels could use i8mm (smmla, 2 × 8 by 8 × 2 per instruction) where the
+ * CPU has it; the small-prompt tile is 4 × 4 at 4 lanes, 2 × 4 at 8.
  */
 #include <arm_neon.h>
 #include <math.h>
@@ -545,11 +555,9 @@ static void i8_panel_q4(const uint8_t *w, int64_t k, int64_t m, int64_t row0, ui
     }
 }
 
-/* The 4 bytes at p in every 32-bit lane. */
+/* The 4 bytes at p in every 32-bit lane (ld1r; p is 4-byte aligned within the activations). */
 static inline int8x16_t broadcast4(const int8_t *p) {
-    int32_t t;
-    memcpy(&t, p, 4);
-    return vreinterpretq_s8_s32(vdupq_n_s32(t));
+    return vreinterpretq_s8_s32(vld1q_dup_s32((const int32_t *) (const void *) p));
 }
 
 /*
@@ -569,6 +577,7 @@ I8_ALWAYS_INLINE void i8_tile(const uint8_t *grp, int64_t blocks, const int8_t *
         int32x4_t s[I8_R][2];
         for (int i = 0; i < R; i++) s[i][0] = s[i][1] = vdupq_n_s32(0);
         if (q4) {
+#pragma GCC unroll 1 /* unrolled, gcc hoists every chunk's broadcasts and spills them: 22 registers per chunk */
             for (int c = 0; c < 4; c++) {
                 uint8x16_t v03 = vld1q_u8(p + 16 + 32 * c), v47 = vld1q_u8(p + 32 + 32 * c);
                 int8x16_t lo03 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v03, low)), eight);
@@ -583,6 +592,7 @@ I8_ALWAYS_INLINE void i8_tile(const uint8_t *grp, int64_t blocks, const int8_t *
                 }
             }
         } else {
+#pragma GCC unroll 1
             for (int c = 0; c < 8; c++) {
                 int8x16_t w03 = vld1q_s8((const int8_t *) p + 16 + 32 * c), w47 = vld1q_s8((const int8_t *) p + 32 + 32 * c);
                 for (int i = 0; i < R; i++) {
