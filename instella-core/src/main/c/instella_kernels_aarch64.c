@@ -1,17 +1,27 @@
 /*
  * Native kernels for Linux aarch64 (NEON): the same exported functions, arguments and results as the x86-64 source
- * (instella_kernels.c, whose comments describe the layouts), so NativeKernels drives both the same way.
+ * (instella_kernels.c, whose comments describe the layouts), so NativeKernels drives both the same way. Only the
+ * opt-in BF16 compute kernels (vdpbf16ps, AVX-512 BF16) have no aarch64 version.
  *
  * Two builds (see the native-kernels profiles in pom.xml; NativeKernels picks from /proc/cpuinfo "Features"):
  *   neondot  -march=armv8.2-a+dotprod   Q8_0/Q4_0 dot products with sdot (vdotq_s32), 16 int8 products per instruction
  *   neon     -march=armv8-a             the same with widening multiplies (smull) and pairwise adds
- * Both give the same exact int32 sums. The GEMM slab loops exist for panels of 8 (the Java GEMM at 4 float lanes, NEON's
- * width) and 16 (8 lanes); each output is the same chain of fused multiply-adds in the same order as Gemm.slab, so
- * they are bit-identical to the Java loops and to the x86 builds. Compiled with -ffp-contract=off: no product here
- * may be fused unless the Java twin fuses it too.
+ * Both give the same exact int32 sums (dot4). What is here:
+ *   decode     Q8_0, Q4_0, Q4_0_R8 and BF16 matrix-vector products, attention over F32/F16 caches, the Q4_0_R8 repack;
+ *   prefill    the GEMM slab loops for panels of 8 (the Java GEMM at 4 float lanes, NEON's width) and 16 (8 lanes)
+ *              and their packers; the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 (instella_int8_gemm: 4 activation rows × 8
+ *              weight rows per tile, weights in the Q4_0_R8 layout, one row per int32 lane); the small-prompt BF16
+ *              product (instella_bf16_small, 4 or 8 lanes: the Java kernels' width on aarch64, or 256 bits forced).
+ * The prefill kernels are bit-identical to their Java twins (Gemm.slab, Int8Gemm.rows, SmallGemm.rows) and to the x86
+ * builds: each output is the same chain of fused multiply-adds in the same order. Compiled with -ffp-contract=off: no
+ * product here may be fused unless the Java twin fuses it too (vfmaq_f32 / fmaf where Java uses fma).
  *
- * Not tuned yet (next steps): the packers are plain C (the compiler vectorises what it can), attention is a direct
- * port of the AVX2 kernel at 4 lanes, and nothing here has been timed on ARM hardware.
+ * Not tuned yet (next steps), nothing here has been timed on ARM hardware: the packers are plain C (the compiler
+ * vectorises what it can); the GEMM tile is 6 × 8 or 6 × 16 (32 registers allow 8 × 12); attention is a direct port
+ * of the AVX2 kernel at 4 lanes; the int8 GEMM's tile is 4 × 8 (one weight group; x86 AVX-512 does 4 × 16), the Q4_0
+ * panel repack is byte copies, and the neon build's Q4_0 sums could stay in int16 longer (as the x86 AVX2 build does)
+ * instead of widening every dot4; the int8 kernels could use i8mm (smmla, 2 × 8 by 8 × 2 per instruction) where the
+ * CPU has it; the small-prompt tile is 4 × 4 at 4 lanes, 2 × 4 at 8.
  */
 #include <arm_neon.h>
 #include <math.h>
@@ -458,6 +468,350 @@ void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, i
 void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab,
                         int32_t nr) {
     pack_slab(w, 2, k, j0, cols, pc, kc, slab, nr);
+}
+
+/* ============================================================================================================
+ * Int8 GEMM for Q8_0 / Q4_0 / Q4_0_R8 weights (quantized prefill, vision tower) and the small-prompt BF16 product
+ * (a few rows, weights read in place): the aarch64 versions of the x86 source's instella_int8_gemm and
+ * instella_bf16_small, same arguments. Java twins: Int8Gemm and SmallGemm, bit-identical: every output is one float
+ * chain over the blocks (or lanes) in the same order.
+ * ============================================================================================================
+ *
+ * Int8 GEMM. Activations quantized per block of 32 (Gemv.QuantizedActivations: int8 xq, scale xd; the block sums xs
+ * are not needed here), n rows of k. Weights go in groups of 8 rows in the Q4_0_R8 layout (32-bit lane r of a 32-byte
+ * chunk holds 4 quant bytes of row r: two NEON registers, rows 0–3 and 4–7), so one dot4 against 4 broadcast
+ * activation bytes gives 4 rows' partial sums, one row per lane, and each weight chunk loaded serves I8_R activation
+ * rows:
+ *   Q4_0_R8  in place;
+ *   Q4_0     8 rows repacked into that layout per call (the byte permutation of instella_repack_q4_0_r8);
+ *   Q8_0     8 rows transposed per call into 8 chunks per block (lane r = bytes 4c..4c+3 of row r). sdot multiplies
+ *            signed by signed, so no offset or correction is needed (the x86 vpdpbusd is unsigned × signed).
+ * Q4_0 nibbles become signed (nibble − 8) before the dot products, so per block and output the exact int32 sum isum is
+ * Σ w·x directly (Java: the same integer), and
+ *   acc = fma((float) isum, d_w · d_x, acc)
+ * in block order from 0, then out = acc (+ bias): Int8Gemm.rows' chain, whatever the vector width. The neon build
+ * (no sdot) forms the same int32 sums with widening multiplies (dot4).
+ */
+#define I8_R 4
+#define I8_Q4_GROUP_BLOCK 144 /* 8 f16 scales, 4 chunks of 32 bytes */
+#define I8_Q8_GROUP_BLOCK 272 /* 8 f16 scales, 8 chunks of 32 bytes (the Java scratch is sized for x86's 304) */
+#define I8_PANEL_BYTES (256 * 1024)
+#define I8_MC 64
+
+#define I8_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* a, b, c, d (4 × 4 32-bit lanes) transposed: t[j] lane i = row i lane j. */
+static inline void transpose4(uint32x4_t a, uint32x4_t b, uint32x4_t c, uint32x4_t d, uint32x4_t t[4]) {
+    uint64x2_t ab0 = vreinterpretq_u64_u32(vtrn1q_u32(a, b)), ab1 = vreinterpretq_u64_u32(vtrn2q_u32(a, b));
+    uint64x2_t cd0 = vreinterpretq_u64_u32(vtrn1q_u32(c, d)), cd1 = vreinterpretq_u64_u32(vtrn2q_u32(c, d));
+    t[0] = vreinterpretq_u32_u64(vtrn1q_u64(ab0, cd0));
+    t[1] = vreinterpretq_u32_u64(vtrn1q_u64(ab1, cd1));
+    t[2] = vreinterpretq_u32_u64(vtrn2q_u64(ab0, cd0));
+    t[3] = vreinterpretq_u32_u64(vtrn2q_u64(ab1, cd1));
+}
+
+/* Q8_0 rows row0..row0+7 of W [m, k] (rows ≥ m as zeros) → the transposed panel described above. */
+static void i8_panel_q8(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32, row_bytes = 34 * blocks;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q8_GROUP_BLOCK;
+        uint32x4_t v[8][2];
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *p = w + (row0 + r) * row_bytes + 34 * b;
+                memcpy(o + 2 * r, p, 2);
+                v[r][0] = vreinterpretq_u32_u8(vld1q_u8(p + 2));
+                v[r][1] = vreinterpretq_u32_u8(vld1q_u8(p + 18));
+            } else {
+                o[2 * r] = o[2 * r + 1] = 0;
+                v[r][0] = v[r][1] = vdupq_n_u32(0);
+            }
+        }
+        for (int half = 0; half < 2; half++) {     /* rows 0–3, then 4–7 */
+            for (int h = 0; h < 2; h++) {          /* chunks 0–3, then 4–7 */
+                uint32x4_t t[4];
+                transpose4(v[4 * half][h], v[4 * half + 1][h], v[4 * half + 2][h], v[4 * half + 3][h], t);
+                for (int c = 0; c < 4; c++) vst1q_u8(o + 16 + 32 * (4 * h + c) + 16 * half, vreinterpretq_u8_u32(t[c]));
+            }
+        }
+    }
+}
+
+/* Q4_0 rows row0..row0+7 (rows ≥ m as zeros) → Q4_0_R8 blocks of one group. */
+static void i8_panel_q4(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst) {
+    const int64_t blocks = k / 32;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint8_t *o = dst + b * I8_Q4_GROUP_BLOCK;
+        for (int r = 0; r < 8; r++) {
+            if (row0 + r < m) {
+                const uint8_t *in = w + ((row0 + r) * blocks + b) * 18;
+                memcpy(o + 2 * r, in, 2);
+                for (int c = 0; c < 4; c++) memcpy(o + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
+            } else {
+                memset(o + 2 * r, 0, 2);
+                for (int c = 0; c < 4; c++) memset(o + 16 + 32 * c + 4 * r, 0, 4);
+            }
+        }
+    }
+}
+
+/* The 4 bytes at p in every 32-bit lane (ld1r; p is 4-byte aligned within the activations). */
+static inline int8x16_t broadcast4(const int8_t *p) {
+    return vreinterpretq_s8_s32(vld1q_dup_s32((const int32_t *) (const void *) p));
+}
+
+/*
+ * acc[i][h] (h = 0: weight rows 0–3 of the group, 1: rows 4–7) = Σ_b fma(isum, d_w·d_x, ·) for R activation rows
+ * (x: row stride k) against one group of 8 weight rows (grp: its blocks, gb bytes each). R and q4 are constants
+ * after inlining.
+ */
+I8_ALWAYS_INLINE void i8_tile(const uint8_t *grp, int64_t blocks, const int8_t *x, int64_t k, const float *xd,
+                              float32x4_t acc[I8_R][2], const int R, const int q4) {
+    const uint8x16_t low = vdupq_n_u8(0x0F);
+    const int8x16_t eight = vdupq_n_s8(8);
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK;
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *p = grp + b * gb;
+        __builtin_prefetch(p + 4 * gb);
+        int32x4_t s[I8_R][2];
+        for (int i = 0; i < R; i++) s[i][0] = s[i][1] = vdupq_n_s32(0);
+        if (q4) {
+#pragma GCC unroll 1 /* unrolled, gcc hoists every chunk's broadcasts and spills them: 22 registers per chunk */
+            for (int c = 0; c < 4; c++) {
+                uint8x16_t v03 = vld1q_u8(p + 16 + 32 * c), v47 = vld1q_u8(p + 32 + 32 * c);
+                int8x16_t lo03 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v03, low)), eight);
+                int8x16_t hi03 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v03, 4)), eight);
+                int8x16_t lo47 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v47, low)), eight);
+                int8x16_t hi47 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v47, 4)), eight);
+                for (int i = 0; i < R; i++) {
+                    const int8_t *xi = x + i * k + 32 * b + 4 * c;
+                    int8x16_t bl = broadcast4(xi), bh = broadcast4(xi + 16);
+                    s[i][0] = dot4(dot4(s[i][0], lo03, bl), hi03, bh);
+                    s[i][1] = dot4(dot4(s[i][1], lo47, bl), hi47, bh);
+                }
+            }
+        } else {
+#pragma GCC unroll 1
+            for (int c = 0; c < 8; c++) {
+                int8x16_t w03 = vld1q_s8((const int8_t *) p + 16 + 32 * c), w47 = vld1q_s8((const int8_t *) p + 32 + 32 * c);
+                for (int i = 0; i < R; i++) {
+                    int8x16_t bx = broadcast4(x + i * k + 32 * b + 4 * c);
+                    s[i][0] = dot4(s[i][0], w03, bx);
+                    s[i][1] = dot4(s[i][1], w47, bx);
+                }
+            }
+        }
+        float16x8_t d = vreinterpretq_f16_u8(vld1q_u8(p));
+        float32x4_t dw03 = vcvt_f32_f16(vget_low_f16(d)), dw47 = vcvt_high_f32_f16(d);
+        for (int i = 0; i < R; i++) {
+            float dx = xd[i * blocks + b];
+            acc[i][0] = vfmaq_f32(acc[i][0], vcvtq_f32_s32(s[i][0]), vmulq_n_f32(dw03, dx));
+            acc[i][1] = vfmaq_f32(acc[i][1], vcvtq_f32_s32(s[i][1]), vmulq_n_f32(dw47, dx));
+        }
+    }
+}
+
+/* Stores R rows of one group's accumulators: out[i*m + row0 + r] for rows row0 + r < m, plus the bias. */
+I8_ALWAYS_INLINE void i8_store(float32x4_t acc[I8_R][2], const int R, int64_t row0, int64_t m, const float *bias,
+                               float *out) {
+    const int rows = m - row0 >= 8 ? 8 : (int) (m - row0);
+    float bv[8] = {0};
+    if (bias) memcpy(bv, bias + row0, 4 * (size_t) rows);
+    const float32x4_t b03 = vld1q_f32(bv), b47 = vld1q_f32(bv + 4);
+    for (int i = 0; i < R; i++) {
+        float t[8];
+        vst1q_f32(t, bias ? vaddq_f32(acc[i][0], b03) : acc[i][0]);
+        vst1q_f32(t + 4, bias ? vaddq_f32(acc[i][1], b47) : acc[i][1]);
+        memcpy(out + i * m + row0, t, 4 * (size_t) rows);
+    }
+}
+
+#define I8_RUN(R, Q4)                                                                                                 \
+    do {                                                                                                              \
+        float32x4_t acc[I8_R][2];                                                                                     \
+        i8_tile(grp, blocks, xq + i0 * k, k, xd + i0 * blocks, acc, R, Q4);                                          \
+        i8_store(acc, R, row0, m, bias, out + i0 * m);                                                                \
+    } while (0)
+
+/* All n activation rows against one group of 8 weight rows (grp, the first at weight row row0). */
+static void i8_rows(const uint8_t *grp, int q4, int64_t row0, int64_t k, int64_t m, const int8_t *xq, const float *xd,
+                    int32_t n, const float *bias, float *out) {
+    const int64_t blocks = k / 32;
+    for (int64_t i0 = 0; i0 < n; i0 += I8_R) {
+        int r = n - i0 < I8_R ? (int) (n - i0) : I8_R;
+        if (q4) {
+            switch (r) { case 4: I8_RUN(4, 1); break; case 3: I8_RUN(3, 1); break;
+                         case 2: I8_RUN(2, 1); break; default: I8_RUN(1, 1); }
+        } else {
+            switch (r) { case 4: I8_RUN(4, 0); break; case 3: I8_RUN(3, 0); break;
+                         case 2: I8_RUN(2, 0); break; default: I8_RUN(1, 0); }
+        }
+    }
+}
+
+/*
+ * out[i*m + j] = W[j]·x_i (+ bias[j]) for i < n and the weight rows of units [u0, u1) (16 rows each: rows 16·u0 ..
+ * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8 (m a multiple of 8). scratch: at least
+ * max(I8_PANEL_BYTES, 2 · (k/32) · 304) bytes (Int8Gemm.scratchBytes; the panels of Q8_0 and Q4_0), unused for
+ * Q4_0_R8. As on x86: units in chunks whose panels fit I8_PANEL_BYTES, each chunk meeting the activations I8_MC rows
+ * at a time.
+ */
+void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1,
+                        const int8_t *xq, const float *xd, const int32_t *xs, int32_t n, const float *bias,
+                        float *out, uint8_t *scratch) {
+    (void) xs;
+    const int64_t blocks = k / 32;
+    const int q4 = type != 0;
+    const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK, unit_bytes = 2 * gb * blocks;
+    const int32_t chunk = unit_bytes >= I8_PANEL_BYTES ? 1 : (int32_t) (I8_PANEL_BYTES / unit_bytes);
+    for (int32_t uc = u0; uc < u1; uc += chunk) {
+        const int32_t ue = u1 - uc < chunk ? u1 : uc + chunk;
+        for (int32_t u = uc; u < ue && type != 2; u++) {
+            for (int g = 0; g < 2; g++) {
+                int64_t row0 = 16 * (int64_t) u + 8 * g;
+                if (row0 >= m) break;
+                uint8_t *dst = scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                if (type == 0) i8_panel_q8(w, k, m, row0, dst);
+                else i8_panel_q4(w, k, m, row0, dst);
+            }
+        }
+        for (int32_t i0 = 0; i0 < n; i0 += I8_MC) {
+            const int32_t rows = n - i0 < I8_MC ? n - i0 : I8_MC;
+            const int8_t *x = xq + (int64_t) i0 * k;
+            const float *dx = xd + (int64_t) i0 * blocks;
+            float *o = out + (int64_t) i0 * m;
+            for (int32_t u = uc; u < ue; u++) {
+                for (int g = 0; g < 2; g++) {
+                    int64_t row0 = 16 * (int64_t) u + 8 * g;
+                    if (row0 >= m) break;
+                    const uint8_t *grp = type == 2 ? w + (row0 / 8) * gb * blocks : scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                    i8_rows(grp, q4, row0, k, m, x, dx, rows, bias, o);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Small prompts, BF16 weights read in place: out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and i < n,
+ * each weight vector loaded and widened once for SG_R activation rows. x comes split even/odd per 2·lanes values
+ * (SmallGemm.split, as Gemv.splitEvenOdd, with lanes = 4: NEON's width, the default on aarch64; or 8 where
+ * -Dinstella.vector.bits=256 forces it); row stride ldx. Per output: lanes partial sums, per 2·lanes values
+ * acc = fma(even, x_even, acc) then fma(odd, x_odd, acc); the lanes added in order from lane 0 (VectorMath.sumLanes);
+ * the tail past the last whole 2·lanes values in order with fma; then + bias. SmallGemm.rows is the Java twin.
+ * The blocking is the x86 kernel's (SG_JB weight rows, depth chunks of SG_KC values, partial sums stored exactly in
+ * scratch between chunks): each output stays one chain in order.
+ */
+#define SG_R 4
+#define SG_JB 8
+#define SG_KC 512
+
+static inline float sg_bf16(uint16_t v) {
+    uint32_t bits = (uint32_t) v << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/*
+ * Partial sums of (row j + a, activation row i) live at acc + (a · n + i) · LANES: V = LANES / 4 registers each.
+ * One 128-bit load of weights holds 8 bf16 values: 4 even ones (low halves: shift up) and 4 odd ones (high: mask).
+ */
+I8_ALWAYS_INLINE void sg_tile(const uint16_t *w, int64_t k, int64_t j, const float *xs, int64_t c0, int64_t c1,
+                              int64_t ldx, float *acc, int32_t n, int first, const int J, const int R, const int V) {
+    const int LANES = 4 * V;
+    const uint32x4_t high = vdupq_n_u32(0xFFFF0000u);
+    float32x4_t a[4][SG_R][2];
+    for (int r = 0; r < J; r++)
+        for (int i = 0; i < R; i++)
+            for (int v = 0; v < V; v++)
+                a[r][i][v] = first ? vdupq_n_f32(0.0f) : vld1q_f32(acc + ((int64_t) r * n + i) * LANES + 4 * v);
+    for (int64_t c = c0; c < c1; c += 2 * LANES) {
+        float32x4_t xe[SG_R][2], xo[SG_R][2];
+        for (int i = 0; i < R; i++) {
+            for (int v = 0; v < V; v++) {
+                xe[i][v] = vld1q_f32(xs + i * ldx + c + 4 * v);
+                xo[i][v] = vld1q_f32(xs + i * ldx + c + LANES + 4 * v);
+            }
+        }
+        for (int r = 0; r < J; r++) {
+            float32x4_t e[2], o[2];
+            for (int v = 0; v < V; v++) {
+                uint32x4_t wv = vld1q_u32((const uint32_t *) (w + (j + r) * k + c) + 4 * v);
+                e[v] = vreinterpretq_f32_u32(vshlq_n_u32(wv, 16));
+                o[v] = vreinterpretq_f32_u32(vandq_u32(wv, high));
+            }
+            for (int i = 0; i < R; i++) {
+                for (int v = 0; v < V; v++) {
+                    a[r][i][v] = vfmaq_f32(a[r][i][v], e[v], xe[i][v]);
+                    a[r][i][v] = vfmaq_f32(a[r][i][v], o[v], xo[i][v]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < J; r++)
+        for (int i = 0; i < R; i++)
+            for (int v = 0; v < V; v++) vst1q_f32(acc + ((int64_t) r * n + i) * LANES + 4 * v, a[r][i][v]);
+}
+
+#define SG_CALL(JJ, V)                                                                                                \
+    switch (r) {                                                                                                      \
+        case 4: sg_tile(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 4, V); break;                                     \
+        case 3: sg_tile(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 3, V); break;                                     \
+        case 2: sg_tile(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 2, V); break;                                     \
+        default: sg_tile(w, k, j, x0, c0, c1, ldx, ac, n, first, JJ, 1, V);                                           \
+    }
+
+/* JMAX weight rows per tile: 4 at 4 lanes (16 accumulators, 8 x registers), 2 at 8 lanes (NEON has 32 registers). */
+#define SG_BLOCKS(JMAX, V)                                                                                            \
+    do {                                                                                                              \
+        const int LANES = 4 * (V);                                                                                    \
+        const int64_t kv = k - k % (2 * LANES);                                                                       \
+        for (int64_t jb = j0; jb < j1; jb += SG_JB) {                                                                 \
+            const int64_t je = j1 - jb < SG_JB ? j1 : jb + SG_JB;                                                     \
+            for (int64_t c0 = 0;; c0 += SG_KC) {                                                                      \
+                const int64_t c1 = kv - c0 < SG_KC ? kv : c0 + SG_KC;                                                 \
+                const int first = c0 == 0;                                                                            \
+                for (int32_t i0 = 0; i0 < n; i0 += SG_R) {                                                            \
+                    const int r = n - i0 < SG_R ? n - i0 : SG_R;                                                      \
+                    const float *x0 = xs + (int64_t) i0 * ldx;                                                        \
+                    for (int64_t j = jb; j < je;) {                                                                   \
+                        float *ac = scratch + ((j - jb) * n + i0) * LANES;                                            \
+                        if (je - j >= (JMAX)) {                                                                       \
+                            SG_CALL(JMAX, V)                                                                          \
+                            j += (JMAX);                                                                              \
+                        } else {                                                                                      \
+                            SG_CALL(1, V)                                                                             \
+                            j += 1;                                                                                   \
+                        }                                                                                             \
+                    }                                                                                                 \
+                }                                                                                                     \
+                if (c1 >= kv) break;                                                                                  \
+            }                                                                                                         \
+            for (int64_t j = jb; j < je; j++) {                                                                       \
+                const uint16_t *row = w + j * k;                                                                      \
+                for (int32_t i = 0; i < n; i++) {                                                                     \
+                    const float *t = scratch + ((j - jb) * n + i) * LANES;                                            \
+                    float s = 0.0f;                                                                                   \
+                    for (int l = 0; l < LANES; l++) s += t[l];                                                        \
+                    const float *x = xs + (int64_t) i * ldx;                                                          \
+                    for (int64_t c = kv; c < k; c++) s = fmaf(x[c], sg_bf16(row[c]), s);                              \
+                    out[(int64_t) i * m + j] = s + (bias ? bias[j] : 0.0f);                                           \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    } while (0)
+
+/*
+ * lanes = 4 (NEON's float vector length, the Java kernels' default on aarch64) or 8 (forced 256-bit Java vectors);
+ * ldx: the row stride of xs. scratch: SG_JB · n · lanes floats (Java passes 16 · n · lanes). Other lane counts
+ * are refused on the Java side (NativeKernels.Isa.hasSmallLanes).
+ */
+void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs,
+                         int64_t ldx, int32_t n, int32_t lanes, const float *bias, float *out, float *scratch) {
+    if (lanes == 8) SG_BLOCKS(2, 2);
+    else SG_BLOCKS(4, 1);
 }
 
 /* Lets the loader check that it has the library it expects (the same version as the x86 source). */

@@ -3,9 +3,14 @@
  * (instella_kernels_aarch64.c under qemu-aarch64, or instella_kernels.c on x86-64) by Aarch64KernelsTest.
  *   - Q8_0/Q4_0/Q4_0_R8 rows, BF16 rows, attention: within float rounding of the exact (double) result;
  *   - GEMM slab loops and packers: bit-identical to the references, which follow Gemm.slab / Gemm.pack step by step
- *     (fmaf is the correctly rounded fused multiply-add, as FloatVector.fma).
- * Prints "checksum <hex>": a hash of the slab (panels of 16) and packer outputs on fixed inputs, the same on every
- * architecture when the kernels are bit-identical to the Java loops. Exit status 1 on any mismatch.
+ *     (fmaf is the correctly rounded fused multiply-add, as FloatVector.fma);
+ *   - int8 GEMM (Q8_0, Q4_0, Q4_0_R8) and small-prompt BF16 product (4 and 8 lanes on aarch64, 8 on x86-64 with AVX2):
+ *     bit-identical to references that follow Int8Gemm.rows / SmallGemm.rows step by step; 1–17 activation rows,
+ *     1–5 blocks and more, depth tails, bias or none, sub-ranges of units and rows;
+ *   - with file arguments: the cases PrefillTwinCases wrote (inputs and the Java twins' own outputs), bit-identical.
+ * Prints "checksum <hex>": a hash of the slab (panels of 16), packer, int8 GEMM and 8-lane small-prompt outputs on
+ * fixed inputs, the same on every architecture when the kernels are bit-identical to the Java loops. Exit status 1 on
+ * any mismatch.
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,6 +38,10 @@ void instella_pack_bf16(const uint16_t *w, int64_t k, int32_t j0, int32_t cols, 
 void instella_pack_q8_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab, int32_t nr);
 void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, int32_t pc, int32_t kc, float *slab, int32_t nr);
 int32_t instella_kernels_version(void);
+void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1, const int8_t *xq,
+                        const float *xd, const int32_t *xs, int32_t n, const float *bias, float *out, uint8_t *scratch);
+void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs, int64_t ldx,
+                         int32_t n, int32_t lanes, const float *bias, float *out, float *scratch);
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32(void) {
@@ -281,7 +290,233 @@ static void test_pack(int kind, int nr, int m, int k, int j0, int cols, int pc, 
     free(w); free(got); free(want);
 }
 
-int main(void) {
+/* Int8Gemm.scratchBytes: the scratch the Java side hands the native int8 GEMM. */
+static size_t int8_scratch_bytes(int k) {
+    size_t unit = 2 * (size_t) (k / 32) * 304;
+    return unit > 256 * 1024 ? unit : 256 * 1024;
+}
+
+/*
+ * Int8Gemm.rows step by step: per output, acc = fmaf((float) isum, d_w · d_x, acc) over the blocks in order from 0,
+ * isum the exact Σ w·x (Q4_0: nibble − 8), then acc (+ bias). q4 picks Q4_0 (w in Q4_0 rows) or Q8_0.
+ */
+static void int8_reference(const uint8_t *w, int q4, int k, int m, const int8_t *xq, const float *xd, int n,
+                           const float *bias, float *out) {
+    int blocks = k / 32, bb = q4 ? 18 : 34;
+    for (int j = 0; j < m; j++) {
+        for (int i = 0; i < n; i++) {
+            float acc = 0.0f;
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *blk = w + ((size_t) j * blocks + b) * bb;
+                uint16_t d;
+                memcpy(&d, blk, 2);
+                int isum = 0;
+                for (int t = 0; t < 32; t++) {
+                    int wv = q4 ? (t < 16 ? (blk[2 + t] & 0xF) : (blk[2 + t - 16] >> 4)) - 8 : (int8_t) blk[2 + t];
+                    isum += wv * xq[(size_t) i * k + 32 * b + t];
+                }
+                acc = fmaf((float) isum, half(d) * xd[i * blocks + b], acc);
+            }
+            out[(size_t) i * m + j] = bias ? acc + bias[j] : acc;
+        }
+    }
+}
+
+/*
+ * instella_int8_gemm for type 0 (Q8_0), 1 (Q4_0) and, where m is a multiple of 8, 2 (Q4_0_R8, repacked from the same
+ * Q4_0 matrix) against int8_reference, bit-identical; the units in two calls (the split at unit `split`).
+ */
+static void test_int8_gemm(int m, int k, int n, int with_bias, int split) {
+    rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t) m << 40 | (uint64_t) k << 16 | (uint64_t) n << 4 | (uint64_t) with_bias);
+    int blocks = k / 32, units = (m + 15) / 16;
+    int8_t *xq = malloc((size_t) n * k);
+    float *xd = malloc(sizeof(float) * n * blocks), *bias = with_bias ? malloc(sizeof(float) * m) : NULL;
+    int32_t *xs = malloc(sizeof(int32_t) * n * blocks);
+    for (int i = 0; i < n * k; i++) xq[i] = (int8_t) ((int) (next32() % 255) - 127);
+    for (int b = 0; b < n * blocks; b++) {
+        xd[b] = fabsf(uniform()) * 0.02f + 1e-3f;
+        int s = 0;
+        for (int i = 0; i < 32; i++) s += xq[b * 32 + i];
+        xs[b] = s;
+    }
+    if (bias) for (int j = 0; j < m; j++) bias[j] = uniform();
+    uint8_t *scratch = malloc(int8_scratch_bytes(k));
+    float *got = malloc(sizeof(float) * n * m), *want = malloc(sizeof(float) * n * m);
+    for (int type = 0; type < 3; type++) {
+        if (type == 2 && m % 8 != 0) continue;
+        uint8_t *w = random_quant(m, k, type != 0), *r8 = NULL;
+        if (type == 0) for (int b = 0; b < m * blocks; b++) w[(size_t) b * 34 + 2 + next32() % 32] = 0x80; /* −128 too */
+        if (type == 2) {
+            r8 = malloc((size_t) m * blocks * 18);
+            instella_repack_q4_0_r8(w, r8, k, 0, m / 8);
+        }
+        for (int i = 0; i < n * m; i++) got[i] = NAN;
+        int s = split < units ? split : units;
+        instella_int8_gemm(type == 2 ? r8 : w, type, k, m, 0, s, xq, xd, xs, n, bias, got, scratch);
+        instella_int8_gemm(type == 2 ? r8 : w, type, k, m, s, units, xq, xd, xs, n, bias, got, scratch);
+        int8_reference(w, type != 0, k, m, xq, xd, n, bias, want);
+        char what[96];
+        snprintf(what, sizeof what, "int8_gemm %s m=%d k=%d n=%d bias=%d", type == 0 ? "Q8_0" : type == 1 ? "Q4_0" : "Q4_0_R8",
+                 m, k, n, with_bias);
+        same_bits(what, got, want, (size_t) n * m);
+        hash_bytes(got, sizeof(float) * n * m);
+        free(w);
+        free(r8);
+    }
+    free(xq); free(xd); free(xs); free(bias); free(scratch); free(got); free(want);
+}
+
+/* SmallGemm.split: per 2·lanes values the lanes even ones, then the lanes odd ones; the tail as is; rows ldx apart. */
+static void split_rows(const float *x, int n, int k, int lanes, int ldx, float *xs) {
+    int chunk = 2 * lanes, bound = k - k % chunk;
+    for (int i = 0; i < n; i++) {
+        const float *src = x + (size_t) i * k;
+        float *dst = xs + (size_t) i * ldx;
+        for (int c = 0; c < bound; c += chunk) {
+            for (int e = 0; e < lanes; e++) {
+                dst[c + e] = src[c + 2 * e];
+                dst[c + lanes + e] = src[c + 2 * e + 1];
+            }
+        }
+        memcpy(dst + bound, src + bound, sizeof(float) * (k - bound));
+    }
+}
+
+/*
+ * SmallGemm.rows step by step at `lanes` lanes: lane e chains fma(even, x_even, acc) then fma(odd, x_odd, acc) per
+ * 2·lanes values, the lanes added in order from 0 (VectorMath.sumLanes), the tail in order with fma, then + bias.
+ */
+static void small_reference(const uint16_t *w, int k, int m, int j0, int j1, const float *xs, int ldx, int n, int lanes,
+                            const float *bias, float *out) {
+    int chunk = 2 * lanes, bound = k - k % chunk;
+    for (int j = j0; j < j1; j++) {
+        const uint16_t *row = w + (size_t) j * k;
+        for (int i = 0; i < n; i++) {
+            const float *x = xs + (size_t) i * ldx;
+            float acc[16] = {0};
+            for (int c = 0; c < bound; c += chunk) {
+                for (int e = 0; e < lanes; e++) {
+                    acc[e] = fmaf(bf16f(row[c + 2 * e]), x[c + e], acc[e]);
+                    acc[e] = fmaf(bf16f(row[c + 2 * e + 1]), x[c + lanes + e], acc[e]);
+                }
+            }
+            float s = 0.0f;
+            for (int e = 0; e < lanes; e++) s += acc[e];
+            for (int t = bound; t < k; t++) s = fmaf(x[t], bf16f(row[t]), s);
+            out[(size_t) i * m + j] = s + (bias ? bias[j] : 0.0f);
+        }
+    }
+}
+
+/* instella_bf16_small at `lanes` lanes for rows [j0, j1) of W [m, k] against small_reference, bit-identical. */
+static void test_bf16_small(int lanes, int m, int k, int n, int j0, int j1, int with_bias) {
+    rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t) m << 40 | (uint64_t) k << 16 | (uint64_t) n << 4 | (uint64_t) with_bias);
+    int ldx = k + 16;
+    uint16_t *w = malloc(sizeof(uint16_t) * m * k);
+    float *x = malloc(sizeof(float) * n * k), *xs = malloc(sizeof(float) * n * ldx), *bias = with_bias ? malloc(sizeof(float) * m) : NULL;
+    float *got = malloc(sizeof(float) * n * m), *want = malloc(sizeof(float) * n * m), *scratch = malloc(sizeof(float) * 16 * n * lanes);
+    /* ±[2^-16, 2^4): sums far from overflow (no NaN, whose sign differs between architectures), many exponents */
+    for (int i = 0; i < m * k; i++) w[i] = (uint16_t) ((next32() & 0x807F) | ((0x6F + next32() % 20) << 7));
+    for (int i = 0; i < n * k; i++) x[i] = uniform();
+    if (bias) for (int j = 0; j < m; j++) bias[j] = uniform();
+    for (int i = 0; i < n * ldx; i++) xs[i] = NAN; /* the pad must not be read */
+    split_rows(x, n, k, lanes, ldx, xs);
+    for (int i = 0; i < n * m; i++) got[i] = want[i] = -1.0f; /* rows outside [j0, j1) stay as they are */
+    instella_bf16_small(w, k, m, j0, j1, xs, ldx, n, lanes, bias, got, scratch);
+    small_reference(w, k, m, j0, j1, xs, ldx, n, lanes, bias, want);
+    char what[96];
+    snprintf(what, sizeof what, "bf16_small lanes=%d m=%d k=%d n=%d rows %d..%d bias=%d", lanes, m, k, n, j0, j1, with_bias);
+    same_bits(what, got, want, (size_t) n * m);
+    if (lanes == 8) hash_bytes(got, sizeof(float) * n * m);
+    free(w); free(x); free(xs); free(bias); free(got); free(want); free(scratch);
+}
+
+/* The prefill kernels: int8 GEMM (any width) and the small-prompt product at the lanes this build has. */
+static void test_prefill_kernels(void) {
+    for (int n = 1; n <= 17; n++) {
+        test_int8_gemm(40, 32 * (1 + n % 4), n, n % 2, 1);           /* 1–4 blocks, 2.5 units, bias or not */
+        test_int8_gemm(37, 96, n, (n + 1) % 2, n % 3);               /* rows past m in the last group (Q8_0, Q4_0) */
+    }
+    test_int8_gemm(200, 2048, 3, 1, 5);                              /* Q8_0 panels over several chunks */
+    test_int8_gemm(24, 160, 70, 0, 1);                               /* more activation rows than I8_MC */
+    int lanes_here[] = {
+#ifdef __aarch64__
+        4,
+#endif
+        8};
+    for (unsigned l = 0; l < sizeof lanes_here / sizeof lanes_here[0]; l++) {
+        int lanes = lanes_here[l];
+        for (int n = 1; n <= 17; n++) {
+            int k = 2 * lanes * (1 + n % 5) + (n % 3 == 0 ? 0 : 2 * n - 1); /* a tail past the last 2·lanes unless n % 3 == 0 */
+            test_bf16_small(lanes, 19, k, n, n % 4, 19 - n % 3, n % 2);
+        }
+        test_bf16_small(lanes, 21, 1030, 5, 0, 21, 1);  /* depth chunks of 512 and a tail */
+        test_bf16_small(lanes, 12, 2 * lanes - 1, 3, 0, 12, 0); /* no whole 2·lanes at all */
+        test_bf16_small(lanes, 9, 4096, 16, 1, 9, 1);
+    }
+}
+
+/* ---- Cases written by the Java twins (PrefillTwinCases): inputs and Int8Gemm.rows / SmallGemm.rows outputs. ---- */
+static FILE *twin_file;
+static void twin_read(void *p, size_t bytes) {
+    if (fread(p, 1, bytes, twin_file) != bytes) { fprintf(stderr, "FAIL twin cases: file ends early\n"); exit(1); }
+}
+static int32_t twin_i32(void) { int32_t v; twin_read(&v, 4); return v; }
+static void *twin_array(size_t bytes) { void *p = malloc(bytes ? bytes : 1); twin_read(p, bytes); return p; }
+
+/* Runs every case of the file that this build has a kernel for; returns how many. */
+static int test_twin_cases(const char *path) {
+    twin_file = fopen(path, "rb");
+    char magic[4];
+    if (!twin_file) { fprintf(stderr, "FAIL twin cases: cannot open %s\n", path); exit(1); }
+    twin_read(magic, 4);
+    if (memcmp(magic, "ITWN", 4) != 0) { fprintf(stderr, "FAIL twin cases: %s is not a PrefillTwinCases file\n", path); exit(1); }
+    int count = twin_i32(), ran = 0;
+    for (int c = 0; c < count; c++) {
+        int kind = twin_i32();
+        char what[96];
+        if (kind == 0) {
+            int type = twin_i32(), m = twin_i32(), k = twin_i32(), n = twin_i32(), has_bias = twin_i32(), blocks = n * k / 32;
+            int32_t wbytes = twin_i32();
+            uint8_t *w = twin_array((size_t) wbytes);
+            int8_t *xq = twin_array((size_t) n * k);
+            float *xd = twin_array(4 * (size_t) blocks);
+            int32_t *xs = twin_array(4 * (size_t) blocks);
+            float *bias = has_bias ? twin_array(4 * (size_t) m) : NULL, *want = twin_array(4 * (size_t) n * m);
+            float *got = malloc(4 * (size_t) n * m);
+            uint8_t *scratch = malloc(int8_scratch_bytes(k));
+            instella_int8_gemm(w, type, k, m, 0, (m + 15) / 16, xq, xd, xs, n, bias, got, scratch);
+            snprintf(what, sizeof what, "twin int8_gemm type=%d m=%d k=%d n=%d (Int8Gemm.rows)", type, m, k, n);
+            same_bits(what, got, want, (size_t) n * m);
+            ran++;
+            free(w); free(xq); free(xd); free(xs); free(bias); free(want); free(got); free(scratch);
+        } else {
+            int lanes = twin_i32(), m = twin_i32(), k = twin_i32(), n = twin_i32(), j0 = twin_i32(), j1 = twin_i32();
+            int ldx = twin_i32(), has_bias = twin_i32();
+            uint16_t *w = twin_array(2 * (size_t) m * k);
+            float *xs = twin_array(4 * (size_t) n * ldx);
+            float *bias = has_bias ? twin_array(4 * (size_t) m) : NULL, *want = twin_array(4 * (size_t) n * m);
+#ifdef __aarch64__
+            int here = lanes == 4 || lanes == 8;
+#else
+            int here = lanes == 8;
+#endif
+            if (here) {
+                float *got = calloc((size_t) n * m, 4), *scratch = malloc(4 * 16 * (size_t) n * lanes);
+                instella_bf16_small(w, k, m, j0, j1, xs, ldx, n, lanes, bias, got, scratch);
+                snprintf(what, sizeof what, "twin bf16_small lanes=%d m=%d k=%d n=%d (SmallGemm.rows)", lanes, m, k, n);
+                same_bits(what, got, want, (size_t) n * m);
+                ran++;
+                free(got); free(scratch);
+            }
+            free(w); free(xs); free(bias); free(want);
+        }
+    }
+    fclose(twin_file);
+    return ran;
+}
+
+int main(int argc, char **argv) {
     if (instella_kernels_version() <= 0) { fprintf(stderr, "FAIL version\n"); return 1; }
     test_quant_rows(0, 37, 64, 1, 0);
     test_quant_rows(0, 64, 2048, 3, 1);
@@ -316,6 +551,8 @@ int main(void) {
             if (kind == 0) test_pack(kind, nr, 33, 50, 1, 21, 7, 37);
         }
     }
+    test_prefill_kernels();
+    for (int a = 1; a < argc; a++) printf("twin cases %s: %d run\n", argv[a], test_twin_cases(argv[a]));
     printf("checks %d failures %d\nchecksum %016llx\n", checks, failures, (unsigned long long) hash);
     return failures == 0 ? 0 : 1;
 }

@@ -33,7 +33,7 @@ import java.util.Set;
  *   <li>the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 weights (prefill, vision tower: weights read in place, 8 rows per
  *       vpdpbusd/vpmaddubsw against broadcast int8 activations) and the small-prompt BF16 product (up to
  *       {@code MatMul.SMALL_MAX_ROWS} rows, weights read in place), bit-identical to their Java twins {@code Int8Gemm}
- *       and {@code SmallGemm};</li>
+ *       and {@code SmallGemm} (the aarch64 builds too: sdot or widening multiplies, 4 or 8 float lanes);</li>
  *   <li>decode attention over a head-major F32 or F16 KV cache: rows read front to back with F16C widening
  *       (at 576 positions, 16 layers: F32 about 2× the Java kernel's speed, F16 twice that again).</li>
  * </ul>
@@ -91,7 +91,10 @@ public final class NativeKernels {
         }
 
         /** Float lane counts (the Java kernels' vector length) with a native small-prompt BF16 kernel in this build. */
-        boolean hasSmallLanes(int lanes) { return lanes == 8 || (lanes == 16 && (this == AVX512 || this == AVX512VNNI)); }
+        boolean hasSmallLanes(int lanes) {
+            if (aarch64()) return lanes == 4 || lanes == 8; // NEON's 4 float lanes, and 8 lanes forced
+            return lanes == 8 || (lanes == 16 && (this == AVX512 || this == AVX512VNNI));
+        }
 
         /** GEMM panel widths (the Java GEMM's NR) with a native slab kernel in this build. */
         boolean hasGemmPanel(int nr) {
@@ -172,7 +175,7 @@ public final class NativeKernels {
         return LIB != null && LIB.hasPrefillKernels() && LIB.isa.hasSmallLanes(Vectors.FLOAT.length());
     }
 
-    /** True when the loaded build has the int8 GEMM (the x86 builds; the aarch64 ones run the packed float GEMM). */
+    /** True when the loaded build has the int8 GEMM (every bundled build: x86 and aarch64). */
     static boolean int8GemmAvailable() { return LIB != null && LIB.hasPrefillKernels(); }
 
     /**
@@ -264,7 +267,7 @@ public final class NativeKernels {
         final Isa isa;
         private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
         private final MethodHandle gemmSlab8, gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
-        /** The int8 GEMM and the small-prompt BF16 kernel; null in a build without them (the aarch64 builds). */
+        /** The int8 GEMM and the small-prompt BF16 kernel; null in a build without them (every bundled build has them). */
         private final MethodHandle int8Gemm, bf16Small;
         /** The GEMM over BF16 panels (instella_pack_bf16_pairs and its slab loops); null where this build has none. */
         private final MethodHandle packBf16Pairs, gemmSlabBf16, gemmSlabBf16x32;

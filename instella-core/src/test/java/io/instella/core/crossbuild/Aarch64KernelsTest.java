@@ -19,18 +19,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The aarch64 NEON kernels (src/main/c/instella_kernels_aarch64.c), checked on an x86-64 build machine: the C driver
  * src/test/c/kernels_test.c is cross-compiled with each aarch64 build's flags and run under qemu-aarch64 (scalar
- * references; GEMM slab loops and packers bit-identical), then compiled with the x86 source and run natively: both
- * print the same checksum of the slab and packer outputs. Also checks that the aarch64 library bundled by the build
- * exports every kernel the x86 one does (NativeKernels looks them all up). Skipped, with a message, where
+ * references; GEMM slab loops, packers, int8 GEMM and small-prompt BF16 product bit-identical), then compiled with the
+ * x86 source and run natively: both print the same checksum of the slab, packer, int8 GEMM and 8-lane small-prompt
+ * outputs. The driver also runs cases written by the Java twins themselves ({@code PrefillTwinCases}: Int8Gemm.rows
+ * and SmallGemm.rows in child JVMs at 128-bit vectors, NEON's 4 lanes, and 256-bit, 8 lanes) and requires the native
+ * int8 GEMM and small-prompt kernel to give exactly their outputs. Also checks that the aarch64 library bundled by the
+ * build exports every kernel the x86 one does (NativeKernels looks them all up). Skipped, with a message, where
  * aarch64-linux-gnu-gcc or qemu-aarch64 is missing ({@code apt-get install gcc-aarch64-linux-gnu qemu-user}).
  */
 class Aarch64KernelsTest {
     static final Path SYSROOT = Path.of("/usr/aarch64-linux-gnu");
-    /** Looked up with SymbolLookup.find (optional): the x86-only BF16 compute kernels, int8 GEMM and small-prompt kernel. */
-    static final Set<String> X86_ONLY = Set.of("instella_bf16dot_rows", "instella_bf16dot_pack", "instella_bf16dot_gemm_slab",
-            "instella_int8_gemm", "instella_bf16_small");
+    /** Looked up with SymbolLookup.find (optional): the x86-only BF16 compute kernels (vdpbf16ps). */
+    static final Set<String> X86_ONLY = Set.of("instella_bf16dot_rows", "instella_bf16dot_pack", "instella_bf16dot_gemm_slab");
+    /** Cases of PrefillTwinCases: 6 int8 GEMM (any width), 4 small-prompt (at the child JVM's lanes). */
+    static final int TWIN_INT8 = 6, TWIN_SMALL = 4;
 
-    static Path work;
+    static Path work, twin128, twin256;
 
     @BeforeAll
     static void tools() throws IOException {
@@ -38,6 +42,16 @@ class Aarch64KernelsTest {
                 "aarch64-linux-gnu-gcc, qemu-aarch64 or " + SYSROOT + " missing: the aarch64 kernels are not checked here"
                         + " (apt-get install gcc-aarch64-linux-gnu qemu-user)");
         work = Files.createDirectories(Path.of("target", "aarch64-kernels-test"));
+    }
+
+    /** Runs PrefillTwinCases in a child JVM with the Java kernels at `bits`-bit vectors; returns the cases file. */
+    static Path twinCases(int bits) throws IOException, InterruptedException {
+        Path file = work.resolve("twin-cases-" + bits + ".bin").toAbsolutePath();
+        Run r = run(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-Dinstella.vector.bits=" + bits, "-Dinstella.kernels=java",
+                "-cp", System.getProperty("java.class.path"), "io.instella.core.kernels.PrefillTwinCases", file.toString()));
+        assertThat(r.exit()).as("PrefillTwinCases at %d bits: %s", bits, r.output()).isZero();
+        return file;
     }
 
     static boolean onPath(String tool) {
@@ -60,20 +74,24 @@ class Aarch64KernelsTest {
         return output.lines().filter(l -> l.startsWith("checksum ")).findFirst().orElseThrow().substring(9);
     }
 
-    /** Compiles the driver with one aarch64 build's flags and runs it under qemu; returns its checksum. */
+    /** Compiles the driver with one aarch64 build's flags and runs it under qemu (with the twin cases); returns its checksum. */
     static String runAarch64(String march) throws IOException, InterruptedException {
         Path exe = work.resolve("kernels_test_" + march.replace('+', '_').replace('.', '_'));
         Run cc = run(List.of("aarch64-linux-gnu-gcc", "-O2", "-march=" + march, "-ffp-contract=off", "-Wall", "-Werror",
                 "-o", exe.toString(), "src/test/c/kernels_test.c", "src/main/c/instella_kernels_aarch64.c", "-lm"));
         assertThat(cc.exit()).as("cross compile (-march=%s): %s", march, cc.output()).isZero();
-        Run r = run(List.of("qemu-aarch64", "-L", SYSROOT.toString(), exe.toString()));
-        assertThat(r.exit()).as("the kernels of -march=%s against the references:%n%s", march, r.output()).isZero();
-        assertThat(r.output()).contains("failures 0");
+        Run r = run(List.of("qemu-aarch64", "-L", SYSROOT.toString(), exe.toString(), twin128.toString(), twin256.toString()));
+        assertThat(r.exit()).as("the kernels of -march=%s against the references and the Java twins:%n%s", march, r.output()).isZero();
+        assertThat(r.output()).contains("failures 0")
+                .as("every twin case runs: 4 and 8 lanes").contains(twin128 + ": " + (TWIN_INT8 + TWIN_SMALL) + " run")
+                .contains(twin256 + ": " + (TWIN_INT8 + TWIN_SMALL) + " run");
         return checksum(r.output());
     }
 
     @Test
-    void neonKernelsMatchTheReferencesAndTheX86Build() throws Exception {
+    void neonKernelsMatchTheReferencesTheJavaTwinsAndTheX86Build() throws Exception {
+        twin128 = twinCases(128);
+        twin256 = twinCases(256);
         String neon = runAarch64("armv8-a"), neondot = runAarch64("armv8.2-a+dotprod");
         assertThat(neondot).as("sdot and widening-multiply builds").isEqualTo(neon);
         boolean x86 = System.getProperty("os.arch", "").equals("amd64") && onPath("gcc")
@@ -83,9 +101,12 @@ class Aarch64KernelsTest {
             Run cc = run(List.of("gcc", "-O2", "-mavx2", "-mfma", "-mf16c", "-ffp-contract=off", "-o", exe.toString(),
                     "src/test/c/kernels_test.c", "src/main/c/instella_kernels.c", "-lm"));
             assertThat(cc.exit()).as("x86 compile: %s", cc.output()).isZero();
-            Run r = run(List.of(exe.toString()));
-            assertThat(r.exit()).as("the x86 kernels against the references:%n%s", r.output()).isZero();
-            assertThat(checksum(r.output())).as("slab loops and packers: aarch64 and x86 bit-identical").isEqualTo(neon);
+            Run r = run(List.of(exe.toString(), twin128.toString(), twin256.toString()));
+            assertThat(r.exit()).as("the x86 kernels against the references and the Java twins:%n%s", r.output()).isZero();
+            assertThat(r.output()).as("the AVX2 small-prompt kernel has 8 lanes only")
+                    .contains(twin128 + ": " + TWIN_INT8 + " run").contains(twin256 + ": " + (TWIN_INT8 + TWIN_SMALL) + " run");
+            assertThat(checksum(r.output())).as("slab loops, packers, int8 GEMM, 8-lane small kernel: aarch64 and x86 bit-identical")
+                    .isEqualTo(neon);
         }
     }
 

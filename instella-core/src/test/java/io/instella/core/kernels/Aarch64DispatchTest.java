@@ -27,13 +27,23 @@ class Aarch64DispatchTest {
     }
 
     @Test
-    void aarch64BuildsLiveInTheirOwnDirectoryAndServeNeonPanels() {
+    void aarch64BuildsLiveInTheirOwnDirectoryAndServeNeonPanelsAndLanes() {
         assertThat(NativeKernels.Isa.NEONDOT.resource()).isEqualTo("/io/instella/core/kernels/native/linux-aarch64/libinstella_kernels_neondot.so");
         assertThat(NativeKernels.Isa.AVX2.resource()).contains("/linux-x86_64/");
         assertThat(NativeKernels.Isa.NEON.hasGemmPanel(8)).isTrue();
         assertThat(NativeKernels.Isa.NEON.hasGemmPanel(16)).isTrue();
         assertThat(NativeKernels.Isa.NEON.hasGemmPanel(32)).isFalse();
         assertThat(NativeKernels.Isa.AVX2.hasGemmPanel(8)).isFalse();
+        // The small-prompt BF16 kernel: NEON's 4 float lanes (the aarch64 default) and 8 forced; x86 8, and 16 with AVX-512.
+        for (NativeKernels.Isa arm : new NativeKernels.Isa[]{NativeKernels.Isa.NEON, NativeKernels.Isa.NEONDOT}) {
+            assertThat(arm.hasSmallLanes(4)).as("%s at 4 lanes", arm).isTrue();
+            assertThat(arm.hasSmallLanes(8)).as("%s at 8 lanes", arm).isTrue();
+            assertThat(arm.hasSmallLanes(16)).as("%s at 16 lanes", arm).isFalse();
+        }
+        assertThat(NativeKernels.Isa.AVX2.hasSmallLanes(4)).isFalse();
+        assertThat(NativeKernels.Isa.AVX2.hasSmallLanes(8)).isTrue();
+        assertThat(NativeKernels.Isa.AVX2.hasSmallLanes(16)).isFalse();
+        assertThat(NativeKernels.Isa.AVX512.hasSmallLanes(16)).isTrue();
         // A build of the other architecture is never chosen on this one.
         boolean arm = System.getProperty("os.arch", "").equals("aarch64");
         assertThat(NativeKernels.Isa.NEON.forThisArch()).isEqualTo(arm);
