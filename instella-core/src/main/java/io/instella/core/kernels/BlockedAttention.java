@@ -6,8 +6,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Scaled dot-product attention for many query rows at once (prefill, vision tower), blocked over the
- * sequence the way FlashAttention is: a block of BQ queries meets one block of BK keys at a time; the
- * scores of that block pair (BQ × BK floats) live in a per-thread scratch, softmax runs online (running
+ * sequence the way FlashAttention is: a block of FQ queries meets one block of FK keys at a time; the
+ * scores of that block pair (FQ × FK floats) live in a per-thread scratch, softmax runs online (running
  * max and sum per row, earlier output rescaled), so nothing of size L×L is ever materialised and each
  * key/value block is read once per query block, from cache.
  * <p>
@@ -27,23 +27,38 @@ public final class BlockedAttention {
     private static final int TR = 6;
     /** Keys per block: a multiple of 2L so score tiles are whole vector pairs. */
     static final int BK = Math.max(64, 2 * L);
+    /**
+     * Keys per block of the forward pass: the softmax's per-row work (max, rescale, sums) is paid per block, and at
+     * 64 keys it cost about as much as the products for 64-dimensional heads.
+     */
+    static final int FK = 2 * BK;
 
     private static final class Scratch {
-        final float[] s = new float[FQ * BK];
+        final float[] s = new float[FQ * FK];
         float[] o = new float[0];    // [FQ][hd] output accumulator
-        float[] vb = new float[0];   // [BK][hd] a half-float value block, widened
+        float[] vb = new float[0];   // [FK][hd] a half-float value block, widened
         final float[] m = new float[FQ];
-        final float[] l = new float[FQ];
+        final float[] l = new float[FQ];     // per row: the softmax sum's scalar tail part
+        final float[] lv = new float[FQ * L]; // per row: the softmax sum's lanes, added up once at the end
 
         Scratch ensure(int hd) {
             if (o.length < FQ * hd) o = new float[FQ * hd];
-            if (vb.length < BK * hd) vb = new float[BK * hd];
+            if (vb.length < FK * hd) vb = new float[FK * hd];
             return this;
         }
     }
 
-    /** The keys of every KV head, transposed: [kvHeads][hd][ktStride], columns past kvLen zero. Reused across calls. */
-    private static float[] keysTransposed = new float[0];
+    /**
+     * Per calling thread (its workers read them while it waits): the keys of every KV head transposed,
+     * [kvHeads][hd][ktStride] with columns past kvLen zero, and, where value rows are not contiguous per head, the
+     * values copied head by head, [kvHeads][kvLen][hd].
+     */
+    private static final class CallBuffers {
+        float[] keys = new float[0];
+        float[] values = new float[0];
+    }
+
+    private static final ThreadLocal<CallBuffers> CALL = ThreadLocal.withInitial(CallBuffers::new);
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -87,8 +102,19 @@ public final class BlockedAttention {
                             int hd, float scale, float[] out, int outOff, int outStride) {
         int group = heads / kvHeads;
         int qBlocks = (n + FQ - 1) / FQ;
-        int ktStride = (kvLen + BK - 1) / BK * BK;
-        float[] kt = transposeKeys(k, k16, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd, ktStride);
+        int ktStride = (kvLen + FK - 1) / FK * FK;
+        CallBuffers buffers = CALL.get();
+        float[] kt = transposeKeys(buffers, k, k16, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd, ktStride);
+        if (v != null && kvStride != hd) {
+            // Value rows a model width apart (q/k/v rows of a layer, not a head-major cache) are 4 KB apart at
+            // width 1024: a key block's rows all fall in the same L1 sets and P·V ran at half the speed of Q·Kᵀ.
+            v = gatherValues(buffers, v, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd);
+            kvOff = 0;
+            kvStride = hd;
+            kvHeadStride = kvLen * hd;
+        }
+        float[] values = v;
+        int vOff = kvOff, vStride = kvStride, vHeadStride = kvHeadStride;
         Parallel.forRange(heads * qBlocks, 1, (t0, t1) -> {
             Scratch sc = SCRATCH.get().ensure(hd);
             for (int t = t0; t < t1; t++) {
@@ -96,8 +122,8 @@ public final class BlockedAttention {
                 int qb = qBlocks - 1 - t / heads, h = t % heads;
                 int i0 = qb * FQ, rows = Math.min(FQ, n - i0);
                 int keys = causal ? Math.min(kvLen, start + i0 + rows) : kvLen;
-                block(q, qOff + i0 * qStride + h * hd, qStride, kt, (h / group) * hd * ktStride, ktStride, v, v16,
-                        kvOff + (h / group) * kvHeadStride, kvStride, keys, rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd,
+                block(q, qOff + i0 * qStride + h * hd, qStride, kt, (h / group) * hd * ktStride, ktStride, values, v16,
+                        vOff + (h / group) * vHeadStride, vStride, keys, rows, causal ? start + i0 : Integer.MAX_VALUE / 2, hd,
                         scale, out, outOff + i0 * outStride + h * hd, outStride, sc);
             }
         });
@@ -107,11 +133,11 @@ public final class BlockedAttention {
      * kt[g][d][j] = key j of KV head g, dimension d, for j < kvLen; zero up to ktStride (the last key block's padding,
      * masked in the softmax). One pass per call, split over the threads by head.
      */
-    private static synchronized float[] transposeKeys(float[] k, short[] k16, int kvOff, int kvStride, int kvHeadStride, int kvLen,
-                                                      int kvHeads, int hd, int ktStride) {
+    private static float[] transposeKeys(CallBuffers buffers, float[] k, short[] k16, int kvOff, int kvStride, int kvHeadStride,
+                                         int kvLen, int kvHeads, int hd, int ktStride) {
         int size = kvHeads * hd * ktStride;
-        if (keysTransposed.length < size) keysTransposed = new float[size];
-        float[] kt = keysTransposed;
+        if (buffers.keys.length < size) buffers.keys = new float[size];
+        float[] kt = buffers.keys;
         Parallel.forRange(kvHeads * hd, 8, (a, b) -> {
             for (int gd = a; gd < b; gd++) {
                 int g = gd / hd, d = gd % hd, dst = gd * ktStride, src = kvOff + g * kvHeadStride + d;
@@ -126,6 +152,21 @@ public final class BlockedAttention {
         return kt;
     }
 
+    /** vg[g][j][0..hd) = value j of KV head g: each head's rows contiguous. */
+    private static float[] gatherValues(CallBuffers buffers, float[] v, int kvOff, int kvStride, int kvHeadStride, int kvLen,
+                                        int kvHeads, int hd) {
+        int size = kvHeads * kvLen * hd;
+        if (buffers.values.length < size) buffers.values = new float[size];
+        float[] vg = buffers.values;
+        Parallel.forRange(kvHeads * kvLen, 64, (a, b) -> {
+            for (int gj = a; gj < b; gj++) {
+                int g = gj / kvLen, j = gj % kvLen;
+                System.arraycopy(v, kvOff + g * kvHeadStride + j * kvStride, vg, gj * hd, hd);
+            }
+        });
+        return vg;
+    }
+
     /**
      * One query block of one head against keys [0, keys) (transposed in kt from ktOff, ktStride floats per dimension);
      * row r may see keys j ≤ pos0 + r.
@@ -133,19 +174,22 @@ public final class BlockedAttention {
     private static void block(float[] q, int qOff, int qStride, float[] kt, int ktOff, int ktStride, float[] v, short[] v16,
                               int kvOff, int kvStride, int keys, int rows, int pos0, int hd, float scale, float[] out, int outOff,
                               int outStride, Scratch sc) {
-        float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l;
+        float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l, lv = sc.lv;
         java.util.Arrays.fill(o, 0, rows * hd, 0f);
         java.util.Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(l, 0, rows, 0f);
-        for (int j0 = 0; j0 < keys; j0 += BK) {
-            int bk = Math.min(BK, keys - j0);
-            scores(q, qOff, qStride, rows, kt, ktOff + j0, ktStride, hd, s);
+        java.util.Arrays.fill(lv, 0, rows * L, 0f);
+        for (int j0 = 0; j0 < keys; j0 += FK) {
+            int bk = Math.min(FK, keys - j0);
+            // Only the key columns that hold keys (in whole vector pairs): the last block is often short.
+            int cols = Math.min(FK, (bk + 2 * L - 1) / (2 * L) * (2 * L));
+            scores(q, qOff, qStride, rows, kt, ktOff + j0, ktStride, hd, s, FK, cols);
             // Online softmax per row: mask, scale, new max, rescale the running output and sum.
             for (int r = 0; r < rows; r++) {
                 int visible = Math.min(bk, pos0 + r - j0 + 1); // keys j0..j0+visible-1 are visible to row r
-                int so = r * BK;
+                int so = r * FK;
                 if (visible <= 0) {
-                    java.util.Arrays.fill(s, so, so + BK, 0f);
+                    java.util.Arrays.fill(s, so, so + bk, 0f); // accumulate reads the block's bk columns
                     continue;
                 }
                 FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
@@ -155,7 +199,8 @@ public final class BlockedAttention {
                 for (int j = jv; j < visible; j++) blockMax = Math.max(blockMax, s[so + j]);
                 blockMax *= scale;
                 float mNew = Math.max(m[r], blockMax);
-                float alpha = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
+                // exp(0) = 1 exactly: skip the scalar exp (a sizeable share of a block) when the running max stands.
+                float alpha = m[r] == Float.NEGATIVE_INFINITY ? 0f : mNew == m[r] ? 1f : (float) Math.exp(m[r] - mNew);
                 m[r] = mNew;
                 FloatVector vs = FloatVector.broadcast(F, scale), vm = FloatVector.broadcast(F, mNew);
                 FloatVector sum = FloatVector.zero(F);
@@ -172,21 +217,23 @@ public final class BlockedAttention {
                     s[so + j] = p;
                     tail += p;
                 }
-                for (; j < BK; j++) s[so + j] = 0f;
-                l[r] = l[r] * alpha + VectorMath.sumLanes(sum) + tail;
+                for (; j < bk; j++) s[so + j] = 0f;
+                // The sum stays in lanes across key blocks (a horizontal add per row and block cost ~10% here).
+                FloatVector.fromArray(F, lv, r * L).fma(FloatVector.broadcast(F, alpha), sum).intoArray(lv, r * L);
+                l[r] = l[r] * alpha + tail;
                 if (alpha != 1f) VectorMath.scale(o, r * hd, hd, alpha);
             }
             if (v != null) {
-                accumulate(s, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);
+                accumulate(s, FK, rows, v, kvOff + j0 * kvStride, kvStride, bk, hd, o);
             } else {
                 // Half-float values: widen the block's rows once (read by every query row of the block).
                 float[] vb = sc.vb;
                 for (int j = 0; j < bk; j++) Packing.widenF16(v16, kvOff + (j0 + j) * kvStride, vb, j * hd, hd);
-                accumulate(s, rows, vb, 0, hd, bk, hd, o);
+                accumulate(s, FK, rows, vb, 0, hd, bk, hd, o);
             }
         }
         for (int r = 0; r < rows; r++) {
-            float inv = 1f / l[r];
+            float inv = 1f / (VectorMath.sumLanes(FloatVector.fromArray(F, lv, r * L)) + l[r]);
             int dst = outOff + r * outStride, d = 0;
             for (; d + L <= hd; d += L) {
                 FloatVector.fromArray(F, o, r * hd + d).mul(inv).intoArray(out, dst + d);
@@ -197,18 +244,19 @@ public final class BlockedAttention {
 
     /** s[r][0..BK) = q_r · kt (unscaled) for a key block transposed as kt[d·BK + j] (AttentionBackward's blocks). */
     static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int hd, float[] s) {
-        scores(q, qOff, qStride, rows, kt, 0, BK, hd, s);
+        scores(q, qOff, qStride, rows, kt, 0, BK, hd, s, BK, BK);
     }
 
     /**
-     * s[r][0..BK) = q_r · k_j (unscaled) for the BK keys at kt[ktOff + d·ktStride + j]; 6 rows × 2 vectors of keys per
-     * register tile, then 4-row tiles, then single rows.
+     * s[r·sw + j] = q_r · k_j (unscaled) for the keys j < cols (a multiple of 2L) at kt[ktOff + d·ktStride + j]; 6 rows ×
+     * 2 vectors of keys per register tile, then 4-row tiles, then single rows.
      */
-    static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int ktOff, int ktStride, int hd, float[] s) {
+    static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int ktOff, int ktStride, int hd, float[] s,
+                       int sw, int cols) {
         int r = 0;
         for (; r + TR <= rows; r += TR) {
             int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride, q4 = q3 + qStride, q5 = q4 + qStride;
-            for (int c = 0; c < BK; c += 2 * L) {
+            for (int c = 0; c < cols; c += 2 * L) {
                 FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
                 FloatVector a40 = a00, a41 = a00, a50 = a00, a51 = a00;
                 for (int d = 0; d < hd; d++) {
@@ -228,18 +276,18 @@ public final class BlockedAttention {
                     x = FloatVector.broadcast(F, q[q5 + d]);
                     a50 = x.fma(b0, a50); a51 = x.fma(b1, a51);
                 }
-                int so = r * BK + c;
+                int so = r * sw + c;
                 a00.intoArray(s, so); a01.intoArray(s, so + L);
-                a10.intoArray(s, so + BK); a11.intoArray(s, so + BK + L);
-                a20.intoArray(s, so + 2 * BK); a21.intoArray(s, so + 2 * BK + L);
-                a30.intoArray(s, so + 3 * BK); a31.intoArray(s, so + 3 * BK + L);
-                a40.intoArray(s, so + 4 * BK); a41.intoArray(s, so + 4 * BK + L);
-                a50.intoArray(s, so + 5 * BK); a51.intoArray(s, so + 5 * BK + L);
+                a10.intoArray(s, so + sw); a11.intoArray(s, so + sw + L);
+                a20.intoArray(s, so + 2 * sw); a21.intoArray(s, so + 2 * sw + L);
+                a30.intoArray(s, so + 3 * sw); a31.intoArray(s, so + 3 * sw + L);
+                a40.intoArray(s, so + 4 * sw); a41.intoArray(s, so + 4 * sw + L);
+                a50.intoArray(s, so + 5 * sw); a51.intoArray(s, so + 5 * sw + L);
             }
         }
         for (; r + 4 <= rows; r += 4) {
             int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
-            for (int c = 0; c < BK; c += 2 * L) {
+            for (int c = 0; c < cols; c += 2 * L) {
                 FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
                 for (int d = 0; d < hd; d++) {
                     FloatVector b0 = FloatVector.fromArray(F, kt, ktOff + d * ktStride + c);
@@ -253,30 +301,30 @@ public final class BlockedAttention {
                     x = FloatVector.broadcast(F, q[q3 + d]);
                     a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
                 }
-                int so = r * BK + c;
+                int so = r * sw + c;
                 a00.intoArray(s, so); a01.intoArray(s, so + L);
-                a10.intoArray(s, so + BK); a11.intoArray(s, so + BK + L);
-                a20.intoArray(s, so + 2 * BK); a21.intoArray(s, so + 2 * BK + L);
-                a30.intoArray(s, so + 3 * BK); a31.intoArray(s, so + 3 * BK + L);
+                a10.intoArray(s, so + sw); a11.intoArray(s, so + sw + L);
+                a20.intoArray(s, so + 2 * sw); a21.intoArray(s, so + 2 * sw + L);
+                a30.intoArray(s, so + 3 * sw); a31.intoArray(s, so + 3 * sw + L);
             }
         }
         for (; r < rows; r++) {
             int q0 = qOff + r * qStride;
-            for (int c = 0; c < BK; c += L) {
+            for (int c = 0; c < cols; c += L) {
                 FloatVector a = FloatVector.zero(F);
                 for (int d = 0; d < hd; d++) {
                     a = FloatVector.broadcast(F, q[q0 + d]).fma(FloatVector.fromArray(F, kt, ktOff + d * ktStride + c), a);
                 }
-                a.intoArray(s, r * BK + c);
+                a.intoArray(s, r * sw + c);
             }
         }
     }
 
     /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 6 (then 4) rows × 2 vectors of head dims per tile. */
-    private static void accumulate(float[] p, int rows, float[] v, int vOff, int vStride, int bk, int hd, float[] o) {
+    private static void accumulate(float[] p, int pw, int rows, float[] v, int vOff, int vStride, int bk, int hd, float[] o) {
         int r = 0;
         for (; r + TR <= rows; r += TR) {
-            int p0 = r * BK, p1 = p0 + BK, p2 = p1 + BK, p3 = p2 + BK, p4 = p3 + BK, p5 = p4 + BK;
+            int p0 = r * pw, p1 = p0 + pw, p2 = p1 + pw, p3 = p2 + pw, p4 = p3 + pw, p5 = p4 + pw;
             for (int c = 0; c + 2 * L <= hd; c += 2 * L) {
                 int o0 = r * hd + c, o1 = o0 + hd, o2 = o1 + hd, o3 = o2 + hd, o4 = o3 + hd, o5 = o4 + hd;
                 FloatVector a00 = FloatVector.fromArray(F, o, o0), a01 = FloatVector.fromArray(F, o, o0 + L);
@@ -309,10 +357,10 @@ public final class BlockedAttention {
                 a40.intoArray(o, o4); a41.intoArray(o, o4 + L);
                 a50.intoArray(o, o5); a51.intoArray(o, o5 + L);
             }
-            for (int rr = r; rr < r + TR; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
+            for (int rr = r; rr < r + TR; rr++) accumulateRow(p, pw, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
         }
         for (; r + 4 <= rows; r += 4) {
-            int p0 = r * BK, p1 = p0 + BK, p2 = p1 + BK, p3 = p2 + BK;
+            int p0 = r * pw, p1 = p0 + pw, p2 = p1 + pw, p3 = p2 + pw;
             for (int c = 0; c + 2 * L <= hd; c += 2 * L) {
                 int o0 = r * hd + c, o1 = o0 + hd, o2 = o1 + hd, o3 = o2 + hd;
                 FloatVector a00 = FloatVector.fromArray(F, o, o0), a01 = FloatVector.fromArray(F, o, o0 + L);
@@ -337,24 +385,24 @@ public final class BlockedAttention {
                 a20.intoArray(o, o2); a21.intoArray(o, o2 + L);
                 a30.intoArray(o, o3); a31.intoArray(o, o3 + L);
             }
-            for (int rr = r; rr < r + 4; rr++) accumulateRow(p, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
+            for (int rr = r; rr < r + 4; rr++) accumulateRow(p, pw, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
         }
-        for (; r < rows; r++) accumulateRow(p, r, v, vOff, vStride, bk, 0, o, hd);
+        for (; r < rows; r++) accumulateRow(p, pw, r, v, vOff, vStride, bk, 0, o, hd);
     }
 
     /** o[r][c0..hd) += Σ_j p[r][j] · v_j: whole vectors, then the head dimensions past the last whole vector one by one. */
-    private static void accumulateRow(float[] p, int r, float[] v, int vOff, int vStride, int bk, int c0, float[] o, int hd) {
+    private static void accumulateRow(float[] p, int pw, int r, float[] v, int vOff, int vStride, int bk, int c0, float[] o, int hd) {
         int c = c0;
         for (; c + L <= hd; c += L) {
             FloatVector a = FloatVector.fromArray(F, o, r * hd + c);
             for (int j = 0; j < bk; j++) {
-                a = FloatVector.broadcast(F, p[r * BK + j]).fma(FloatVector.fromArray(F, v, vOff + j * vStride + c), a);
+                a = FloatVector.broadcast(F, p[r * pw + j]).fma(FloatVector.fromArray(F, v, vOff + j * vStride + c), a);
             }
             a.intoArray(o, r * hd + c);
         }
         for (; c < hd; c++) {
             float a = o[r * hd + c];
-            for (int j = 0; j < bk; j++) a = Math.fma(p[r * BK + j], v[vOff + j * vStride + c], a);
+            for (int j = 0; j < bk; j++) a = Math.fma(p[r * pw + j], v[vOff + j * vStride + c], a);
             o[r * hd + c] = a;
         }
     }
