@@ -312,7 +312,7 @@ static void bf16_rows_256(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, 
 void instella_bf16_rows(const uint16_t *w, int64_t k, int32_t j0, int32_t j1, const float *xs, const float *bias,
                         float *out) {
     /* 256-bit in every build: a 512-bit version (32 weights per load, x re-split per 32) ran 1.45× faster in cache
-     * on one Zen 4 core but decoded the full BF16 model at 12.6 tok/s against 19.6 (instella bench, 2 threads). */
+     * on one Zen 5 core but decoded the full BF16 model at 12.6 tok/s against 19.6 (instella bench, 2 threads). */
     bf16_rows_256(w, k, j0, j1, xs, bias, out);
 }
 

@@ -48,12 +48,13 @@ final class Gemm {
         int m = (int) w.dim(0), k = (int) w.dim(1);
         MemorySegment seg = w.data();
         DType dt = w.dtype();
-        int tasks = (m + NC - 1) / NC;
+        int nc = columnBlock(m, n);
+        int tasks = (m + nc - 1) / nc;
         if (NATIVE_BF16_PANELS && dt == DType.BF16) {
             Parallel.forRange(tasks, 1, (t0, t1) -> {
                 MemorySegment slab = BF16_SLAB.get();
                 for (int task = t0; task < t1; task++) {
-                    int j0 = task * NC, cols = Math.min(NC, m - j0);
+                    int j0 = task * nc, cols = Math.min(nc, m - j0);
                     for (int pc = 0; pc < k; pc += KC) {
                         int kc = Math.min(KC, k - pc);
                         NativeKernels.packBf16Pairs(seg, k, j0, cols, pc, kc, slab);
@@ -68,7 +69,7 @@ final class Gemm {
             float[] row = ROW.get();
             float[] tile = TILE.get();
             for (int task = t0; task < t1; task++) {
-                int j0 = task * NC, cols = Math.min(NC, m - j0);
+                int j0 = task * nc, cols = Math.min(nc, m - j0);
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
                     pack(seg, dt, k, j0, cols, pc, kc, slab, row);
@@ -80,6 +81,19 @@ final class Gemm {
                 }
             }
         });
+    }
+
+    /**
+     * Output columns per task: NC, or fewer (whole panels) where NC would give fewer than four tasks per thread and the
+     * rows make each task long enough to pay for re-reading A (the vision tower's 1024-wide projections: 4 tasks for 2
+     * threads left one thread waiting for the other's last task). Results do not depend on it: each output's chain runs
+     * over the same slabs in the same order.
+     */
+    static int columnBlock(int m, int n) {
+        int threads = Parallel.threads();
+        if (threads == 1 || n < 128 || (m + NC - 1) / NC >= 4 * threads) return NC;
+        int wanted = (m + 4 * threads - 1) / (4 * threads);
+        return Math.max(2 * NR, Math.min(NC, (wanted + NR - 1) / NR * NR));
     }
 
     /**

@@ -56,7 +56,7 @@ final class Gemv {
      * The native BF16 kernel expects x split in groups of 16 ({@link #NATIVE_BF16_LANES} = 8-lane AVX2 vectors),
      * whatever width the Java kernels use (the AVX-512 builds re-split it per 32 themselves). Over all 16 layers of the full-size model (paired runs, 2 threads) it read
      * the weights 13–17% faster than {@link #bf16Rows} at 8 lanes, mostly on the down projection, whose 32 KB of x it
-     * shares between four rows (see the C source); on a 512-bit host (Zen 4) it decoded 1.86× faster than the 16-lane
+     * shares between four rows (see the C source); on a 512-bit host (Zen 5) it decoded 1.86× faster than the 16-lane
      * Java kernel (bf16 decode_of_read 0.88 against 0.47 in one `instella bench` run each).
      */
     private static final boolean NATIVE_BF16 = NativeKernels.available();

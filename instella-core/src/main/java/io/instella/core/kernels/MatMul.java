@@ -21,8 +21,9 @@ public final class MatMul {
     public static final int GEMV_MAX_ROWS = 4;
     /**
      * Up to this many rows, BF16 weights are read in place by {@link SmallGemm} rather than packed per call: the
-     * crossover measured on the 2-vCPU Zen 4 (one core, CPU time, OLMo-1B shapes 2048×2048, 8192×2048, 2048×8192):
+     * crossover measured on the 2-vCPU Zen 5 (one core, CPU time, OLMo-1B shapes 2048×2048, 8192×2048, 2048×8192):
      * in place 1.5–2.0× the packed GEMM's speed at 8 rows, 1.0–1.3× at 16, 0.8–0.9× at 32 (see the module README).
+     * {@code -Dinstella.smallRows=N} moves the crossover (for measuring it on another CPU).
      */
     public static final int SMALL_MAX_ROWS = Integer.getInteger("instella.smallRows", 16);
     /** False with {@code -Dinstella.prefill=packed}: prefill and the vision tower on the packed float GEMM only. */

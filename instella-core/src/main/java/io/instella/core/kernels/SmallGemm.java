@@ -21,7 +21,7 @@ import java.nio.ByteOrder;
  * Per output: L partial sums (L = the Java kernels' float vector length), per 2L values
  * {@code acc = fma(even, x_even, acc)} then {@code fma(odd, x_odd, acc)}; the lanes added in order
  * ({@link VectorMath#sumLanes}); the tail past the last 2L values added in order with fma; then the bias. The native
- * kernel ({@code instella_bf16_small}, 8 or 16 lanes: tiles of weight rows × 4 activation rows in registers) runs the
+ * kernel ({@code instella_bf16_small}, 8 or 16 lanes on x86, 4 or 8 on aarch64: tiles of weight rows × 4 activation rows in registers) runs the
  * same chains, so it is bit-identical to {@link #rows} at the same width.
  */
 final class SmallGemm {
