@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * key/value block is read once per query block, from cache.
  * <p>
  * Both products are register-tiled (6 query rows × 2 vectors: 12 accumulators, as the GEMM's micro-kernel):
- * S = Q·Kᵀ against keys transposed once per call and head (not once per query block: that scalar transpose cost as
- * much as the products in the vision tower), O += P·V with rows of V as vectors; exp runs vectorised. Every score and
+ * S = Q·Kᵀ against keys transposed once per call and head (not again for every query block: 13 times per head in the
+ * vision tower), O += P·V with rows of V as vectors; exp runs vectorised. Every score and
  * output element is the same chain of FMAs whatever the tiling.
  */
 public final class BlockedAttention {
@@ -28,18 +28,20 @@ public final class BlockedAttention {
     /** Keys per block: a multiple of 2L so score tiles are whole vector pairs. */
     static final int BK = Math.max(64, 2 * L);
     /**
-     * Keys per block of the forward pass: the softmax's per-row work (max, rescale, sums) is paid per block, and at
-     * 64 keys it cost about as much as the products for 64-dimensional heads.
+     * Keys per block of the forward pass. The softmax's per-row work (max, rescale, sums) is paid per block, so wider
+     * blocks run faster, but the blocks fix where the online softmax rescales and so the last bits of every output:
+     * at BK the forward gives the same bits as before this class was retiled. The data-parallel training equivalence
+     * tests (instella-spark) compare 3 AdamW steps within 1e-6 and are that sensitive: 128-key blocks with the sums
+     * kept in lanes moved them by up to 6e-6.
      */
-    static final int FK = 2 * BK;
+    static final int FK = BK;
 
     private static final class Scratch {
         final float[] s = new float[FQ * FK];
         float[] o = new float[0];    // [FQ][hd] output accumulator
         float[] vb = new float[0];   // [FK][hd] a half-float value block, widened
         final float[] m = new float[FQ];
-        final float[] l = new float[FQ];     // per row: the softmax sum's scalar tail part
-        final float[] lv = new float[FQ * L]; // per row: the softmax sum's lanes, added up once at the end
+        final float[] l = new float[FQ];
 
         Scratch ensure(int hd) {
             if (o.length < FQ * hd) o = new float[FQ * hd];
@@ -107,7 +109,8 @@ public final class BlockedAttention {
         float[] kt = transposeKeys(buffers, k, k16, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd, ktStride);
         if (v != null && kvStride != hd) {
             // Value rows a model width apart (q/k/v rows of a layer, not a head-major cache) are 4 KB apart at
-            // width 1024: a key block's rows all fall in the same L1 sets and P·V ran at half the speed of Q·Kᵀ.
+            // width 1024: a key block's rows all fall in the same L1 sets (profiling vision-shaped attention, P·V
+            // took twice the time of Q·Kᵀ, which has the same flops).
             v = gatherValues(buffers, v, kvOff, kvStride, kvHeadStride, kvLen, kvHeads, hd);
             kvOff = 0;
             kvStride = hd;
@@ -174,11 +177,10 @@ public final class BlockedAttention {
     private static void block(float[] q, int qOff, int qStride, float[] kt, int ktOff, int ktStride, float[] v, short[] v16,
                               int kvOff, int kvStride, int keys, int rows, int pos0, int hd, float scale, float[] out, int outOff,
                               int outStride, Scratch sc) {
-        float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l, lv = sc.lv;
+        float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l;
         java.util.Arrays.fill(o, 0, rows * hd, 0f);
         java.util.Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(l, 0, rows, 0f);
-        java.util.Arrays.fill(lv, 0, rows * L, 0f);
         for (int j0 = 0; j0 < keys; j0 += FK) {
             int bk = Math.min(FK, keys - j0);
             // Only the key columns that hold keys (in whole vector pairs): the last block is often short.
@@ -218,9 +220,7 @@ public final class BlockedAttention {
                     tail += p;
                 }
                 for (; j < bk; j++) s[so + j] = 0f;
-                // The sum stays in lanes across key blocks (a horizontal add per row and block cost ~10% here).
-                FloatVector.fromArray(F, lv, r * L).fma(FloatVector.broadcast(F, alpha), sum).intoArray(lv, r * L);
-                l[r] = l[r] * alpha + tail;
+                l[r] = l[r] * alpha + VectorMath.sumLanes(sum) + tail;
                 if (alpha != 1f) VectorMath.scale(o, r * hd, hd, alpha);
             }
             if (v != null) {
@@ -233,7 +233,7 @@ public final class BlockedAttention {
             }
         }
         for (int r = 0; r < rows; r++) {
-            float inv = 1f / (VectorMath.sumLanes(FloatVector.fromArray(F, lv, r * L)) + l[r]);
+            float inv = 1f / l[r];
             int dst = outOff + r * outStride, d = 0;
             for (; d + L <= hd; d += L) {
                 FloatVector.fromArray(F, o, r * hd + d).mul(inv).intoArray(out, dst + d);
