@@ -425,9 +425,35 @@ ATTEND(instella_attend_f16, uint16_t, load_f16)
 #define GEMM_NR 16
 #define GEMM_MR 6
 #define GEMM_MC 48
+#define GEMM_INLINE static inline __attribute__((always_inline))
 
-static inline void gemm_micro6(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc,
-                               int first, const float *bias) {
+/*
+ * The two float vectors of a BF16 panel row (instella_pack_bf16_pairs, below): columns 0..h-1 (shifted) and h..nr-1
+ * (masked) — exactly a float panel row's two vectors.
+ */
+#define BP_WIDEN256(p, b0, b1)                                                                                        \
+    do {                                                                                                              \
+        __m256i v_ = _mm256_loadu_si256((const __m256i *) (p));                                                      \
+        b0 = _mm256_castsi256_ps(_mm256_slli_epi32(v_, 16));                                                          \
+        b1 = _mm256_castsi256_ps(_mm256_and_si256(v_, _mm256_set1_epi32((int32_t) 0xFFFF0000)));                      \
+    } while (0)
+
+/*
+ * Depth t of a panel of 16: from a float panel, or (bf16 != 0) from a BF16 panel of pairs. The kernels below take
+ * bf16 as a constant (always inlined), so each compiled variant has only its own loads.
+ */
+#define GEMM_B16(b, bf16, t, b0, b1)                                                                                  \
+    do {                                                                                                              \
+        if (bf16) {                                                                                                   \
+            BP_WIDEN256((const uint16_t *) (b) + (int64_t) (t) * GEMM_NR, b0, b1);                                    \
+        } else {                                                                                                      \
+            b0 = _mm256_loadu_ps((const float *) (b) + (int64_t) (t) * GEMM_NR);                                      \
+            b1 = _mm256_loadu_ps((const float *) (b) + (int64_t) (t) * GEMM_NR + 8);                                  \
+        }                                                                                                             \
+    } while (0)
+
+GEMM_INLINE void gemm_micro6_any(const float *a, int64_t lda, const void *b, int bf16, int32_t kc, float *c,
+                                 int64_t ldc, int first, const float *bias) {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     if (first) {
         __m256 z0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
@@ -444,7 +470,8 @@ static inline void gemm_micro6(const float *a, int64_t lda, const float *b, int3
     }
     const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
     for (int32_t t = 0; t < kc; t++) {
-        __m256 b0 = _mm256_loadu_ps(b + t * GEMM_NR), b1 = _mm256_loadu_ps(b + t * GEMM_NR + 8), av;
+        __m256 b0, b1, av;
+        GEMM_B16(b, bf16, t, b0, b1);
         av = _mm256_broadcast_ss(a0 + t); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
         av = _mm256_broadcast_ss(a1 + t); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
         av = _mm256_broadcast_ss(a2 + t); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
@@ -466,12 +493,13 @@ static inline void gemm_micro6(const float *a, int64_t lda, const float *b, int3
  * chains waited on each other's FMA latency (two leftover rows of 32 cost ~15% of a 32-row product); r rows give 2r
  * independent chains. Each row's arithmetic is microRow's, so the results stay bit-identical.
  */
-static inline void gemm_micro_rows(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,
-                                   int64_t ldc, int32_t nr, int first, const float *bias) {
+GEMM_INLINE void gemm_micro_rows_any(const float *a, int64_t lda, int r, const void *b, int bf16, int32_t kc, float *c,
+                                     int64_t ldc, int32_t nr, int first, const float *bias) {
     __m256 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
     for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm256_setzero_ps();
     for (int32_t t = 0; t < kc; t++) {
-        __m256 b0 = _mm256_loadu_ps(b + t * GEMM_NR), b1 = _mm256_loadu_ps(b + t * GEMM_NR + 8);
+        __m256 b0, b1;
+        GEMM_B16(b, bf16, t, b0, b1);
         for (int i = 0; i < r; i++) {
             __m256 av = _mm256_broadcast_ss(a + i * lda + t);
             c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
@@ -491,15 +519,36 @@ static inline void gemm_micro_rows(const float *a, int64_t lda, int r, const flo
 }
 
 /* gemm_micro_rows with r known to the compiler, so that its accumulators live in registers. */
+GEMM_INLINE void gemm_leftover_rows_any(const float *a, int64_t lda, int r, const void *b, int bf16, int32_t kc,
+                                        float *c, int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: gemm_micro_rows_any(a, lda, 1, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 2: gemm_micro_rows_any(a, lda, 2, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 3: gemm_micro_rows_any(a, lda, 3, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 4: gemm_micro_rows_any(a, lda, 4, b, bf16, kc, c, ldc, nr, first, bias); break;
+        default: gemm_micro_rows_any(a, lda, 5, b, bf16, kc, c, ldc, nr, first, bias); break;
+    }
+}
+
+/* The float-panel and BF16-panel variants the slab loops call. */
+static void gemm_micro6(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc, int first,
+                        const float *bias) {
+    gemm_micro6_any(a, lda, b, 0, kc, c, ldc, first, bias);
+}
+
 static void gemm_leftover_rows(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c, int64_t ldc,
                                int32_t nr, int first, const float *bias) {
-    switch (r) {
-        case 1: gemm_micro_rows(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
-        case 2: gemm_micro_rows(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
-        case 3: gemm_micro_rows(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
-        case 4: gemm_micro_rows(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
-        default: gemm_micro_rows(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
-    }
+    gemm_leftover_rows_any(a, lda, r, b, 0, kc, c, ldc, nr, first, bias);
+}
+
+static void gemm_micro6_bf16(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c, int64_t ldc,
+                             int first, const float *bias) {
+    gemm_micro6_any(a, lda, b, 1, kc, c, ldc, first, bias);
+}
+
+static void gemm_leftover_rows_bf16(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                    int64_t ldc, int32_t nr, int first, const float *bias) {
+    gemm_leftover_rows_any(a, lda, r, b, 1, kc, c, ldc, nr, first, bias);
 }
 
 /*
@@ -555,8 +604,26 @@ void instella_gemm_slab(const float *a, int64_t lda, int32_t n, const float *sla
  */
 #define GEMM_NR32 32
 
-static inline void gemm_micro6_32(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc,
-                                  int first, const float *bias) {
+#define BP_WIDEN512(p, b0, b1)                                                                                        \
+    do {                                                                                                              \
+        __m512i v_ = _mm512_loadu_si512((const void *) (p));                                                         \
+        b0 = _mm512_castsi512_ps(_mm512_slli_epi32(v_, 16));                                                          \
+        b1 = _mm512_castsi512_ps(_mm512_and_si512(v_, _mm512_set1_epi32((int32_t) 0xFFFF0000)));                      \
+    } while (0)
+
+/* GEMM_B16 for panels of 32. */
+#define GEMM_B32(b, bf16, t, b0, b1)                                                                                  \
+    do {                                                                                                              \
+        if (bf16) {                                                                                                   \
+            BP_WIDEN512((const uint16_t *) (b) + (int64_t) (t) * GEMM_NR32, b0, b1);                                  \
+        } else {                                                                                                      \
+            b0 = _mm512_loadu_ps((const float *) (b) + (int64_t) (t) * GEMM_NR32);                                    \
+            b1 = _mm512_loadu_ps((const float *) (b) + (int64_t) (t) * GEMM_NR32 + 16);                               \
+        }                                                                                                             \
+    } while (0)
+
+GEMM_INLINE void gemm_micro6_32_any(const float *a, int64_t lda, const void *b, int bf16, int32_t kc, float *c,
+                                    int64_t ldc, int first, const float *bias) {
     __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     if (first) {
         __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
@@ -573,7 +640,8 @@ static inline void gemm_micro6_32(const float *a, int64_t lda, const float *b, i
     }
     const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
     for (int32_t t = 0; t < kc; t++) {
-        __m512 b0 = _mm512_loadu_ps(b + t * GEMM_NR32), b1 = _mm512_loadu_ps(b + t * GEMM_NR32 + 16), av;
+        __m512 b0, b1, av;
+        GEMM_B32(b, bf16, t, b0, b1);
         av = _mm512_set1_ps(a0[t]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
         av = _mm512_set1_ps(a1[t]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
         av = _mm512_set1_ps(a2[t]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
@@ -589,12 +657,13 @@ static inline void gemm_micro6_32(const float *a, int64_t lda, const float *b, i
     _mm512_storeu_ps(c + 5 * ldc, c50); _mm512_storeu_ps(c + 5 * ldc + 16, c51);
 }
 
-static inline void gemm_micro_rows_32(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,
-                                      int64_t ldc, int32_t nr, int first, const float *bias) {
+GEMM_INLINE void gemm_micro_rows_32_any(const float *a, int64_t lda, int r, const void *b, int bf16, int32_t kc,
+                                        float *c, int64_t ldc, int32_t nr, int first, const float *bias) {
     __m512 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
     for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm512_setzero_ps();
     for (int32_t t = 0; t < kc; t++) {
-        __m512 b0 = _mm512_loadu_ps(b + t * GEMM_NR32), b1 = _mm512_loadu_ps(b + t * GEMM_NR32 + 16);
+        __m512 b0, b1;
+        GEMM_B32(b, bf16, t, b0, b1);
         for (int i = 0; i < r; i++) {
             __m512 av = _mm512_set1_ps(a[i * lda + t]);
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
@@ -613,15 +682,35 @@ static inline void gemm_micro_rows_32(const float *a, int64_t lda, int r, const 
     }
 }
 
+GEMM_INLINE void gemm_leftover_rows_32_any(const float *a, int64_t lda, int r, const void *b, int bf16, int32_t kc,
+                                           float *c, int64_t ldc, int32_t nr, int first, const float *bias) {
+    switch (r) {
+        case 1: gemm_micro_rows_32_any(a, lda, 1, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 2: gemm_micro_rows_32_any(a, lda, 2, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 3: gemm_micro_rows_32_any(a, lda, 3, b, bf16, kc, c, ldc, nr, first, bias); break;
+        case 4: gemm_micro_rows_32_any(a, lda, 4, b, bf16, kc, c, ldc, nr, first, bias); break;
+        default: gemm_micro_rows_32_any(a, lda, 5, b, bf16, kc, c, ldc, nr, first, bias); break;
+    }
+}
+
+static void gemm_micro6_32(const float *a, int64_t lda, const float *b, int32_t kc, float *c, int64_t ldc, int first,
+                           const float *bias) {
+    gemm_micro6_32_any(a, lda, b, 0, kc, c, ldc, first, bias);
+}
+
 static void gemm_leftover_rows_32(const float *a, int64_t lda, int r, const float *b, int32_t kc, float *c,
                                   int64_t ldc, int32_t nr, int first, const float *bias) {
-    switch (r) {
-        case 1: gemm_micro_rows_32(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
-        case 2: gemm_micro_rows_32(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
-        case 3: gemm_micro_rows_32(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
-        case 4: gemm_micro_rows_32(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
-        default: gemm_micro_rows_32(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
-    }
+    gemm_leftover_rows_32_any(a, lda, r, b, 0, kc, c, ldc, nr, first, bias);
+}
+
+static void gemm_micro6_bf16_32(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c, int64_t ldc,
+                                int first, const float *bias) {
+    gemm_micro6_32_any(a, lda, b, 1, kc, c, ldc, first, bias);
+}
+
+static void gemm_leftover_rows_bf16_32(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
+                                       int64_t ldc, int32_t nr, int first, const float *bias) {
+    gemm_leftover_rows_32_any(a, lda, r, b, 1, kc, c, ldc, nr, first, bias);
 }
 
 void instella_gemm_slab32(const float *a, int64_t lda, int32_t n, const float *slab, int32_t kc, int32_t cols,
@@ -805,87 +894,7 @@ void instella_pack_bf16_pairs(const uint16_t *w, int64_t k, int32_t j0, int32_t 
     }
 }
 
-/* The two float vectors of a BF16 panel row: columns 0..h-1 (shifted) and h..nr-1 (masked). */
-#define BP_WIDEN256(p, b0, b1)                                                                                        \
-    do {                                                                                                              \
-        __m256i v_ = _mm256_loadu_si256((const __m256i *) (p));                                                      \
-        b0 = _mm256_castsi256_ps(_mm256_slli_epi32(v_, 16));                                                          \
-        b1 = _mm256_castsi256_ps(_mm256_and_si256(v_, _mm256_set1_epi32((int32_t) 0xFFFF0000)));                      \
-    } while (0)
-
-/* gemm_micro6 (panels of 16) reading a BF16 panel. */
-static inline void gemm_micro6_bf16(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c, int64_t ldc,
-                                    int first, const float *bias) {
-    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    if (first) {
-        __m256 z0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-        __m256 z1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
-        c00 = c10 = c20 = c30 = c40 = c50 = z0;
-        c01 = c11 = c21 = c31 = c41 = c51 = z1;
-    } else {
-        c00 = _mm256_loadu_ps(c); c01 = _mm256_loadu_ps(c + 8);
-        c10 = _mm256_loadu_ps(c + ldc); c11 = _mm256_loadu_ps(c + ldc + 8);
-        c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-        c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-        c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-        c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-    }
-    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
-    for (int32_t t = 0; t < kc; t++) {
-        __m256 b0, b1, av;
-        BP_WIDEN256(b + t * GEMM_NR, b0, b1);
-        av = _mm256_broadcast_ss(a0 + t); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + t); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + t); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + t); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + t); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + t); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
-    }
-    _mm256_storeu_ps(c, c00); _mm256_storeu_ps(c + 8, c01);
-    _mm256_storeu_ps(c + ldc, c10); _mm256_storeu_ps(c + ldc + 8, c11);
-    _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-    _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-    _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-    _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
-}
-
-/* gemm_micro_rows (the leftover rows: chains from zero, added to C at the end) reading a BF16 panel. */
-static inline void gemm_micro_rows_bf16(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
-                                        int64_t ldc, int32_t nr, int first, const float *bias) {
-    __m256 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
-    for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm256_setzero_ps();
-    for (int32_t t = 0; t < kc; t++) {
-        __m256 b0, b1;
-        BP_WIDEN256(b + t * GEMM_NR, b0, b1);
-        for (int i = 0; i < r; i++) {
-            __m256 av = _mm256_broadcast_ss(a + i * lda + t);
-            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
-        }
-    }
-    for (int i = 0; i < r; i++) {
-        float tile[GEMM_NR];
-        _mm256_storeu_ps(tile, c0[i]);
-        _mm256_storeu_ps(tile + 8, c1[i]);
-        float *ci = c + i * ldc;
-        for (int32_t q = 0; q < nr; q++) {
-            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);
-            else ci[q] += tile[q];
-        }
-    }
-}
-
-static void gemm_leftover_rows_bf16(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
-                                    int64_t ldc, int32_t nr, int first, const float *bias) {
-    switch (r) {
-        case 1: gemm_micro_rows_bf16(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
-        case 2: gemm_micro_rows_bf16(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
-        case 3: gemm_micro_rows_bf16(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
-        case 4: gemm_micro_rows_bf16(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
-        default: gemm_micro_rows_bf16(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
-    }
-}
-
+/* The slab loops over BF16 panels: the float-panel kernels above with their BF16 loads (GEMM_B16, GEMM_B32). */
 /* instella_gemm_slab (panels of 16) over a slab from instella_pack_bf16_pairs. */
 void instella_gemm_slab_bf16(const float *a, int64_t lda, int32_t n, const uint16_t *slab, int32_t kc, int32_t cols,
                              float *c, int64_t ldc, int32_t first, const float *bias) {
@@ -893,85 +902,6 @@ void instella_gemm_slab_bf16(const float *a, int64_t lda, int32_t n, const uint1
 }
 
 #ifdef __AVX512F__
-#define BP_WIDEN512(p, b0, b1)                                                                                        \
-    do {                                                                                                              \
-        __m512i v_ = _mm512_loadu_si512((const void *) (p));                                                         \
-        b0 = _mm512_castsi512_ps(_mm512_slli_epi32(v_, 16));                                                          \
-        b1 = _mm512_castsi512_ps(_mm512_and_si512(v_, _mm512_set1_epi32((int32_t) 0xFFFF0000)));                      \
-    } while (0)
-
-/* gemm_micro6_32 reading a BF16 panel. */
-static inline void gemm_micro6_bf16_32(const float *a, int64_t lda, const uint16_t *b, int32_t kc, float *c,
-                                       int64_t ldc, int first, const float *bias) {
-    __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    if (first) {
-        __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-        __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
-        c00 = c10 = c20 = c30 = c40 = c50 = z0;
-        c01 = c11 = c21 = c31 = c41 = c51 = z1;
-    } else {
-        c00 = _mm512_loadu_ps(c); c01 = _mm512_loadu_ps(c + 16);
-        c10 = _mm512_loadu_ps(c + ldc); c11 = _mm512_loadu_ps(c + ldc + 16);
-        c20 = _mm512_loadu_ps(c + 2 * ldc); c21 = _mm512_loadu_ps(c + 2 * ldc + 16);
-        c30 = _mm512_loadu_ps(c + 3 * ldc); c31 = _mm512_loadu_ps(c + 3 * ldc + 16);
-        c40 = _mm512_loadu_ps(c + 4 * ldc); c41 = _mm512_loadu_ps(c + 4 * ldc + 16);
-        c50 = _mm512_loadu_ps(c + 5 * ldc); c51 = _mm512_loadu_ps(c + 5 * ldc + 16);
-    }
-    const float *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
-    for (int32_t t = 0; t < kc; t++) {
-        __m512 b0, b1, av;
-        BP_WIDEN512(b + t * GEMM_NR32, b0, b1);
-        av = _mm512_set1_ps(a0[t]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
-        av = _mm512_set1_ps(a1[t]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
-        av = _mm512_set1_ps(a2[t]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
-        av = _mm512_set1_ps(a3[t]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
-        av = _mm512_set1_ps(a4[t]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
-        av = _mm512_set1_ps(a5[t]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
-    }
-    _mm512_storeu_ps(c, c00); _mm512_storeu_ps(c + 16, c01);
-    _mm512_storeu_ps(c + ldc, c10); _mm512_storeu_ps(c + ldc + 16, c11);
-    _mm512_storeu_ps(c + 2 * ldc, c20); _mm512_storeu_ps(c + 2 * ldc + 16, c21);
-    _mm512_storeu_ps(c + 3 * ldc, c30); _mm512_storeu_ps(c + 3 * ldc + 16, c31);
-    _mm512_storeu_ps(c + 4 * ldc, c40); _mm512_storeu_ps(c + 4 * ldc + 16, c41);
-    _mm512_storeu_ps(c + 5 * ldc, c50); _mm512_storeu_ps(c + 5 * ldc + 16, c51);
-}
-
-static inline void gemm_micro_rows_bf16_32(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
-                                           int64_t ldc, int32_t nr, int first, const float *bias) {
-    __m512 c0[GEMM_MR - 1], c1[GEMM_MR - 1];
-    for (int i = 0; i < r; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int32_t t = 0; t < kc; t++) {
-        __m512 b0, b1;
-        BP_WIDEN512(b + t * GEMM_NR32, b0, b1);
-        for (int i = 0; i < r; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + t]);
-            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
-        }
-    }
-    for (int i = 0; i < r; i++) {
-        float tile[GEMM_NR32];
-        _mm512_storeu_ps(tile, c0[i]);
-        _mm512_storeu_ps(tile + 16, c1[i]);
-        float *ci = c + i * ldc;
-        for (int32_t q = 0; q < nr; q++) {
-            if (first) ci[q] = tile[q] + (bias ? bias[q] : 0.0f);
-            else ci[q] += tile[q];
-        }
-    }
-}
-
-static void gemm_leftover_rows_bf16_32(const float *a, int64_t lda, int r, const uint16_t *b, int32_t kc, float *c,
-                                       int64_t ldc, int32_t nr, int first, const float *bias) {
-    switch (r) {
-        case 1: gemm_micro_rows_bf16_32(a, lda, 1, b, kc, c, ldc, nr, first, bias); break;
-        case 2: gemm_micro_rows_bf16_32(a, lda, 2, b, kc, c, ldc, nr, first, bias); break;
-        case 3: gemm_micro_rows_bf16_32(a, lda, 3, b, kc, c, ldc, nr, first, bias); break;
-        case 4: gemm_micro_rows_bf16_32(a, lda, 4, b, kc, c, ldc, nr, first, bias); break;
-        default: gemm_micro_rows_bf16_32(a, lda, 5, b, kc, c, ldc, nr, first, bias); break;
-    }
-}
-
 /* instella_gemm_slab32 over a slab from instella_pack_bf16_pairs (nr = 32). */
 void instella_gemm_slab_bf16_32(const float *a, int64_t lda, int32_t n, const uint16_t *slab, int32_t kc, int32_t cols,
                                 float *c, int64_t ldc, int32_t first, const float *bias) {

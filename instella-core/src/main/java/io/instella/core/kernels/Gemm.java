@@ -50,28 +50,21 @@ final class Gemm {
         DType dt = w.dtype();
         int nc = columnBlock(m, n);
         int tasks = (m + nc - 1) / nc;
-        if (NATIVE_BF16_PANELS && dt == DType.BF16) {
-            Parallel.forRange(tasks, 1, (t0, t1) -> {
-                MemorySegment slab = BF16_SLAB.get();
-                for (int task = t0; task < t1; task++) {
-                    int j0 = task * nc, cols = Math.min(nc, m - j0);
-                    for (int pc = 0; pc < k; pc += KC) {
-                        int kc = Math.min(KC, k - pc);
-                        NativeKernels.packBf16Pairs(seg, k, j0, cols, pc, kc, slab);
-                        NativeKernels.gemmSlabBf16(a, aOff + pc, k, n, slab, kc, cols, c, cOff + j0, m, pc == 0, bias, j0);
-                    }
-                }
-            });
-            return;
-        }
+        boolean bf16Panels = NATIVE_BF16_PANELS && dt == DType.BF16;
         Parallel.forRange(tasks, 1, (t0, t1) -> {
-            float[] slab = SLAB.get();
+            float[] slab = bf16Panels ? null : SLAB.get();
+            MemorySegment pairs = bf16Panels ? BF16_SLAB.get() : null;
             float[] row = ROW.get();
             float[] tile = TILE.get();
             for (int task = t0; task < t1; task++) {
                 int j0 = task * nc, cols = Math.min(nc, m - j0);
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
+                    if (bf16Panels) {
+                        NativeKernels.packBf16Pairs(seg, k, j0, cols, pc, kc, pairs);
+                        NativeKernels.gemmSlabBf16(a, aOff + pc, k, n, pairs, kc, cols, c, cOff + j0, m, pc == 0, bias, j0);
+                        continue;
+                    }
                     pack(seg, dt, k, j0, cols, pc, kc, slab, row);
                     if (NATIVE) {
                         NativeKernels.gemmSlab(a, aOff + pc, k, n, slab, kc, cols, c, cOff + j0, m, pc == 0, bias, j0);

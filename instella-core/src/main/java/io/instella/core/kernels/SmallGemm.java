@@ -78,17 +78,16 @@ final class SmallGemm {
             X_SPLIT.set(xs);
         }
         int chunk = 2 * L, bound = k - k % chunk;
-        float[] row = new float[k];
         for (int i = 0; i < n; i++) {
             int src = xOff + i * k;
+            long dst = (long) i * ldx;
             for (int c = 0; c < bound; c += chunk) {
                 for (int e = 0; e < L; e++) {
-                    row[c + e] = x[src + c + 2 * e];
-                    row[c + L + e] = x[src + c + 2 * e + 1];
+                    xs.setAtIndex(F32, dst + c + e, x[src + c + 2 * e]);
+                    xs.setAtIndex(F32, dst + c + L + e, x[src + c + 2 * e + 1]);
                 }
             }
-            System.arraycopy(x, src + bound, row, bound, k - bound);
-            MemorySegment.copy(row, 0, xs, F32, 4L * i * ldx, k);
+            MemorySegment.copy(x, src + bound, xs, F32, 4 * (dst + bound), k - bound);
         }
         return xs;
     }
