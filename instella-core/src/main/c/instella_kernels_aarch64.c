@@ -7,10 +7,11 @@
  *   neondot  -march=armv8.2-a+dotprod   Q8_0/Q4_0 dot products with sdot (vdotq_s32), 16 int8 products per instruction
  *   neon     -march=armv8-a             the same with widening multiplies (smull) and pairwise adds
  * Both give the same exact int32 sums (dot4). What is here:
- *   decode     Q8_0, Q4_0, Q4_0_R8 and BF16 matrix-vector products, attention over F32/F16 caches, the Q4_0_R8 repack;
+ *   decode     Q8_0, Q4_0, Q4_0_R8, Q8_0_R8 and BF16 matrix-vector products, attention over F32/F16 caches, the
+ *              Q4_0_R8 and Q8_0_R8 repacks;
  *   prefill    the GEMM slab loops for panels of 8 (the Java GEMM at 4 float lanes, NEON's width) and 16 (8 lanes)
- *              and their packers; the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 (instella_int8_gemm: 4 activation rows × 8
- *              weight rows per tile, weights in the Q4_0_R8 layout, one row per int32 lane); the small-prompt BF16
+ *              and their packers; the int8 GEMM for Q8_0/Q4_0/Q4_0_R8/Q8_0_R8 (instella_int8_gemm: 4 activation rows
+ *              × 8 weight rows per tile, weights in the R8 layouts, one row per int32 lane); the small-prompt BF16
  *              product (instella_bf16_small, 4 or 8 lanes: the Java kernels' width on aarch64, or 256 bits forced).
  * The prefill kernels are bit-identical to their Java twins (Gemm.slab, Int8Gemm.rows, SmallGemm.rows) and to the x86
  * builds: each output is the same chain of fused multiply-adds in the same order. Compiled with -ffp-contract=off: no
@@ -186,6 +187,99 @@ void instella_repack_q4_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_
             }
         }
     }
+}
+
+/* dot4 against the 4 activation bytes of 32-bit lane `lane` of x, broadcast (sdot's indexed form where it exists). */
+#if defined(__ARM_FEATURE_DOTPROD)
+#define DOT4_LANE(acc, w, x, lane) vdotq_laneq_s32(acc, w, x, lane)
+#else
+#define DOT4_LANE(acc, w, x, lane) dot4(acc, w, vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), lane)))
+#endif
+
+/*
+ * One Q8_0_R8 block (p: 8 scales, then 8 chunks of 32 bytes, lane r of a chunk = 4 quant bytes of row r) against 32
+ * activations xb: the exact int32 sums of rows 0–3 (*s03) and 4–7 (*s47). Two chains per half (even and odd chunks),
+ * added at the end, so four dot products are in flight.
+ */
+static inline __attribute__((always_inline)) void q8_r8_block(const uint8_t *p, const int8_t *xb, int32x4_t *s03,
+                                                              int32x4_t *s47) {
+    const int8_t *q = (const int8_t *) p + 16;
+    const int8x16_t x0 = vld1q_s8(xb), x1 = vld1q_s8(xb + 16);
+    const int32x4_t z = vdupq_n_s32(0);
+    int32x4_t e03 = DOT4_LANE(z, vld1q_s8(q), x0, 0), e47 = DOT4_LANE(z, vld1q_s8(q + 16), x0, 0);
+    int32x4_t o03 = DOT4_LANE(z, vld1q_s8(q + 32), x0, 1), o47 = DOT4_LANE(z, vld1q_s8(q + 48), x0, 1);
+    e03 = DOT4_LANE(e03, vld1q_s8(q + 64), x0, 2);
+    e47 = DOT4_LANE(e47, vld1q_s8(q + 80), x0, 2);
+    o03 = DOT4_LANE(o03, vld1q_s8(q + 96), x0, 3);
+    o47 = DOT4_LANE(o47, vld1q_s8(q + 112), x0, 3);
+    e03 = DOT4_LANE(e03, vld1q_s8(q + 128), x1, 0);
+    e47 = DOT4_LANE(e47, vld1q_s8(q + 144), x1, 0);
+    o03 = DOT4_LANE(o03, vld1q_s8(q + 160), x1, 1);
+    o47 = DOT4_LANE(o47, vld1q_s8(q + 176), x1, 1);
+    e03 = DOT4_LANE(e03, vld1q_s8(q + 192), x1, 2);
+    e47 = DOT4_LANE(e47, vld1q_s8(q + 208), x1, 2);
+    o03 = DOT4_LANE(o03, vld1q_s8(q + 224), x1, 3);
+    o47 = DOT4_LANE(o47, vld1q_s8(q + 240), x1, 3);
+    *s03 = vaddq_s32(e03, o03);
+    *s47 = vaddq_s32(e47, o47);
+}
+
+/*
+ * Q8_0 rows interleaved by eight (Q8_0_R8), groups [g0, g1): per block (272 bytes) 8 f16 scales, then 8 chunks of 32
+ * bytes whose 32-bit lane r holds quant bytes 4c..4c+3 of row r (chunk c): the int8 GEMM's Q8_0 panel layout, kept in
+ * memory. As instella_q4_0_r8_rows: one dot4 per chunk and half gives rows 0–3 (4–7) their partial sums, one row per
+ * lane; per block acc = fma((float) isum, d_w · d_x, acc), two blocks per step into separate accumulators.
+ */
+void instella_q8_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, int32_t g1,
+                           const int8_t *xq, const float *xd, int32_t n, const float *bias, float *out) {
+    const int64_t blocks = k / 32, group_bytes = 272 * blocks;
+    for (int32_t g = g0; g < g1; g++) {
+        for (int32_t i = 0; i < n; i++) {
+            const uint8_t *p = w + g * group_bytes;
+            const int8_t *x = xq + i * k;
+            const float *dx = xd + i * blocks;
+            float32x4_t a03 = vdupq_n_f32(0.0f), a47 = a03, b03 = a03, b47 = a03;
+            int64_t b = 0;
+            for (; b + 1 < blocks; b += 2, p += 544) {
+                __builtin_prefetch(p + 1088);
+                __builtin_prefetch(p + 1088 + 256);
+                int32x4_t s03, s47, t03, t47;
+                q8_r8_block(p, x + 32 * b, &s03, &s47);
+                q8_r8_block(p + 272, x + 32 * b + 32, &t03, &t47);
+                float16x8_t d = vreinterpretq_f16_u8(vld1q_u8(p)), e = vreinterpretq_f16_u8(vld1q_u8(p + 272));
+                a03 = vfmaq_f32(a03, vcvtq_f32_s32(s03), vmulq_n_f32(vcvt_f32_f16(vget_low_f16(d)), dx[b]));
+                a47 = vfmaq_f32(a47, vcvtq_f32_s32(s47), vmulq_n_f32(vcvt_high_f32_f16(d), dx[b]));
+                b03 = vfmaq_f32(b03, vcvtq_f32_s32(t03), vmulq_n_f32(vcvt_f32_f16(vget_low_f16(e)), dx[b + 1]));
+                b47 = vfmaq_f32(b47, vcvtq_f32_s32(t47), vmulq_n_f32(vcvt_high_f32_f16(e), dx[b + 1]));
+            }
+            if (b < blocks) {
+                int32x4_t s03, s47;
+                q8_r8_block(p, x + 32 * b, &s03, &s47);
+                float16x8_t d = vreinterpretq_f16_u8(vld1q_u8(p));
+                a03 = vfmaq_f32(a03, vcvtq_f32_s32(s03), vmulq_n_f32(vcvt_f32_f16(vget_low_f16(d)), dx[b]));
+                a47 = vfmaq_f32(a47, vcvtq_f32_s32(s47), vmulq_n_f32(vcvt_high_f32_f16(d), dx[b]));
+            }
+            a03 = vaddq_f32(a03, b03);
+            a47 = vaddq_f32(a47, b47);
+            if (bias) {
+                a03 = vaddq_f32(a03, vld1q_f32(bias + 8 * g));
+                a47 = vaddq_f32(a47, vld1q_f32(bias + 8 * g + 4));
+            }
+            vst1q_f32(out + i * m + 8 * g, a03);
+            vst1q_f32(out + i * m + 8 * g + 4, a47);
+        }
+    }
+}
+
+static void i8_panel_q8(const uint8_t *w, int64_t k, int64_t m, int64_t row0, uint8_t *dst);
+
+/*
+ * Q8_0 [m, k] → Q8_0_R8 for row groups [g0, g1): a byte permutation (Quant's Java reference), group g's blocks at
+ * dst + g · 272 · blocks; the int8 GEMM's per-call Q8_0 panel transpose, once.
+ */
+void instella_repack_q8_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
+    const int64_t blocks = k / 32;
+    for (int64_t g = g0; g < g1; g++) i8_panel_q8(src, k, 8 * (int64_t) g1, 8 * g, dst + g * 272 * blocks);
 }
 
 /*
@@ -471,7 +565,7 @@ void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, i
 }
 
 /* ============================================================================================================
- * Int8 GEMM for Q8_0 / Q4_0 / Q4_0_R8 weights (quantized prefill, vision tower) and the small-prompt BF16 product
+ * Int8 GEMM for Q8_0 / Q4_0 / Q4_0_R8 / Q8_0_R8 weights (quantized prefill, vision tower) and the small-prompt BF16 product
  * (a few rows, weights read in place): the aarch64 versions of the x86 source's instella_int8_gemm and
  * instella_bf16_small, same arguments. Java twins: Int8Gemm and SmallGemm, bit-identical: every output is one float
  * chain over the blocks (or lanes) in the same order.
@@ -484,6 +578,7 @@ void instella_pack_q4_0(const uint8_t *w, int64_t k, int32_t j0, int32_t cols, i
  * rows:
  *   Q4_0_R8  in place;
  *   Q4_0     8 rows repacked into that layout per call (the byte permutation of instella_repack_q4_0_r8);
+ *   Q8_0_R8  in place: the Q8_0 layout below, made once by instella_repack_q8_0_r8;
  *   Q8_0     8 rows transposed per call into 8 chunks per block (lane r = bytes 4c..4c+3 of row r). sdot multiplies
  *            signed by signed, so no offset or correction is needed (the x86 vpdpbusd is unsigned × signed).
  * Q4_0 nibbles become signed (nibble − 8) before the dot products, so per block and output the exact int32 sum isum is
@@ -652,9 +747,9 @@ static void i8_rows(const uint8_t *grp, int q4, int64_t row0, int64_t k, int64_t
 
 /*
  * out[i*m + j] = W[j]·x_i (+ bias[j]) for i < n and the weight rows of units [u0, u1) (16 rows each: rows 16·u0 ..
- * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8 (m a multiple of 8). scratch: at least
- * max(I8_PANEL_BYTES, 2 · (k/32) · 304) bytes (Int8Gemm.scratchBytes; the panels of Q8_0 and Q4_0), unused for
- * Q4_0_R8. As on x86: units in chunks whose panels fit I8_PANEL_BYTES, each chunk meeting the activations I8_MC rows
+ * min(m, 16·u1)) of W [m, k], type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8, 3 = Q8_0_R8 (R8: m a multiple of 8; type 3 gives
+ * exactly type 0's outputs for the unpermuted matrix). scratch: at least max(I8_PANEL_BYTES, 2 · (k/32) · 304) bytes
+ * (Int8Gemm.scratchBytes; the panels of Q8_0 and Q4_0), unused for the R8 types, read in place. As on x86: units in chunks whose panels fit I8_PANEL_BYTES, each chunk meeting the activations I8_MC rows
  * at a time.
  */
 void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, int32_t u0, int32_t u1,
@@ -662,12 +757,12 @@ void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, in
                         float *out, uint8_t *scratch) {
     (void) xs;
     const int64_t blocks = k / 32;
-    const int q4 = type != 0;
+    const int q4 = type == 1 || type == 2, in_place = type == 2 || type == 3;
     const int64_t gb = q4 ? I8_Q4_GROUP_BLOCK : I8_Q8_GROUP_BLOCK, unit_bytes = 2 * gb * blocks;
     const int32_t chunk = unit_bytes >= I8_PANEL_BYTES ? 1 : (int32_t) (I8_PANEL_BYTES / unit_bytes);
     for (int32_t uc = u0; uc < u1; uc += chunk) {
         const int32_t ue = u1 - uc < chunk ? u1 : uc + chunk;
-        for (int32_t u = uc; u < ue && type != 2; u++) {
+        for (int32_t u = uc; u < ue && !in_place; u++) {
             for (int g = 0; g < 2; g++) {
                 int64_t row0 = 16 * (int64_t) u + 8 * g;
                 if (row0 >= m) break;
@@ -685,7 +780,7 @@ void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, in
                 for (int g = 0; g < 2; g++) {
                     int64_t row0 = 16 * (int64_t) u + 8 * g;
                     if (row0 >= m) break;
-                    const uint8_t *grp = type == 2 ? w + (row0 / 8) * gb * blocks : scratch + (u - uc) * unit_bytes + g * gb * blocks;
+                    const uint8_t *grp = in_place ? w + (row0 / 8) * gb * blocks : scratch + (u - uc) * unit_bytes + g * gb * blocks;
                     i8_rows(grp, q4, row0, k, m, x, dx, rows, bias, o);
                 }
             }

@@ -1,10 +1,11 @@
 /*
  * Checks the native kernels of one build against scalar C references: compiled with the kernel source it tests
  * (instella_kernels_aarch64.c under qemu-aarch64, or instella_kernels.c on x86-64) by Aarch64KernelsTest.
- *   - Q8_0/Q4_0/Q4_0_R8 rows, BF16 rows, attention: within float rounding of the exact (double) result;
+ *   - Q8_0/Q4_0/Q4_0_R8/Q8_0_R8 rows, BF16 rows, attention: within float rounding of the exact (double) result or
+ *     of the plain Q8_0/Q4_0 kernel; the R8 repacks: byte permutations, Q8_0_R8's against a reference;
  *   - GEMM slab loops and packers: bit-identical to the references, which follow Gemm.slab / Gemm.pack step by step
  *     (fmaf is the correctly rounded fused multiply-add, as FloatVector.fma);
- *   - int8 GEMM (Q8_0, Q4_0, Q4_0_R8) and small-prompt BF16 product (4 and 8 lanes on aarch64, 8 on x86-64 with AVX2):
+ *   - int8 GEMM (Q8_0, Q4_0, Q4_0_R8, Q8_0_R8) and small-prompt BF16 product (4 and 8 lanes on aarch64, 8 on x86-64 with AVX2):
  *     bit-identical to references that follow Int8Gemm.rows / SmallGemm.rows step by step; 1–17 activation rows,
  *     1–5 blocks and more, depth tails, bias or none, sub-ranges of units and rows;
  *   - with file arguments: the cases PrefillTwinCases wrote (inputs and the Java twins' own outputs), bit-identical.
@@ -42,6 +43,21 @@ void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, in
                         const float *xd, const int32_t *xs, int32_t n, const float *bias, float *out, uint8_t *scratch);
 void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs, int64_t ldx,
                          int32_t n, int32_t lanes, const float *bias, float *out, float *scratch);
+
+/*
+ * Q8_0_R8 (Q8_0 rows interleaved by eight): its repack, decode product and int8 GEMM type 3. The x86 source gains
+ * them in the same change; until it has them they are checked on aarch64 only (then: HAVE_Q8_0_R8 1 everywhere).
+ */
+#if defined(__aarch64__)
+#define HAVE_Q8_0_R8 1
+#else
+#define HAVE_Q8_0_R8 0
+#endif
+#if HAVE_Q8_0_R8
+void instella_repack_q8_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1);
+void instella_q8_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, int32_t g1, const int8_t *xq,
+                           const float *xd, int32_t n, const float *bias, float *out);
+#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32(void) {
@@ -366,6 +382,126 @@ static void test_int8_gemm(int m, int k, int n, int with_bias, int split) {
     free(xq); free(xd); free(xs); free(bias); free(scratch); free(got); free(want);
 }
 
+#if HAVE_Q8_0_R8
+/*
+ * The Q8_0_R8 layout, byte by byte: group g (rows 8g..8g+7), block b at (g · blocks + b) · 272: bytes 2r, 2r+1 = row
+ * r's f16 scale; chunk c (at 16 + 32c), bytes 4r..4r+3 = quant bytes 4c..4c+3 of row r.
+ */
+static void q8_0_r8_reference(const uint8_t *src, uint8_t *dst, int k, int g0, int g1) {
+    int blocks = k / 32;
+    for (int g = g0; g < g1; g++) {
+        for (int b = 0; b < blocks; b++) {
+            uint8_t *o = dst + ((size_t) g * blocks + b) * 272;
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *in = src + ((size_t) (8 * g + r) * blocks + b) * 34;
+                o[2 * r] = in[0];
+                o[2 * r + 1] = in[1];
+                for (int c = 0; c < 8; c++) {
+                    for (int t = 0; t < 4; t++) o[16 + 32 * c + 4 * r + t] = in[2 + 4 * c + t];
+                }
+            }
+        }
+    }
+}
+
+/* Random activations quantized per block: xq int8 [n·k] (−127..127), scales xd, block sums xs. */
+static void random_activations(int n, int k, int8_t *xq, float *xd, int32_t *xs) {
+    for (int i = 0; i < n * k; i++) xq[i] = (int8_t) ((int) (next32() % 255) - 127);
+    for (int b = 0; b < n * (k / 32); b++) {
+        xd[b] = fabsf(uniform()) * 0.02f + 1e-3f;
+        int s = 0;
+        for (int i = 0; i < 32; i++) s += xq[b * 32 + i];
+        xs[b] = s;
+    }
+}
+
+/*
+ * instella_repack_q8_0_r8 (in two calls: groups [0, split) and [split, m/8)) against the reference permutation, byte
+ * for byte; instella_q8_0_r8_rows against instella_q8_0_rows on the same matrix and activations, within 1e-5 of
+ * Σ|w·x| per output (groups in two calls too, other outputs untouched); instella_int8_gemm type 3 bit-identical to type
+ * 0 on the unpermuted matrix (and so to Int8Gemm.rows, int8_reference).
+ */
+static void test_q8_0_r8(int m, int k, int n, int with_bias, int split) {
+    rng = 0xC2B2AE3D27D4EB4Full ^ ((uint64_t) m << 40 | (uint64_t) k << 16 | (uint64_t) n << 4 | (uint64_t) with_bias);
+    int blocks = k / 32, groups = m / 8, units = (m + 15) / 16;
+    uint8_t *w = random_quant(m, k, 0);
+    for (int b = 0; b < m * blocks; b++) w[(size_t) b * 34 + 2 + next32() % 32] = 0x80; /* −128 too */
+    size_t bytes = (size_t) m * blocks * 34;
+    uint8_t *r8 = malloc(bytes), *want8 = malloc(bytes);
+    memset(r8, 0xA5, bytes);
+    memset(want8, 0x5A, bytes);
+    int gs = split < groups ? split : groups;
+    instella_repack_q8_0_r8(w, r8, k, 0, gs);
+    instella_repack_q8_0_r8(w, r8, k, gs, groups);
+    q8_0_r8_reference(w, want8, k, 0, groups);
+    char what[96];
+    checks++;
+    if (memcmp(r8, want8, bytes) != 0) {
+        size_t at = 0;
+        while (r8[at] == want8[at]) at++;
+        if (failures++ < 20) fprintf(stderr, "FAIL repack_q8_0_r8 m=%d k=%d: byte %zu is %d, want %d\n", m, k, at, r8[at], want8[at]);
+    }
+
+    int8_t *xq = malloc((size_t) n * k);
+    float *xd = malloc(sizeof(float) * n * blocks), *bias = with_bias ? malloc(sizeof(float) * m) : NULL;
+    int32_t *xs = malloc(sizeof(int32_t) * n * blocks);
+    random_activations(n, k, xq, xd, xs);
+    if (bias) for (int j = 0; j < m; j++) bias[j] = uniform();
+    float *plain = calloc((size_t) n * m, sizeof(float)), *got = malloc(sizeof(float) * n * m);
+    instella_q8_0_rows(w, k, m, 0, m, xq, xd, n, bias, plain);
+    for (int i = 0; i < n * m; i++) got[i] = NAN;
+    instella_q8_0_r8_rows(r8, k, m, 0, gs, xq, xd, n, bias, got);
+    instella_q8_0_r8_rows(r8, k, m, gs, groups, xq, xd, n, bias, got);
+    snprintf(what, sizeof what, "q8_0_r8_rows m=%d k=%d n=%d bias=%d", m, k, n, with_bias);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < m; j++) {
+            double scale = 0; /* Σ|w·x| of the output */
+            for (int b = 0; b < blocks; b++) {
+                const uint8_t *blk = w + ((size_t) j * blocks + b) * 34;
+                uint16_t d;
+                memcpy(&d, blk, 2);
+                for (int t = 0; t < 32; t++) scale += fabs((double) (int8_t) blk[2 + t] * half(d) * xq[i * k + 32 * b + t] * xd[i * blocks + b]);
+            }
+            close_to(what, i * m + j, got[i * m + j], plain[i * m + j], 1e-5 * scale + 1e-6);
+        }
+    }
+    if (groups > 1) { /* a sub-range writes its own outputs only */
+        for (int i = 0; i < n * m; i++) got[i] = -1.0f;
+        instella_q8_0_r8_rows(r8, k, m, 1, groups, xq, xd, n, bias, got);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < 8; j++) close_to("q8_0_r8_rows outside [g0, g1)", i * m + j, got[i * m + j], -1.0, 0);
+        }
+    }
+
+    uint8_t *scratch = malloc(int8_scratch_bytes(k));
+    float *type0 = malloc(sizeof(float) * n * m), *ref = malloc(sizeof(float) * n * m);
+    int us = split < units ? split : units;
+    for (int i = 0; i < n * m; i++) type0[i] = got[i] = NAN;
+    instella_int8_gemm(w, 0, k, m, 0, units, xq, xd, xs, n, bias, type0, scratch);
+    instella_int8_gemm(r8, 3, k, m, 0, us, xq, xd, xs, n, bias, got, scratch);
+    instella_int8_gemm(r8, 3, k, m, us, units, xq, xd, xs, n, bias, got, scratch);
+    int8_reference(w, 0, k, m, xq, xd, n, bias, ref);
+    snprintf(what, sizeof what, "int8_gemm Q8_0_R8 = Q8_0 m=%d k=%d n=%d bias=%d", m, k, n, with_bias);
+    same_bits(what, got, type0, (size_t) n * m);
+    snprintf(what, sizeof what, "int8_gemm Q8_0_R8 m=%d k=%d n=%d bias=%d", m, k, n, with_bias);
+    same_bits(what, got, ref, (size_t) n * m);
+    free(w); free(r8); free(want8); free(xq); free(xd); free(xs); free(bias); free(plain); free(got);
+    free(scratch); free(type0); free(ref);
+}
+
+/* Q8_0_R8: 1 and 3 tokens (and more for the GEMM), one group and five, 1, 3 and 64 blocks, bias or none. */
+static void test_q8_0_r8_kernels(void) {
+    int ms[] = {8, 24, 40}, ks[] = {32, 96}, ns[] = {1, 3, 5, 17};
+    for (unsigned a = 0; a < 3; a++)
+        for (unsigned b = 0; b < 2; b++)
+            for (unsigned c = 0; c < 4; c++)
+                for (int bias = 0; bias < 2; bias++) test_q8_0_r8(ms[a], ks[b], ns[c], bias, 1 + (int) c % 2);
+    test_q8_0_r8(64, 2048, 4, 1, 3);  /* two blocks per step over a long row */
+    test_q8_0_r8(200, 2048, 3, 0, 5); /* GEMM: the Q8_0 panels over several chunks */
+    test_q8_0_r8(24, 160, 70, 1, 1);  /* more activation rows than I8_MC */
+}
+#endif
+
 /* SmallGemm.split: per 2·lanes values the lanes even ones, then the lanes odd ones; the tail as is; rows ldx apart. */
 static void split_rows(const float *x, int n, int k, int lanes, int ldx, float *xs) {
     int chunk = 2 * lanes, bound = k - k % chunk;
@@ -552,6 +688,9 @@ int main(int argc, char **argv) {
         }
     }
     test_prefill_kernels();
+#if HAVE_Q8_0_R8
+    test_q8_0_r8_kernels(); /* not hashed: its int8 GEMM outputs are type 0's, hashed above */
+#endif
     for (int a = 1; a < argc; a++) printf("twin cases %s: %d run\n", argv[a], test_twin_cases(argv[a]));
     printf("checks %d failures %d\nchecksum %016llx\n", checks, failures, (unsigned long long) hash);
     return failures == 0 ? 0 : 1;

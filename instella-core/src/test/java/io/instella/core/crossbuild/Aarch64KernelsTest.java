@@ -19,7 +19,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The aarch64 NEON kernels (src/main/c/instella_kernels_aarch64.c), checked on an x86-64 build machine: the C driver
  * src/test/c/kernels_test.c is cross-compiled with each aarch64 build's flags and run under qemu-aarch64 (scalar
- * references; GEMM slab loops, packers, int8 GEMM and small-prompt BF16 product bit-identical), then compiled with the
+ * references; GEMM slab loops, packers, int8 GEMM and small-prompt BF16 product bit-identical; the Q8_0_R8 repack
+ * against a reference permutation, its decode product against the plain Q8_0 one, its int8 GEMM (type 3) bit-identical
+ * to the Q8_0 one (type 0) on the unpermuted matrix), then compiled with the
  * x86 source and run natively: both print the same checksum of the slab, packer, int8 GEMM and 8-lane small-prompt
  * outputs. The driver also runs cases written by the Java twins themselves ({@code PrefillTwinCases}: Int8Gemm.rows
  * and SmallGemm.rows in child JVMs at 128-bit vectors, NEON's 4 lanes, and 256-bit, 8 lanes) and requires the native
@@ -113,6 +115,21 @@ class Aarch64KernelsTest {
             assertThat(checksum(r.output())).as("slab loops, packers, int8 GEMM, 8-lane small kernel: aarch64 and x86 bit-identical")
                     .isEqualTo(neon);
         }
+    }
+
+    /** The version number a kernel source's instella_kernels_version returns. */
+    static int sourceVersion(String source) throws IOException {
+        var m = java.util.regex.Pattern.compile("int32_t instella_kernels_version\\(void\\) \\{ return (\\d+); \\}")
+                .matcher(Files.readString(Path.of("src/main/c", source)));
+        assertThat(m.find()).as("%s defines instella_kernels_version", source).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** NativeKernels checks one expected version for both architectures: a kernel change bumps both sources. */
+    @Test
+    void aarch64AndX86SourcesHaveTheSameLibraryVersion() throws IOException {
+        assertThat(sourceVersion("instella_kernels_aarch64.c")).as("instella_kernels_aarch64.c's version (bump with the x86 source's)")
+                .isEqualTo(sourceVersion("instella_kernels.c"));
     }
 
     /** Exported functions of a shared library (nm -D --defined-only), names starting with instella_. */
