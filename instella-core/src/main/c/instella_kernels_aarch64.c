@@ -910,4 +910,4 @@ void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, in
 }
 
 /* Lets the loader check that it has the library it expects (the same version as the x86 source). */
-int32_t instella_kernels_version(void) { return 9; }
+int32_t instella_kernels_version(void) { return 10; }

@@ -44,20 +44,10 @@ void instella_int8_gemm(const uint8_t *w, int32_t type, int64_t k, int64_t m, in
 void instella_bf16_small(const uint16_t *w, int64_t k, int64_t m, int32_t j0, int32_t j1, const float *xs, int64_t ldx,
                          int32_t n, int32_t lanes, const float *bias, float *out, float *scratch);
 
-/*
- * Q8_0_R8 (Q8_0 rows interleaved by eight): its repack, decode product and int8 GEMM type 3. The x86 source gains
- * them in the same change; until it has them they are checked on aarch64 only (then: HAVE_Q8_0_R8 1 everywhere).
- */
-#if defined(__aarch64__)
-#define HAVE_Q8_0_R8 1
-#else
-#define HAVE_Q8_0_R8 0
-#endif
-#if HAVE_Q8_0_R8
+/* Q8_0_R8 (Q8_0 rows interleaved by eight): its repack, decode product and int8 GEMM type 3. */
 void instella_repack_q8_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1);
 void instella_q8_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, int32_t g1, const int8_t *xq,
                            const float *xd, int32_t n, const float *bias, float *out);
-#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32(void) {
@@ -382,7 +372,6 @@ static void test_int8_gemm(int m, int k, int n, int with_bias, int split) {
     free(xq); free(xd); free(xs); free(bias); free(scratch); free(got); free(want);
 }
 
-#if HAVE_Q8_0_R8
 /*
  * The Q8_0_R8 layout, byte by byte: group g (rows 8g..8g+7), block b at (g · blocks + b) · 272: bytes 2r, 2r+1 = row
  * r's f16 scale; chunk c (at 16 + 32c), bytes 4r..4r+3 = quant bytes 4c..4c+3 of row r.
@@ -500,7 +489,6 @@ static void test_q8_0_r8_kernels(void) {
     test_q8_0_r8(200, 2048, 3, 0, 5); /* GEMM: the Q8_0 panels over several chunks */
     test_q8_0_r8(24, 160, 70, 1, 1);  /* more activation rows than I8_MC */
 }
-#endif
 
 /* SmallGemm.split: per 2·lanes values the lanes even ones, then the lanes odd ones; the tail as is; rows ldx apart. */
 static void split_rows(const float *x, int n, int k, int lanes, int ldx, float *xs) {
@@ -688,9 +676,7 @@ int main(int argc, char **argv) {
         }
     }
     test_prefill_kernels();
-#if HAVE_Q8_0_R8
     test_q8_0_r8_kernels(); /* not hashed: its int8 GEMM outputs are type 0's, hashed above */
-#endif
     for (int a = 1; a < argc; a++) printf("twin cases %s: %d run\n", argv[a], test_twin_cases(argv[a]));
     printf("checks %d failures %d\nchecksum %016llx\n", checks, failures, (unsigned long long) hash);
     return failures == 0 ? 0 : 1;

@@ -38,8 +38,8 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class MatMulBench {
-    /** q4_0_r8: Q4_0 repacked with rows interleaved by 8, as the model loads it where the native kernels run. */
-    @Param({"bf16", "q8_0", "q4_0", "q4_0_r8"})
+    /** q4_0_r8, q8_0_r8: repacked with rows interleaved by 8, as the language model loads them where the native kernels run. */
+    @Param({"bf16", "q8_0", "q4_0", "q4_0_r8", "q8_0_r8"})
     public String weights;
 
     @Param({"1", "512"})
@@ -79,7 +79,8 @@ public class MatMulBench {
                 case "bf16" -> t;
                 case "q8_0" -> Quant.quantize(t, DType.Q8_0, arena);
                 case "q4_0" -> Quant.quantize(t, DType.Q4_0, arena);
-                case "q4_0_r8" -> Quant.repackQ4_0R8(Quant.quantize(t, DType.Q4_0, arena), arena);
+                case "q4_0_r8" -> Quant.repackR8(Quant.quantize(t, DType.Q4_0, arena), arena);
+                case "q8_0_r8" -> Quant.repackR8(Quant.quantize(t, DType.Q8_0, arena), arena);
                 default -> throw new IllegalArgumentException(weights);
             };
         }

@@ -10,6 +10,8 @@ import io.instella.model.random.RandomCheckpoint;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 
@@ -33,7 +35,7 @@ class BenchAndQuantizeCommandTest {
         CliRunner r = CliRunner.run("quantize", "--model", model.toString(), "--out", q8.toString(), "--type", "q8_0");
         assertThat(r.exitCode()).as(r.err()).isZero();
         try (Checkpoint c = Checkpoint.open(q8)) {
-            assertThat(c.get("model.layers.0.mlp.up_proj.weight").dtype()).isEqualTo(DType.Q8_0);
+            assertThat(c.get("model.layers.0.mlp.up_proj.weight").dtype()).isEqualTo(DType.Q8_0_R8); // the language model interleaved by 8 rows
             assertThat(c.get("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(DType.BF16); // stays wide
             assertThat(c.get("model.embed_tokens.weight").dtype()).isEqualTo(DType.BF16);
             assertThat(c.get("model.vision_tower.vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight").dtype()).isEqualTo(DType.Q8_0);
@@ -59,24 +61,26 @@ class BenchAndQuantizeCommandTest {
     }
 
     /**
-     * Q4_0: the language model's matrices are stored interleaved by 8 rows (the layout its decode kernel reads,
-     * so loading is an mmap), the vision tower's as plain Q4_0; the file gives the model load-time quantization
-     * gives. Where the native kernels do not run, the loader turns the interleaved blocks back into Q4_0.
+     * Q4_0 and Q8_0: the language model's matrices are stored interleaved by 8 rows (the layout its decode kernels
+     * read, so loading is an mmap), the vision tower's as plain blocks; the file gives the model load-time
+     * quantization gives. Where the native kernels do not run, the loader turns the interleaved blocks back into
+     * plain ones.
      */
-    @Test
-    void q4FilesStoreTheLanguageModelInterleavedAndLoadLikeLoadTimeQuantization() {
-        Path q4 = dir.resolve("tiny-q4");
-        CliRunner r = CliRunner.run("quantize", "--model", model.toString(), "--out", q4.toString(), "--type", "q4_0");
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"Q4_0", "Q8_0"})
+    void quantizedFilesStoreTheLanguageModelInterleavedAndLoadLikeLoadTimeQuantization(DType type) {
+        Path out = dir.resolve("tiny-" + type);
+        CliRunner r = CliRunner.run("quantize", "--model", model.toString(), "--out", out.toString(), "--type", type.name().toLowerCase(java.util.Locale.ROOT));
         assertThat(r.exitCode()).as(r.err()).isZero();
-        try (Checkpoint c = Checkpoint.open(q4)) {
-            assertThat(c.get("model.layers.0.mlp.up_proj.weight").dtype()).isEqualTo(DType.Q4_0_R8);
-            assertThat(c.get("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(DType.Q4_0_R8);
-            assertThat(c.get("model.vision_tower.vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight").dtype()).isEqualTo(DType.Q4_0);
+        try (Checkpoint c = Checkpoint.open(out)) {
+            assertThat(c.get("model.layers.0.mlp.up_proj.weight").dtype()).isEqualTo(type.interleaved());
+            if (type == DType.Q4_0) assertThat(c.get("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(DType.Q4_0_R8);
+            assertThat(c.get("model.vision_tower.vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight").dtype()).isEqualTo(type);
         }
-        try (InstellaVL pre = InstellaVL.load(q4); InstellaVL atLoad = InstellaVL.load(model, DType.Q4_0)) {
-            assertThat(pre.weightType()).isEqualTo(DType.Q4_0);
+        try (InstellaVL pre = InstellaVL.load(out); InstellaVL atLoad = InstellaVL.load(model, type)) {
+            assertThat(pre.weightType()).isEqualTo(type);
             assertThat(pre.languageModel().layer(0).up().dtype())
-                    .isEqualTo(io.instella.core.kernels.NativeKernels.available() ? DType.Q4_0_R8 : DType.Q4_0);
+                    .isEqualTo(io.instella.core.kernels.NativeKernels.available() ? type.interleaved() : type);
             assertThat(pre.weightBytes()).isEqualTo(atLoad.weightBytes());
             int[] ids = {50279, 29, 93, 4537, 12092};
             assertThat(logits(pre, ids)).containsExactly(logits(atLoad, ids));

@@ -49,14 +49,15 @@ public record QuantizationPlan(DType requested) {
     }
 
     /**
-     * The type a weight is stored as: {@link #typeFor}, except that the language model's Q4_0 matrices (rows a
-     * multiple of 8) are stored as {@link DType#Q4_0_R8}, the row-interleaved layout its decode kernel reads, so
-     * an ahead-of-time file loads by mmap alone (a repack at load needs ~600 MB of fresh memory: 0.4–0.9 s).
+     * The type a weight is stored as: {@link #typeFor}, except that the language model's Q4_0 and Q8_0 matrices
+     * (rows a multiple of 8) are stored as {@link DType#Q4_0_R8} / {@link DType#Q8_0_R8}, the row-interleaved
+     * layouts its decode kernels read, so an ahead-of-time file loads by mmap alone (a repack at load needs fresh
+     * memory of the weights' size: ~600 MB for Q4_0, 0.4–0.9 s).
      */
     public DType storedTypeFor(Tensor t) {
         DType type = typeFor(t.name());
         boolean languageModel = LM_QK.matcher(t.name()).matches() || LM_OTHER.matcher(t.name()).matches() || t.name().equals(HEAD);
-        return type == DType.Q4_0 && languageModel && t.dim(0) % Quant.R8_ROWS == 0 ? DType.Q4_0_R8 : type;
+        return type != null && type.interleaved() != null && languageModel && t.dim(0) % Quant.R8_ROWS == 0 ? type.interleaved() : type;
     }
 
     /** True when the tensor would be quantized: a wide 2-D matrix whose rows are whole blocks. */
@@ -81,21 +82,21 @@ public record QuantizationPlan(DType requested) {
 
     /**
      * The weight transform for the language model's projections and head: quantized as {@code quantize} says
-     * (null: as stored), and, when {@code repackQ4} (the native kernels run), every Q4_0 matrix — quantized
-     * here or read from an ahead-of-time file — interleaved by 8 rows ({@link DType#Q4_0_R8}), the layout the
-     * native decode kernel reads 8 rows at a time in. The Q4_0 form is not kept: a file's pages are released,
-     * a load-time quantization goes through a temporary arena.
+     * (null: as stored), and, when {@code repackR8} (the native kernels run), every Q4_0 and Q8_0 matrix —
+     * quantized here or read from an ahead-of-time file — interleaved by 8 rows ({@link DType#Q4_0_R8},
+     * {@link DType#Q8_0_R8}), the layouts the native decode kernels read 8 rows at a time in. The plain form is
+     * not kept: a file's pages are released, a load-time quantization goes through a temporary arena.
      */
-    public static UnaryOperator<Tensor> languageModelAtLoad(DType quantize, Arena arena, boolean repackQ4) {
+    public static UnaryOperator<Tensor> languageModelAtLoad(DType quantize, Arena arena, boolean repackR8) {
         QuantizationPlan plan = quantize == null ? null : new QuantizationPlan(quantize);
         return w -> {
-            boolean repack = repackQ4 && w.rank() == 2 && w.dim(0) % Quant.R8_ROWS == 0;
+            boolean repack = repackR8 && w.rank() == 2 && w.dim(0) % Quant.R8_ROWS == 0;
             if (plan != null && plan.quantizes(w)) {
                 DType type = plan.typeFor(w.name());
                 Tensor out;
-                if (repack && type == DType.Q4_0) {
+                if (repack && type.interleaved() != null) {
                     try (Arena scratch = Arena.ofShared()) {
-                        out = Quant.repackQ4_0R8(Quant.quantize(w, type, scratch), arena);
+                        out = Quant.repackR8(Quant.quantize(w, type, scratch), arena);
                     }
                 } else {
                     out = Quant.quantize(w, type, arena);
@@ -103,14 +104,14 @@ public record QuantizationPlan(DType requested) {
                 MappedMemory.release(w.data());
                 return out;
             }
-            if (repack && w.dtype() == DType.Q4_0) {
-                Tensor out = Quant.repackQ4_0R8(w, arena);
+            if (repack && (w.dtype() == DType.Q4_0 || w.dtype() == DType.Q8_0)) {
+                Tensor out = Quant.repackR8(w, arena);
                 MappedMemory.release(w.data());
                 return out;
             }
-            if (!repackQ4 && w.dtype() == DType.Q4_0_R8) {
-                // An ahead-of-time file read where the native kernels do not run: back to Q4_0 for the Java kernels.
-                Tensor out = Quant.unpackQ4_0R8(w, arena);
+            if (!repackR8 && w.dtype().isInterleaved()) {
+                // An ahead-of-time file read where the native kernels do not run: back to Q4_0/Q8_0 for the Java kernels.
+                Tensor out = Quant.unpackR8(w, arena);
                 MappedMemory.release(w.data());
                 return out;
             }

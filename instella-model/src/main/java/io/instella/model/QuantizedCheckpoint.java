@@ -73,7 +73,7 @@ public final class QuantizedCheckpoint {
         DType q = plan.typeFor(t.name()), stored = plan.storedTypeFor(t);
         w.addQuantized(t.name(), stored, t.shape(), () -> {
             Tensor blocks = Quant.quantize(t, q, Arena.ofAuto());
-            return stored == DType.Q4_0_R8 ? Quant.repackQ4_0R8(blocks, Arena.ofAuto()).data() : blocks.data();
+            return stored.isInterleaved() ? Quant.repackR8(blocks, Arena.ofAuto()).data() : blocks.data();
         });
         return t.dim(0) * q.bytesFor(t.dim(1));
     }

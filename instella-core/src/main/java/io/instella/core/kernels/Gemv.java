@@ -30,7 +30,8 @@ import java.nio.ByteOrder;
  *   <li>Where the native kernels load ({@link NativeKernels}: Linux x86-64, AVX2 and up), BF16 (one token) and Q8_0/Q4_0 go through them
  *       instead, with the same int8 activations: vpmaddubsw/vpmaddwd do a block in about half the
  *       instructions (measured on one core, 8192 × 2048 Q4_0 from DRAM: 1.5 ns per block against 2.7 ns
- *       for the Java kernel).</li>
+ *       for the Java kernel). Where they run, the language model's Q4_0 and Q8_0 matrices are interleaved by 8
+ *       rows at load ({@code Q4_0_R8}, {@code Q8_0_R8}) and each 32-byte load feeds 8 rows' dot products.</li>
  * </ul>
  */
 final class Gemv {
@@ -104,10 +105,10 @@ final class Gemv {
     }
 
     /** Which kernel family runs and the activations it reads, prepared once per call. */
-    private enum Kernel { BF16_NATIVE, BF16, QUANT_NATIVE, QUANT_INT, QUANT_FLOAT, Q4_0_R8_NATIVE, WIDENED }
+    private enum Kernel { BF16_NATIVE, BF16, QUANT_NATIVE, QUANT_INT, QUANT_FLOAT, R8_NATIVE, WIDENED }
 
     /**
-     * @param unitRows weight rows per work unit (8 for the row-interleaved Q4_0 layout)
+     * @param unitRows weight rows per work unit (8 for the row-interleaved Q4_0_R8 and Q8_0_R8 layouts)
      * @param grain    work units per parallel chunk at least
      */
     private record Activation(Kernel kernel, DType dt, float[] x, int xOff, float[] xs, QuantizedActivations qa,
@@ -125,8 +126,8 @@ final class Gemv {
                     ? new Activation(Kernel.QUANT_INT, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k), 1, ROW_GRAIN)
                     : new Activation(Kernel.QUANT_FLOAT, dt, x, xOff, null, null, 1, ROW_GRAIN);
             // Rows interleaved by 8 (repacked at load where the native kernels run): 8 rows per dot product.
-            case Q4_0_R8 -> NativeKernels.available()
-                    ? new Activation(Kernel.Q4_0_R8_NATIVE, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k),
+            case Q4_0_R8, Q8_0_R8 -> NativeKernels.available()
+                    ? new Activation(Kernel.R8_NATIVE, dt, x, xOff, null, QuantizedActivations.of(x, xOff, n, k),
                             Quant.R8_ROWS, NATIVE_ROW_GRAIN / Quant.R8_ROWS)
                     : new Activation(Kernel.WIDENED, dt, x, xOff, null, null, 1, ROW_GRAIN); // correct, not fast
             case F32, F16 -> new Activation(Kernel.WIDENED, dt, x, xOff, null, null, 1, ROW_GRAIN);
@@ -191,7 +192,9 @@ final class Gemv {
                     }
                 };
             }
-            case Q4_0_R8_NATIVE -> (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff);
+            case R8_NATIVE -> a.dt == DType.Q4_0_R8
+                    ? (g0, g1) -> NativeKernels.q4_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff)
+                    : (g0, g1) -> NativeKernels.q8_0R8Rows(seg, k, m, g0, g1, qa, n, bias, out, outOff);
             case WIDENED -> (j0, j1) -> {
                 // Each weight row widened to float once (per-thread scratch), then dotted with the n tokens.
                 float[] row = rowScratch(k);

@@ -13,7 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Int8 GEMM for Q8_0, Q4_0 and Q4_0_R8 weights (quantized prefill, vision tower): the activations are quantized per
+ * Int8 GEMM for Q8_0, Q4_0 and their row-interleaved layouts Q4_0_R8, Q8_0_R8 (quantized prefill, vision tower): the activations are quantized per
  * block of 32 once per call, exactly as for decode ({@link Gemv.QuantizedActivations}, llama.cpp's q8_0 activations),
  * and every weight block is read in place and multiplied in integers — no float panels.
  * <p>
@@ -40,7 +40,7 @@ final class Int8Gemm {
     private Int8Gemm() {}
 
     static boolean supports(DType dt) {
-        return dt == DType.Q8_0 || dt == DType.Q4_0 || dt == DType.Q4_0_R8;
+        return dt == DType.Q8_0 || dt == DType.Q4_0 || dt == DType.Q4_0_R8 || dt == DType.Q8_0_R8;
     }
 
     /** Bytes of per-thread scratch the native kernel needs for rows of k values: its panel budget, at least one unit's. */
@@ -66,7 +66,7 @@ final class Int8Gemm {
         Gemv.QuantizedActivations qa = Gemv.QuantizedActivations.of(x, xOff, n, k);
         MemorySegment seg = w.data();
         int units = (m + UNIT_ROWS - 1) / UNIT_ROWS;
-        int type = dt == DType.Q8_0 ? 0 : dt == DType.Q4_0 ? 1 : 2;
+        int type = switch (dt) { case Q8_0 -> 0; case Q4_0 -> 1; case Q4_0_R8 -> 2; default -> 3; };
         Parallel.forRange(units, 1, (u0, u1) -> {
             if (useNative) {
                 NativeKernels.int8Gemm(seg, type, k, m, u0, u1, qa, n, bias, out, outOff, scratch(k));
@@ -148,6 +148,12 @@ final class Int8Gemm {
                         w[32 * b + t] = (short) ((v & 0xF) - 8);
                         w[32 * b + 16 + t] = (short) ((v >>> 4) - 8);
                     }
+                }
+            }
+            case Q8_0_R8 -> {
+                for (int b = 0; b < blocks; b++) {
+                    dw[b] = Float.float16ToFloat(seg.get(I16, Quant.r8ScaleOffset(dt, k, j, b)));
+                    for (int t = 0; t < 32; t++) w[32 * b + t] = seg.get(ValueLayout.JAVA_BYTE, Quant.r8QuantOffset(dt, k, j, b, t));
                 }
             }
             case Q4_0_R8 -> {

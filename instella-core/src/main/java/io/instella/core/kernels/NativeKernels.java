@@ -23,14 +23,14 @@ import java.util.Set;
  * <ul>
  *   <li>Q4_0/Q8_0 matrix-vector products: x86's 8-bit dot-product instructions, which the Vector API cannot
  *       express, make them faster than the Java kernels (measured on 2 cores: Q4_0 1.9×, Q8_0 1.3×);</li>
- *   <li>the Q4_0 product on rows interleaved by eight ({@code Q4_0_R8}, repacked at load): 8 rows per
- *       integer dot product, a fraction of the instructions per block;</li>
+ *   <li>the Q4_0 and Q8_0 products on rows interleaved by eight ({@code Q4_0_R8}, {@code Q8_0_R8}, repacked at
+ *       load): 8 rows per integer dot product, a fraction of the instructions per block;</li>
  *   <li>BF16 matrix-vector product (13–17% over the Java kernel across the model's layers: rows longer than
  *       4096 go four at a time, sharing the loads of x);</li>
  *   <li>the GEMM's loops over one packed slab of widened weights (prefill, vision tower): the Java loops
  *       compiled for AVX2 without bounds checks, bit-identical results; and the packing of BF16, Q8_0 and Q4_0
  *       weights into that slab, 8×8 blocks widened (dequantized) and transposed in registers;</li>
- *   <li>the int8 GEMM for Q8_0/Q4_0/Q4_0_R8 weights (prefill, vision tower: weights read in place, 8 rows per
+ *   <li>the int8 GEMM for Q8_0/Q4_0 weights and their R8 layouts (prefill, vision tower: weights read in place, 8 rows per
  *       vpdpbusd/vpmaddubsw against broadcast int8 activations) and the small-prompt BF16 product (up to
  *       {@code MatMul.SMALL_MAX_ROWS} rows, weights read in place), bit-identical to their Java twins {@code Int8Gemm}
  *       and {@code SmallGemm} (the aarch64 builds too: sdot or widening multiplies, 4 or 8 float lanes);</li>
@@ -109,7 +109,7 @@ public final class NativeKernels {
     }
 
     /** The library version this class expects ({@code instella_kernels_version}). */
-    private static final int VERSION = 9;
+    private static final int VERSION = 10;
     /** The Java GEMM's panel width (Gemm.NR: two of the Java kernels' float vectors). */
     private static final int GEMM_PANEL = 2 * Vectors.FLOAT.length();
     /** The library in use, or null (the Java kernels run). */
@@ -265,7 +265,7 @@ public final class NativeKernels {
     /** One loaded build: its entry points. Tests load every build the CPU runs side by side. */
     static final class Library {
         final Isa isa;
-        private final MethodHandle q4Rows, q8Rows, q4R8Rows, repackQ4R8, bf16Rows, attendF32, attendF16;
+        private final MethodHandle q4Rows, q8Rows, q4R8Rows, q8R8Rows, repackQ4R8, repackQ8R8, bf16Rows, attendF32, attendF16;
         private final MethodHandle gemmSlab8, gemmSlab16, gemmSlab32, packBf16, packQ8, packQ4;
         /** The int8 GEMM and the small-prompt BF16 kernel; null in a build without them (every bundled build has them). */
         private final MethodHandle int8Gemm, bf16Small;
@@ -290,7 +290,11 @@ public final class NativeKernels {
                     FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, I, A, A), critical);
             q4R8Rows = linker.downcallHandle(lib.findOrThrow("instella_q4_0_r8_rows"),
                     FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, A, I, A, A), critical);
+            q8R8Rows = linker.downcallHandle(lib.findOrThrow("instella_q8_0_r8_rows"),
+                    FunctionDescriptor.ofVoid(A, L, L, I, I, A, A, I, A, A), critical);
             repackQ4R8 = linker.downcallHandle(lib.findOrThrow("instella_repack_q4_0_r8"),
+                    FunctionDescriptor.ofVoid(A, A, L, I, I), critical);
+            repackQ8R8 = linker.downcallHandle(lib.findOrThrow("instella_repack_q8_0_r8"),
                     FunctionDescriptor.ofVoid(A, A, L, I, I), critical);
             bf16Rows = linker.downcallHandle(lib.findOrThrow("instella_bf16_rows"),
                     FunctionDescriptor.ofVoid(A, L, I, I, A, A, A), critical);
@@ -428,6 +432,16 @@ public final class NativeKernels {
             }
         }
 
+        void q8_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
+                        float[] bias, float[] out, int outOff) {
+            try {
+                q8R8Rows.invokeExact(w, (long) k, (long) m, g0, g1, MemorySegment.ofArray(qa.q8), MemorySegment.ofArray(qa.d),
+                        n, orNull(bias), MemorySegment.ofArray(out).asSlice(4L * outOff));
+            } catch (Throwable t) {
+                throw new IllegalStateException("native Q8_0_R8 kernel failed", t);
+            }
+        }
+
         void q8_0Rows(MemorySegment w, int k, int m, int j0, int j1, Gemv.QuantizedActivations qa, int n,
                       float[] bias, float[] out, int outOff) {
             try {
@@ -498,11 +512,11 @@ public final class NativeKernels {
             }
         }
 
-        void repackQ4_0R8(MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
+        void repackR8(boolean q4, MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
             try {
-                repackQ4R8.invokeExact(src, dst, (long) k, g0, g1);
+                (q4 ? repackQ4R8 : repackQ8R8).invokeExact(src, dst, (long) k, g0, g1);
             } catch (Throwable t) {
-                throw new IllegalStateException("native Q4_0 repack failed", t);
+                throw new IllegalStateException("native " + (q4 ? "Q4_0" : "Q8_0") + " repack failed", t);
             }
         }
 
@@ -525,6 +539,12 @@ public final class NativeKernels {
     static void q4_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
                            float[] bias, float[] out, int outOff) {
         LIB.q4_0R8Rows(w, k, m, g0, g1, qa, n, bias, out, outOff);
+    }
+
+    /** As {@link #q4_0R8Rows} for a {@code Q8_0_R8} matrix. */
+    static void q8_0R8Rows(MemorySegment w, int k, int m, int g0, int g1, Gemv.QuantizedActivations qa, int n,
+                           float[] bias, float[] out, int outOff) {
+        LIB.q8_0R8Rows(w, k, m, g0, g1, qa, n, bias, out, outOff);
     }
 
     /** As {@link #q4_0Rows} for a Q8_0 matrix. */
@@ -593,7 +613,7 @@ public final class NativeKernels {
 
     /**
      * The int8 GEMM ({@code Int8Gemm}): out[outOff + i·m + j] = W[j]·x_i (+ bias[j]) for the n rows of {@code qa} and
-     * the weight rows of units [u0, u1) (16 rows each) of W [m, k]; type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8. scratch
+     * the weight rows of units [u0, u1) (16 rows each) of W [m, k]; type 0 = Q8_0, 1 = Q4_0, 2 = Q4_0_R8, 3 = Q8_0_R8. scratch
      * holds at least {@link Int8Gemm#scratchBytes} bytes. Bounds are the caller's to check.
      */
     static void int8Gemm(MemorySegment w, int type, int k, int m, int u0, int u1, Gemv.QuantizedActivations qa, int n,
@@ -612,10 +632,10 @@ public final class NativeKernels {
     }
 
     /**
-     * Repacks row groups [g0, g1) of a Q4_0 matrix with rows of k values into Q4_0_R8 ({@code Quant.repackQ4_0R8}
-     * checks the shapes and sizes first).
+     * Repacks row groups [g0, g1) of a Q4_0 or Q8_0 matrix ({@code plain}) with rows of k values into its R8 layout
+     * ({@code Quant.repackR8} checks the shapes and sizes first).
      */
-    public static void repackQ4_0R8(MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
-        LIB.repackQ4_0R8(src, dst, k, g0, g1);
+    public static void repackR8(io.instella.core.tensor.DType plain, MemorySegment src, MemorySegment dst, int k, int g0, int g1) {
+        LIB.repackR8(plain == io.instella.core.tensor.DType.Q4_0, src, dst, k, g0, g1);
     }
 }

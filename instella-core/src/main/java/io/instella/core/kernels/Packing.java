@@ -29,7 +29,7 @@ public final class Packing {
 
     /**
      * Widens n consecutive values starting at element index first of a row-major weight [m, k] into dst
-     * (within one row for Q4_0_R8). For the quantized types first and n must be multiples of 32.
+     * (within one row for Q4_0_R8 and Q8_0_R8). For the quantized types first and n must be multiples of 32.
      */
     static void widen(MemorySegment seg, DType dt, int k, long first, float[] dst, int dstOff, int n) {
         switch (dt) {
@@ -41,6 +41,7 @@ public final class Packing {
             case Q8_0 -> dequantizeQ8(seg, first, dst, dstOff, n);
             case Q4_0 -> dequantizeQ4(seg, first, dst, dstOff, n);
             case Q4_0_R8 -> dequantizeQ4R8(seg, k, first, dst, dstOff, n);
+            case Q8_0_R8 -> dequantizeQ8R8(seg, k, first, dst, dstOff, n);
             default -> throw new IllegalArgumentException("unsupported weight type " + dt);
         }
     }
@@ -60,6 +61,19 @@ public final class Packing {
                     dst[dstOff + i + 4 * c + e] = ((v & 0xF) - 8) * d;
                     dst[dstOff + i + 16 + 4 * c + e] = (((v >>> 4) & 0xF) - 8) * d;
                 }
+            }
+        }
+    }
+
+    /** Q8_0_R8 values of one row (see {@link DType#Q8_0_R8}) → float; the same products q·d. */
+    static void dequantizeQ8R8(MemorySegment seg, int k, long first, float[] dst, int dstOff, int n) {
+        long row = first / k;
+        int col0 = (int) (first % k);
+        for (int i = 0; i < n; i += 32) {
+            long b = (col0 + i) / 32;
+            float d = Float.float16ToFloat(seg.get(I16, Quant.r8ScaleOffset(DType.Q8_0_R8, k, row, b)));
+            for (int q = 0; q < 32; q++) {
+                dst[dstOff + i + q] = seg.get(ValueLayout.JAVA_BYTE, Quant.r8QuantOffset(DType.Q8_0_R8, k, row, b, q)) * d;
             }
         }
     }

@@ -279,7 +279,7 @@ public final class SafeTensorsFile implements AutoCloseable {
 
     /** Metadata key prefix naming a block-quantized tensor stored as U8: {@code quant.<name>} = {@code Q8_0[rows,cols]}. */
     public static final String QUANT_PREFIX = "quant.";
-    private static final java.util.regex.Pattern QUANT_VALUE = java.util.regex.Pattern.compile("^(Q8_0|Q4_0|Q4_0_R8)\\[([0-9]+),([0-9]+)]$");
+    private static final java.util.regex.Pattern QUANT_VALUE = java.util.regex.Pattern.compile("^(Q8_0|Q4_0|Q4_0_R8|Q8_0_R8)\\[([0-9]+),([0-9]+)]$");
 
     /**
      * Re-types the U8 entries that the metadata describes as llama.cpp block-quantized weights (Q8_0/Q4_0,
@@ -294,7 +294,7 @@ public final class SafeTensorsFile implements AutoCloseable {
             if (e == null) throw error(path, name, "metadata describes a quantized tensor that is not in the file");
             java.util.regex.Matcher q = QUANT_VALUE.matcher(m.getValue());
             if (!q.matches()) {
-                throw error(path, name, "quantization metadata '" + m.getValue() + "' is not Q8_0, Q4_0 or Q4_0_R8[rows,cols]");
+                throw error(path, name, "quantization metadata '" + m.getValue() + "' is not Q8_0, Q4_0, Q4_0_R8 or Q8_0_R8[rows,cols]");
             }
             DType type = DType.valueOf(q.group(1));
             long rows = quantDim(path, name, m.getValue(), "rows", q.group(2));
@@ -303,8 +303,8 @@ public final class SafeTensorsFile implements AutoCloseable {
                 throw error(path, name, "quantization metadata '" + m.getValue() + "': " + cols + " columns are not whole blocks of "
                         + type.blockSize());
             }
-            if (type == DType.Q4_0_R8 && rows % 8 != 0) {
-                throw error(path, name, "quantization metadata '" + m.getValue() + "': Q4_0_R8 needs a multiple of 8 rows");
+            if (type.isInterleaved() && rows % 8 != 0) {
+                throw error(path, name, "quantization metadata '" + m.getValue() + "': " + type + " needs a multiple of 8 rows");
             }
             long rowBytes, bytes;
             try {

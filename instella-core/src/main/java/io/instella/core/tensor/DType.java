@@ -17,12 +17,18 @@ public enum DType {
      */
     Q4_0("Q4_0", 18, 32),
     /**
-     * Q4_0 with rows interleaved by eight, in memory only (never in files; see {@link Quant#repackQ4_0R8}):
-     * for each group of 8 rows and each block column, the 8 rows' f16 scales (16 bytes), then 4 chunks of
-     * 32 bytes, chunk c holding bytes 4c..4c+3 of each row's 16 Q4_0 bytes, row after row. One 32-byte load
-     * then feeds an 8-row integer dot product whose lanes are the 8 rows. Same bytes per value as Q4_0.
+     * Q4_0 with rows interleaved by eight (see {@link Quant#repackR8}): for each group of 8 rows and each
+     * block column, the 8 rows' f16 scales (16 bytes), then 4 chunks of 32 bytes, chunk c holding bytes
+     * 4c..4c+3 of each row's 16 Q4_0 bytes, row after row. One 32-byte load then feeds an 8-row integer dot
+     * product whose lanes are the 8 rows. Same bytes per value as Q4_0.
      */
-    Q4_0_R8("Q4_0_R8", 18, 32);
+    Q4_0_R8("Q4_0_R8", 18, 32),
+    /**
+     * Q8_0 with rows interleaved by eight, as {@link #Q4_0_R8}: per group of 8 rows and block column, the 8 f16
+     * scales, then 8 chunks of 32 bytes, chunk c holding bytes 4c..4c+3 of each row's 32 int8 values, row after
+     * row (272 bytes). Same bytes per value as Q8_0.
+     */
+    Q8_0_R8("Q8_0_R8", 34, 32);
 
     private final String safetensorsName;
     private final int blockBytes;
@@ -52,6 +58,27 @@ public enum DType {
     public long bytesFor(long numel) {
         if (numel % blockSize != 0) throw new IllegalArgumentException(numel + " values are not whole " + this + " blocks of " + blockSize);
         return Math.multiplyExact(numel / blockSize, (long) blockBytes);
+    }
+
+    /** True for the row-interleaved layouts ({@link #Q4_0_R8}, {@link #Q8_0_R8}), a memory layout of their plain type. */
+    public boolean isInterleaved() { return this == Q4_0_R8 || this == Q8_0_R8; }
+
+    /** The plain block type of an interleaved layout (Q4_0_R8 → Q4_0, Q8_0_R8 → Q8_0); other types unchanged. */
+    public DType plain() {
+        return switch (this) {
+            case Q4_0_R8 -> Q4_0;
+            case Q8_0_R8 -> Q8_0;
+            default -> this;
+        };
+    }
+
+    /** The row-interleaved layout of a plain block type (Q4_0 → Q4_0_R8, Q8_0 → Q8_0_R8); null for others. */
+    public DType interleaved() {
+        return switch (this) {
+            case Q4_0, Q4_0_R8 -> Q4_0_R8;
+            case Q8_0, Q8_0_R8 -> Q8_0_R8;
+            default -> null;
+        };
     }
 
     public boolean isFloatingPoint() { return this == F64 || this == F32 || this == F16 || this == BF16; }

@@ -190,65 +190,72 @@ public final class Quant {
         }
     }
 
-    /** Rows per interleaved group of {@link DType#Q4_0_R8}. */
+    /** Rows per interleaved group of {@link DType#Q4_0_R8} and {@link DType#Q8_0_R8}. */
     public static final int R8_ROWS = 8;
-    /** Bytes of one Q4_0_R8 group-block: 8 scales, 8 × 16 quant bytes. */
-    static final int R8_GROUP_BLOCK = R8_ROWS * 18;
 
     /**
-     * Q4_0 [m, k] (m a multiple of 8) → {@link DType#Q4_0_R8} in memory from arena: a permutation of the bytes
-     * (block j of row r's 16 quant bytes keeps its nibble pairs; they move in 4-byte pieces). Groups of rows are
-     * repacked in parallel, so the arena must be shared.
+     * Q4_0 or Q8_0 [m, k] (m a multiple of 8) → its row-interleaved layout ({@link DType#Q4_0_R8},
+     * {@link DType#Q8_0_R8}) in memory from arena: a permutation of the bytes (each row's quant bytes move in
+     * 4-byte pieces; Q4_0 keeps its nibble pairs). Groups of rows are repacked in parallel, so the arena must be
+     * shared.
      */
-    public static Tensor repackQ4_0R8(Tensor w, Arena arena) {
-        if (w.dtype() != DType.Q4_0 || w.rank() != 2 || w.dim(0) % R8_ROWS != 0) {
-            throw new IllegalArgumentException(w.name() + ": only Q4_0 matrices with a multiple of 8 rows are repacked, not " + w);
+    public static Tensor repackR8(Tensor w, Arena arena) {
+        DType plain = w.dtype(), r8 = plain.interleaved();
+        if (r8 == null || plain.isInterleaved() || w.rank() != 2 || w.dim(0) % R8_ROWS != 0) {
+            throw new IllegalArgumentException(w.name() + ": only Q4_0 and Q8_0 matrices with a multiple of 8 rows are repacked, not " + w);
         }
         int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
         MemorySegment src = w.data();
         MemorySegment dst = io.instella.core.safetensors.MappedMemory.allocateUninitialized(w.byteSize(), arena);
         if (io.instella.core.kernels.NativeKernels.available() && src.isNative()) {
-            // At load time this touches every byte of the Q4_0 weights: the native copy runs at memory speed.
+            // At load time this touches every byte of the weights: the native copy runs at memory speed.
             int k = Math.toIntExact(w.dim(1));
             io.instella.core.kernels.Parallel.forRange(groups, 16,
-                    (g0, g1) -> io.instella.core.kernels.NativeKernels.repackQ4_0R8(src, dst, k, g0, g1));
-            return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
+                    (g0, g1) -> io.instella.core.kernels.NativeKernels.repackR8(plain, src, dst, k, g0, g1));
+            return new Tensor(w.name(), r8, w.shape(), dst);
         }
-        repackJava(src, dst, groups, blocks);
-        return new Tensor(w.name(), DType.Q4_0_R8, w.shape(), dst);
+        repackJava(plain, src, dst, groups, blocks);
+        return new Tensor(w.name(), r8, w.shape(), dst);
     }
 
-    /** Q4_0_R8 → plain Q4_0 (the inverse permutation), for the Java kernels where the native ones do not run. */
-    public static Tensor unpackQ4_0R8(Tensor w, Arena arena) {
-        if (w.dtype() != DType.Q4_0_R8 || w.rank() != 2) throw new IllegalArgumentException(w.name() + " is not Q4_0_R8: " + w);
+    /** Q4_0_R8 / Q8_0_R8 → plain Q4_0 / Q8_0 (the inverse permutation), for the Java kernels where the native ones do not run. */
+    public static Tensor unpackR8(Tensor w, Arena arena) {
+        if (!w.dtype().isInterleaved() || w.rank() != 2) throw new IllegalArgumentException(w.name() + " is not row-interleaved: " + w);
+        DType plain = w.dtype().plain();
         int groups = Math.toIntExact(w.dim(0) / R8_ROWS), blocks = Math.toIntExact(w.dim(1) / BLOCK);
         MemorySegment dst = arena.allocate(w.byteSize(), 64);
-        permuteR8(w.data(), dst, groups, blocks, false);
-        return new Tensor(w.name(), DType.Q4_0, w.shape(), dst);
+        permuteR8(plain, w.data(), dst, groups, blocks, false);
+        return new Tensor(w.name(), plain, w.shape(), dst);
     }
 
-    /** The reference repack (and the path without the native library). */
-    static void repackJava(MemorySegment src, MemorySegment dst, int groups, int blocks) {
-        permuteR8(src, dst, groups, blocks, true);
+    /** The reference repack of a Q4_0 or Q8_0 matrix (and the path without the native library). */
+    static void repackJava(DType plain, MemorySegment src, MemorySegment dst, int groups, int blocks) {
+        permuteR8(plain, src, dst, groups, blocks, true);
+    }
+
+    /** Bytes of one group-block of an interleaved layout: 8 scales and 8 rows' quant bytes of one block column. */
+    public static int r8GroupBlock(DType type) {
+        return R8_ROWS * type.byteSize();
     }
 
     /**
-     * The byte permutation between Q4_0 and Q4_0_R8, Q4_0 → R8 ({@code toR8}) or back: per group of 8 rows and
-     * block, row r's f16 scale ↔ scale slot r, and its quant bytes 4c..4c+3 ↔ lane r of chunk c.
+     * The byte permutation between Q4_0/Q8_0 and their R8 layouts, plain → R8 ({@code toR8}) or back: per group of
+     * 8 rows and block, row r's f16 scale ↔ scale slot r, and its quant bytes 4c..4c+3 ↔ lane r of chunk c.
      */
-    private static void permuteR8(MemorySegment src, MemorySegment dst, int groups, int blocks, boolean toR8) {
+    private static void permuteR8(DType plain, MemorySegment src, MemorySegment dst, int groups, int blocks, boolean toR8) {
+        int blockBytes = plain.byteSize(), chunks = (blockBytes - 2) / 4, groupBlock = R8_ROWS * blockBytes;
         io.instella.core.kernels.Parallel.forRange(groups, 4, (g0, g1) -> {
             for (int g = g0; g < g1; g++) {
                 for (int b = 0; b < blocks; b++) {
-                    long r8 = ((long) g * blocks + b) * R8_GROUP_BLOCK;
+                    long r8 = ((long) g * blocks + b) * groupBlock;
                     for (int r = 0; r < R8_ROWS; r++) {
-                        long q4 = (((long) g * R8_ROWS + r) * blocks + b) * 18;
-                        if (toR8) dst.set(I16, r8 + 2L * r, src.get(I16, q4));
-                        else dst.set(I16, q4, src.get(I16, r8 + 2L * r));
-                        for (int c = 0; c < 4; c++) {
-                            long q4Off = q4 + 2 + 4L * c, r8Off = r8 + 16 + 32L * c + 4L * r;
-                            if (toR8) dst.set(I32, r8Off, src.get(I32, q4Off));
-                            else dst.set(I32, q4Off, src.get(I32, r8Off));
+                        long row = (((long) g * R8_ROWS + r) * blocks + b) * blockBytes;
+                        if (toR8) dst.set(I16, r8 + 2L * r, src.get(I16, row));
+                        else dst.set(I16, row, src.get(I16, r8 + 2L * r));
+                        for (int c = 0; c < chunks; c++) {
+                            long rowOff = row + 2 + 4L * c, r8Off = r8 + 16 + 32L * c + 4L * r;
+                            if (toR8) dst.set(I32, r8Off, src.get(I32, rowOff));
+                            else dst.set(I32, rowOff, src.get(I32, r8Off));
                         }
                     }
                 }
@@ -256,14 +263,24 @@ public final class Quant {
         });
     }
 
-    /** Element i (row-major over [m, k]) of Q4_0_R8 data, dequantized. */
-    public static float elementQ4_0R8(MemorySegment src, long k, long i) {
-        long row = i / k, col = i % k, blocks = k / BLOCK;
-        long g = row / R8_ROWS, r = row % R8_ROWS, b = col / BLOCK;
-        int j = (int) (col % BLOCK), q = j % 16;
-        long base = (g * blocks + b) * R8_GROUP_BLOCK;
-        float d = Float.float16ToFloat(src.get(I16, base + 2 * r));
-        int v = src.get(ValueLayout.JAVA_BYTE, base + 16 + 32L * (q / 4) + 4 * r + q % 4) & 0xFF;
+    /** Byte offset of quant byte q (0..15 for Q4_0, 0..31 for Q8_0) of row {@code row}'s block b in R8 data. */
+    public static long r8QuantOffset(DType type, long k, long row, long b, int q) {
+        long base = ((row / R8_ROWS) * (k / BLOCK) + b) * r8GroupBlock(type);
+        return base + 16 + 32L * (q / 4) + 4 * (row % R8_ROWS) + q % 4;
+    }
+
+    /** Byte offset of the f16 scale of row {@code row}'s block b in R8 data. */
+    public static long r8ScaleOffset(DType type, long k, long row, long b) {
+        return ((row / R8_ROWS) * (k / BLOCK) + b) * r8GroupBlock(type) + 2 * (row % R8_ROWS);
+    }
+
+    /** Element i (row-major over [m, k]) of Q4_0_R8 or Q8_0_R8 data, dequantized. */
+    public static float elementR8(DType type, MemorySegment src, long k, long i) {
+        long row = i / k, col = i % k, b = col / BLOCK;
+        int j = (int) (col % BLOCK);
+        float d = Float.float16ToFloat(src.get(I16, r8ScaleOffset(type, k, row, b)));
+        if (type == DType.Q8_0_R8) return src.get(ValueLayout.JAVA_BYTE, r8QuantOffset(type, k, row, b, j)) * d;
+        int v = src.get(ValueLayout.JAVA_BYTE, r8QuantOffset(type, k, row, b, j % 16)) & 0xFF;
         return ((j < 16 ? v & 0xF : v >>> 4) - 8) * d;
     }
 

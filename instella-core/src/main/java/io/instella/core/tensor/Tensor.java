@@ -49,7 +49,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             case I8 -> data.get(ValueLayout.JAVA_BYTE, i);
             case U8, BOOL -> data.get(ValueLayout.JAVA_BYTE, i) & 0xFF;
             case Q8_0, Q4_0 -> Quant.element(dtype, data, i);
-            case Q4_0_R8 -> Quant.elementQ4_0R8(data, shape[shape.length - 1], i);
+            case Q4_0_R8, Q8_0_R8 -> Quant.elementR8(dtype, data, shape[shape.length - 1], i);
         };
     }
 

@@ -39,7 +39,7 @@ class Aarch64KernelsTest {
     static final Set<String> X86_ONLY = Set.of("instella_bf16dot_rows", "instella_bf16dot_pack", "instella_bf16dot_gemm_slab",
             "instella_pack_bf16_pairs", "instella_gemm_slab_bf16", "instella_gemm_slab_bf16_32");
     /** Cases of PrefillTwinCases: 6 int8 GEMM (any width), 4 small-prompt (at the child JVM's lanes). */
-    static final int TWIN_INT8 = 6, TWIN_SMALL = 4;
+    static final int TWIN_INT8 = 8, TWIN_SMALL = 4;
 
     static Path work, twin128, twin256;
 

@@ -58,7 +58,7 @@ class SafeTensorsFuzzTest {
     }
 
     private static final Set<String> ENTRY_KEYS = Set.of("dtype", "shape", "data_offsets");
-    private static final Pattern QUANT = Pattern.compile("^(Q8_0|Q4_0|Q4_0_R8)\\[(\\d+),(\\d+)]$");
+    private static final Pattern QUANT = Pattern.compile("^(Q8_0|Q4_0|Q4_0_R8|Q8_0_R8)\\[(\\d+),(\\d+)]$");
 
     static Fuzzer fuzzer() {
         List<byte[]> seeds = new ArrayList<>(seeds());

@@ -50,7 +50,7 @@ class KernelsTest {
         float[] x = rand(r, n * k);
         int[] rows = {40, 16, 24};
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
-            for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_0_R8}) {
+            for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_0_R8, DType.Q8_0_R8}) {
                 Tensor[] ws = new Tensor[rows.length];
                 float[][] biases = new float[rows.length][], outs = new float[rows.length][];
                 for (int i = 0; i < rows.length; i++) {
@@ -59,7 +59,7 @@ class KernelsTest {
                         case F32 -> f;
                         case BF16 -> new Tensor("w" + i, dt, new long[]{rows[i], k}, SafeTensorsWriter.toBf16(f.toFloatArray()));
                         case F16 -> new Tensor("w" + i, dt, new long[]{rows[i], k}, SafeTensorsWriter.toF16(f.toFloatArray()));
-                        case Q4_0_R8 -> io.instella.core.tensor.Quant.repackQ4_0R8(io.instella.core.tensor.Quant.quantize(f, DType.Q4_0, arena), arena);
+                        case Q4_0_R8, Q8_0_R8 -> io.instella.core.tensor.Quant.repackR8(io.instella.core.tensor.Quant.quantize(f, dt.plain(), arena), arena);
                         default -> io.instella.core.tensor.Quant.quantize(f, dt, arena);
                     };
                     biases[i] = i == 1 ? null : rand(r, rows[i]);

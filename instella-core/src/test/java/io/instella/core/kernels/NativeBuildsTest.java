@@ -81,7 +81,7 @@ class NativeBuildsTest {
             try (Arena arena = Arena.ofShared()) {
                 Tensor q8 = Quant.quantize(Tensor.ofFloats("w", w, m, k), DType.Q8_0, arena);
                 Tensor q4 = Quant.quantize(Tensor.ofFloats("w", w, m, k), DType.Q4_0, arena);
-                Tensor r8 = Quant.repackQ4_0R8(q4, arena);
+                Tensor r8 = Quant.repackR8(q4, arena), q8r8 = Quant.repackR8(q8, arena);
                 float[] got = new float[n * m], want = new float[n * m];
                 lib.q8_0Rows(q8.data(), k, m, 0, m, qa, n, bias, got, 0);
                 base.q8_0Rows(q8.data(), k, m, 0, m, qa, n, bias, want, 0);
@@ -92,6 +92,9 @@ class NativeBuildsTest {
                 lib.q4_0R8Rows(r8.data(), k, m, 0, m / 8, qa, n, bias, got, 0);
                 base.q4_0R8Rows(r8.data(), k, m, 0, m / 8, qa, n, bias, want, 0);
                 assertThat(got).as("Q4_0_R8 %s", Arrays.toString(shape)).containsExactly(want);
+                lib.q8_0R8Rows(q8r8.data(), k, m, 0, m / 8, qa, n, bias, got, 0);
+                base.q8_0R8Rows(q8r8.data(), k, m, 0, m / 8, qa, n, bias, want, 0);
+                assertThat(got).as("Q8_0_R8 %s", Arrays.toString(shape)).containsExactly(want);
                 assertThat(want).isNotEqualTo(new float[n * m]);
             }
         }

@@ -303,10 +303,11 @@ class NativeKernelsTest {
                 .isInstanceOf(IndexOutOfBoundsException.class);
     }
 
-    /** Q4_0 rows interleaved by 8: the same values, and the same products as the Q4_0 kernels. */
+    /** Q4_0 and Q8_0 rows interleaved by 8: the same values, and the same products as the plain kernels. */
     @ParameterizedTest
-    @CsvSource({"8, 32, 1", "40, 288, 1", "64, 2048, 3", "16, 8192, 4"})
-    void rowInterleavedQ4MatchesQ4(int m, int k, int n) {
+    @CsvSource({"Q4_0, 8, 32, 1", "Q4_0, 40, 288, 1", "Q4_0, 64, 2048, 3", "Q4_0, 16, 8192, 4",
+                "Q8_0, 8, 32, 1", "Q8_0, 40, 288, 1", "Q8_0, 64, 2048, 3", "Q8_0, 16, 8192, 4", "Q8_0, 24, 96, 2"})
+    void rowInterleavedMatchesPlain(DType type, int m, int k, int n) {
         SplittableRandom r = new SplittableRandom(m * 3L + k + n);
         float[] w = new float[m * k], x = new float[n * k + 1];
         for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
@@ -314,42 +315,45 @@ class NativeKernelsTest {
         float[] bias = new float[m];
         for (int j = 0; j < m; j++) bias[j] = (float) r.nextGaussian();
         try (Arena arena = Arena.ofShared()) {
-            Tensor q4 = Quant.quantize(Tensor.ofFloats("w", w, m, k), DType.Q4_0, arena);
-            Tensor r8 = Quant.repackQ4_0R8(q4, arena);
-            assertThat(r8.dtype()).isEqualTo(DType.Q4_0_R8);
-            assertThat(r8.byteSize()).isEqualTo(q4.byteSize());
-            assertThat(r8.toFloatArray()).containsExactly(q4.toFloatArray());
+            Tensor plain = Quant.quantize(Tensor.ofFloats("w", w, m, k), type, arena);
+            Tensor r8 = Quant.repackR8(plain, arena);
+            assertThat(r8.dtype()).isEqualTo(type.interleaved());
+            assertThat(r8.byteSize()).isEqualTo(plain.byteSize());
+            assertThat(r8.toFloatArray()).containsExactly(plain.toFloatArray());
             float[] row = new float[k], expected = new float[k];
             for (int j = 0; j < m; j += 7) {
-                Packing.widen(r8.data(), DType.Q4_0_R8, k, (long) j * k, row, 0, k);
-                q4.copyRowsTo(j, 1, expected, 0);
+                Packing.widen(r8.data(), r8.dtype(), k, (long) j * k, row, 0, k);
+                plain.copyRowsTo(j, 1, expected, 0);
                 assertThat(row).as("row %d", j).containsExactly(expected);
             }
-            // Prefill (GEMM) packs the interleaved blocks directly: bit-identical to the Q4_0 path.
+            // Prefill (GEMM) packs the interleaved blocks directly: bit-identical to the plain path (the packed GEMM and the int8 GEMM).
             int rows = 7;
-            float[] gemmQ4 = new float[rows * m], gemmR8 = new float[rows * m];
+            float[] gemmPlain = new float[rows * m], gemmR8 = new float[rows * m];
             float[] xs = java.util.Arrays.copyOf(x, rows * k);
-            Gemm.linear(xs, 0, rows, q4, bias, gemmQ4, 0);
+            Gemm.linear(xs, 0, rows, plain, bias, gemmPlain, 0);
             Gemm.linear(xs, 0, rows, r8, bias, gemmR8, 0);
-            assertThat(gemmR8).containsExactly(gemmQ4);
-            // Decode: the native 8-row kernel where it runs, else widened rows; against the Q4_0 result.
-            float[] outQ4 = new float[n * m], outR8 = new float[1 + n * m];
-            Gemv.linear(x, 1, n, q4, bias, outQ4, 0);
+            assertThat(gemmR8).containsExactly(gemmPlain);
+            MatMul.linear(xs, 0, rows, plain, bias, gemmPlain, 0);
+            MatMul.linear(xs, 0, rows, r8, bias, gemmR8, 0);
+            assertThat(gemmR8).containsExactly(gemmPlain);
+            // Decode: the native 8-row kernel where it runs, else widened rows; against the plain result.
+            float[] outPlain = new float[n * m], outR8 = new float[1 + n * m];
+            Gemv.linear(x, 1, n, plain, bias, outPlain, 0);
             Gemv.linear(x, 1, n, r8, bias, outR8, 1);
-            float[] deq = q4.toFloatArray();
+            float[] deq = plain.toFloatArray();
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < m; j++) {
                     double scale = 1;
                     for (int t = 0; t < k; t++) scale += Math.abs((double) deq[j * k + t] * x[1 + i * k + t]);
                     // Both quantize x to int8 when native; the widened fallback uses float x (int8 error ~0.4%).
                     assertThat((double) outR8[1 + i * m + j]).as("token %d row %d", i, j)
-                            .isCloseTo(outQ4[i * m + j], org.assertj.core.data.Offset.offset(0.01 * scale));
+                            .isCloseTo(outPlain[i * m + j], org.assertj.core.data.Offset.offset(0.01 * scale));
                     if (NativeKernels.available()) {
-                        assertThat((double) outR8[1 + i * m + j]).isCloseTo(outQ4[i * m + j], org.assertj.core.data.Offset.offset(1e-5 * scale));
+                        assertThat((double) outR8[1 + i * m + j]).isCloseTo(outPlain[i * m + j], org.assertj.core.data.Offset.offset(1e-5 * scale));
                     }
                 }
             }
-            assertThatThrownBy(() -> Quant.repackQ4_0R8(Quant.quantize(Tensor.ofFloats("odd", new float[12 * 32], 12, 32), DType.Q4_0, arena), arena))
+            assertThatThrownBy(() -> Quant.repackR8(Quant.quantize(Tensor.ofFloats("odd", new float[12 * 32], 12, 32), type, arena), arena))
                     .isInstanceOf(IllegalArgumentException.class);
         }
     }

@@ -21,7 +21,8 @@ class NativePrefillKernelsTest {
             "Q8_0, 33, 96, 64", "Q8_0, 3, 8192, 65", "Q8_0, 40, 64, 70",
             "Q4_0, 37, 64, 1", "Q4_0, 9, 32, 4", "Q4_0, 130, 2048, 5", "Q4_0, 24, 256, 63", "Q4_0, 17, 96, 64",
             "Q4_0, 1, 8192, 65", "Q4_0, 40, 64, 70",
-            "Q4_0_R8, 8, 64, 1", "Q4_0_R8, 24, 96, 7", "Q4_0_R8, 136, 2048, 64", "Q4_0_R8, 40, 256, 65", "Q4_0_R8, 16, 8192, 6"})
+            "Q4_0_R8, 8, 64, 1", "Q4_0_R8, 24, 96, 7", "Q4_0_R8, 136, 2048, 64", "Q4_0_R8, 40, 256, 65", "Q4_0_R8, 16, 8192, 6",
+            "Q8_0_R8, 8, 64, 1", "Q8_0_R8, 24, 96, 7", "Q8_0_R8, 136, 2048, 64", "Q8_0_R8, 40, 256, 65", "Q8_0_R8, 16, 8192, 6"})
     void int8GemmIsBitIdenticalToTheJavaLoops(DType type, int m, int k, int n) {
         NativeKernelsTest.requireNative();
         SplittableRandom r = new SplittableRandom(m * 31L + k + n);

@@ -28,7 +28,7 @@ class PrefillKernelsTest {
 
     static Tensor quantized(DType type, float[] w, int m, int k, Arena arena) {
         Tensor f = Tensor.ofFloats("w", w, m, k);
-        return type == DType.Q4_0_R8 ? Quant.repackQ4_0R8(Quant.quantize(f, DType.Q4_0, arena), arena) : Quant.quantize(f, type, arena);
+        return type.isInterleaved() ? Quant.repackR8(Quant.quantize(f, type.plain(), arena), arena) : Quant.quantize(f, type, arena);
     }
 
     /** The int8 GEMM's definition, one output at a time: exact integer block sums, one fma chain in block order. */
@@ -75,7 +75,8 @@ class PrefillKernelsTest {
     @ParameterizedTest
     @CsvSource({"Q8_0, 37, 64, 1", "Q8_0, 16, 96, 5", "Q8_0, 24, 32, 63", "Q8_0, 40, 256, 64", "Q8_0, 3, 64, 65",
             "Q4_0, 37, 64, 1", "Q4_0, 17, 96, 4", "Q4_0, 24, 32, 63", "Q4_0, 40, 256, 70", "Q4_0, 1, 64, 65",
-            "Q4_0_R8, 8, 64, 1", "Q4_0_R8, 24, 96, 6", "Q4_0_R8, 40, 256, 64", "Q4_0_R8, 16, 32, 65"})
+            "Q4_0_R8, 8, 64, 1", "Q4_0_R8, 24, 96, 6", "Q4_0_R8, 40, 256, 64", "Q4_0_R8, 16, 32, 65",
+            "Q8_0_R8, 8, 64, 1", "Q8_0_R8, 24, 96, 6", "Q8_0_R8, 40, 256, 64", "Q8_0_R8, 16, 32, 65"})
     void int8GemmJavaLoopsComputeTheDefinition(DType type, int m, int k, int n) {
         SplittableRandom r = new SplittableRandom(m * 131L + k * 7L + n);
         float[] w = gaussian(r, m * k, 0.05), x = gaussian(r, n * k + 3, 1), bias = n % 2 == 1 ? gaussian(r, m, 1) : null;

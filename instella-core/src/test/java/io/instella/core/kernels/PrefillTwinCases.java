@@ -26,7 +26,7 @@ import java.util.SplittableRandom;
  * <p>
  * Format, little-endian: "ITWN", int count, then per case int kind (0: int8 GEMM, 1: small-prompt product) and
  * <ul>
- *   <li>int8: int type (0 Q8_0, 1 Q4_0, 2 Q4_0_R8), m, k, n, hasBias; int weight bytes and the weights; xq (n·k
+ *   <li>int8: int type (0 Q8_0, 1 Q4_0, 2 Q4_0_R8, 3 Q8_0_R8), m, k, n, hasBias; int weight bytes and the weights; xq (n·k
  *       bytes), xd (n·k/32 floats), xs (n·k/32 ints), the bias (m floats, if any), the output (n·m floats);</li>
  *   <li>small: int lanes, m, k, n, j0, j1, ldx, hasBias; the BF16 weights (m·k shorts); the split activations (n·ldx
  *       floats); the bias (m floats, if any); the output (n·m floats, zero outside rows [j0, j1)).</li>
@@ -39,7 +39,7 @@ public final class PrefillTwinCases {
         if (args.length != 1) throw new IllegalArgumentException("usage: PrefillTwinCases OUTPUT_FILE");
         Path file = Path.of(args[0]);
         int[][] int8 = {{0, 40, 96, 5, 1}, {0, 37, 64, 17, 0}, {1, 40, 160, 9, 0}, {1, 37, 32, 3, 1}, {2, 24, 128, 6, 1},
-                {2, 40, 64, 13, 0}};
+                {2, 40, 64, 13, 0}, {3, 24, 96, 5, 1}, {3, 40, 64, 13, 0}};
         int[][] small = {{19, 100, 5, 1, 18, 1}, {21, 1030, 16, 0, 21, 0}, {8, 7, 3, 0, 8, 1}, {12, 64, 12, 2, 12, 0}};
         try (Arena arena = Arena.ofShared();
              OutputStream os = new BufferedOutputStream(Files.newOutputStream(file))) {
@@ -61,8 +61,8 @@ public final class PrefillTwinCases {
         SplittableRandom r = new SplittableRandom(type * 1009L + m * 31L + k * 7L + n);
         float[] w = gaussian(r, m * k, 0.05), x = gaussian(r, n * k, 1), bias = withBias ? gaussian(r, m, 1) : null;
         Tensor f = Tensor.ofFloats("w", w, m, k);
-        DType dt = type == 0 ? DType.Q8_0 : type == 1 ? DType.Q4_0 : DType.Q4_0_R8;
-        Tensor q = type == 2 ? Quant.repackQ4_0R8(Quant.quantize(f, DType.Q4_0, arena), arena) : Quant.quantize(f, dt, arena);
+        DType dt = switch (type) { case 0 -> DType.Q8_0; case 1 -> DType.Q4_0; case 2 -> DType.Q4_0_R8; default -> DType.Q8_0_R8; };
+        Tensor q = dt.isInterleaved() ? Quant.repackR8(Quant.quantize(f, dt.plain(), arena), arena) : Quant.quantize(f, dt, arena);
         Gemv.QuantizedActivations qa = Gemv.QuantizedActivations.of(x, 0, n, k);
         float[] result = new float[n * m];
         Int8Gemm.rows(q.data(), dt, k, m, 0, m, qa, n, bias, result, 0);

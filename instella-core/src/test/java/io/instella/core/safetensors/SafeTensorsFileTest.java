@@ -170,7 +170,7 @@ class SafeTensorsFileTest {
             new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
                     .metadata("quant.m.w", "Q4_0 4x64").write(garbled);
             assertThatThrownBy(() -> SafeTensorsFile.open(garbled)).isInstanceOf(SafeTensorsException.class)
-                    .hasMessageContaining("is not Q8_0, Q4_0 or Q4_0_R8[rows,cols]");
+                    .hasMessageContaining("is not Q8_0, Q4_0, Q4_0_R8 or Q8_0_R8[rows,cols]");
             // Rows interleaved by 8 need a multiple of 8 rows.
             Path oddRows = dir.resolve("odd-r8.safetensors");
             new SafeTensorsWriter().addQuantized("m.w", DType.Q4_0, new long[]{4, 64}, q4::data)
@@ -301,16 +301,19 @@ class SafeTensorsFileTest {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
             Tensor q8 = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("q8", w, 16, 64), DType.Q8_0, arena);
             Tensor q4 = io.instella.core.tensor.Quant.quantize(Tensor.ofFloats("q4", w, 16, 64), DType.Q4_0, arena);
-            Tensor r8 = io.instella.core.tensor.Quant.repackQ4_0R8(q4, arena);
+            Tensor r8 = io.instella.core.tensor.Quant.repackR8(q4, arena), q8r8 = io.instella.core.tensor.Quant.repackR8(q8, arena);
             Path f = dir.resolve("all.safetensors");
             new SafeTensorsWriter().metadata("format", "pt").add(q8).add(q4)
                     .addQuantized("r8", DType.Q4_0_R8, new long[]{16, 64}, r8::data)
+                    .addQuantized("q8r8", DType.Q8_0_R8, new long[]{16, 64}, q8r8::data)
                     .addFloats("empty", new float[0], 0, 3).addBf16("odd", new float[]{1, 2, 3}, 3).addLongs("l", new long[]{5}, 1)
                     .write(f);
             try (SafeTensorsFile s = SafeTensorsFile.open(f)) {
                 assertThat(s.tensor("q8").dtype()).isEqualTo(DType.Q8_0);
                 assertThat(s.tensor("q4").toFloatArray()).containsExactly(q4.toFloatArray());
                 assertThat(s.tensor("r8").dtype()).isEqualTo(DType.Q4_0_R8);
+                assertThat(s.tensor("q8r8").dtype()).isEqualTo(DType.Q8_0_R8);
+                assertThat(s.tensor("q8r8").toFloatArray()).containsExactly(q8.toFloatArray());
                 assertThat(s.tensor("empty").shape()).containsExactly(0, 3);
                 assertThat(s.tensor("odd").toFloatArray()).containsExactly(1f, 2f, 3f);
             }

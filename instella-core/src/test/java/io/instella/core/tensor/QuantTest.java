@@ -1,6 +1,8 @@
 package io.instella.core.tensor;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -164,27 +166,30 @@ class QuantTest {
         }
     }
 
-    @Test
-    void repackToEightRowInterleavingIsTheReferencePermutation() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"Q4_0", "Q8_0"})
+    void repackToEightRowInterleavingIsTheReferencePermutation(DType type) {
         SplittableRandom r = new SplittableRandom(11);
-        int m = 24, k = 96;
+        int m = 24, k = 96, blockBytes = type.byteSize();
         float[] w = new float[m * k];
         for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
         try (Arena arena = Arena.ofShared()) {
-            Tensor q4 = Quant.quantize(Tensor.ofFloats("w", w, m, k), DType.Q4_0, arena);
-            Tensor r8 = Quant.repackQ4_0R8(q4, arena); // the native copy where the native kernels run
-            MemorySegment ref = arena.allocate(q4.byteSize());
-            Quant.repackJava(q4.data(), ref, m / 8, k / 32);
+            Tensor q = Quant.quantize(Tensor.ofFloats("w", w, m, k), type, arena);
+            Tensor r8 = Quant.repackR8(q, arena); // the native copy where the native kernels run
+            assertThat(r8.dtype()).isEqualTo(type.interleaved());
+            MemorySegment ref = arena.allocate(q.byteSize());
+            Quant.repackJava(type, q.data(), ref, m / 8, k / 32);
             assertThat(r8.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(ref.toArray(ValueLayout.JAVA_BYTE));
-            Tensor back = Quant.unpackQ4_0R8(r8, arena);
-            assertThat(back.dtype()).isEqualTo(DType.Q4_0);
-            assertThat(back.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(q4.data().toArray(ValueLayout.JAVA_BYTE));
-            // Group 1, block 2, row 3: its scale, then its 16 quant bytes in 4-byte pieces, one per chunk.
-            long in = ((8 + 3) * 3 + 2) * 18L, out = (1 * 3 + 2) * 144L;
-            assertThat(ref.get(ValueLayout.JAVA_SHORT_UNALIGNED, out + 6)).isEqualTo(q4.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, in));
-            for (int c = 0; c < 4; c++) {
+            assertThat(r8.toFloatArray()).containsExactly(q.toFloatArray());
+            Tensor back = Quant.unpackR8(r8, arena);
+            assertThat(back.dtype()).isEqualTo(type);
+            assertThat(back.data().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(q.data().toArray(ValueLayout.JAVA_BYTE));
+            // Group 1, block 2, row 3: its scale, then its quant bytes in 4-byte pieces, one per chunk.
+            long in = ((8 + 3) * 3 + 2) * (long) blockBytes, out = (1 * 3 + 2) * 8L * blockBytes;
+            assertThat(ref.get(ValueLayout.JAVA_SHORT_UNALIGNED, out + 6)).isEqualTo(q.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, in));
+            for (int c = 0; c < (blockBytes - 2) / 4; c++) {
                 assertThat(ref.get(ValueLayout.JAVA_INT_UNALIGNED, out + 16 + 32 * c + 12))
-                        .isEqualTo(q4.data().get(ValueLayout.JAVA_INT_UNALIGNED, in + 2 + 4 * c));
+                        .isEqualTo(q.data().get(ValueLayout.JAVA_INT_UNALIGNED, in + 2 + 4 * c));
             }
         }
     }

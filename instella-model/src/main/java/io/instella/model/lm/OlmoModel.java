@@ -124,7 +124,7 @@ public final class OlmoModel {
     /** The stored type of the decoder's projection weights as loaded (e.g. BF16, or Q8_0 after quantization). */
     public DType projectionType() {
         DType t = layers.length == 0 ? embedTokens.dtype() : layers[0].up.dtype();
-        return t == DType.Q4_0_R8 ? DType.Q4_0 : t; // the format; the row interleaving is a memory layout
+        return t.plain(); // the format; the row interleaving is a memory layout
     }
 
     /** Bytes of weights one decode step reads: every layer's projections and the output head. */
@@ -137,7 +137,7 @@ public final class OlmoModel {
     }
 
     /** The output head's weight type (the embeddings' when tied and not quantized separately). */
-    public DType headType() { return lmHead.dtype(); }
+    public DType headType() { return lmHead.dtype().plain(); } // the format, as projectionType
 
     /** Bytes of all weights this model holds (embeddings counted once when the head is tied). */
     public long weightBytes() {
