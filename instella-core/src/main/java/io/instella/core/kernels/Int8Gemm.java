@@ -157,12 +157,10 @@ final class Int8Gemm {
                 }
             }
             case Q4_0_R8 -> {
-                long group = j / Quant.R8_ROWS, r = j % Quant.R8_ROWS;
                 for (int b = 0; b < blocks; b++) {
-                    long base = (group * blocks + b) * (18L * Quant.R8_ROWS);
-                    dw[b] = Float.float16ToFloat(seg.get(I16, base + 2 * r));
+                    dw[b] = Float.float16ToFloat(seg.get(I16, Quant.r8ScaleOffset(dt, k, j, b)));
                     for (int t = 0; t < 16; t++) {
-                        int v = seg.get(ValueLayout.JAVA_BYTE, base + 16 + 32L * (t / 4) + 4 * r + t % 4) & 0xFF;
+                        int v = seg.get(ValueLayout.JAVA_BYTE, Quant.r8QuantOffset(dt, k, j, b, t)) & 0xFF;
                         w[32 * b + t] = (short) ((v & 0xF) - 8);
                         w[32 * b + 16 + t] = (short) ((v >>> 4) - 8);
                     }

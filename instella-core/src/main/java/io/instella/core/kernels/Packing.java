@@ -49,13 +49,12 @@ public final class Packing {
     /** Q4_0_R8 values of one row (see {@link DType#Q4_0_R8}) → float; the same products (nibble − 8)·d. */
     static void dequantizeQ4R8(MemorySegment seg, int k, long first, float[] dst, int dstOff, int n) {
         long row = first / k;
-        int blocks = k / 32, col0 = (int) (first % k);
-        long group = row / Quant.R8_ROWS, r = row % Quant.R8_ROWS;
+        int col0 = (int) (first % k);
         for (int i = 0; i < n; i += 32) {
-            long base = (group * blocks + (col0 + i) / 32) * (18L * Quant.R8_ROWS);
-            float d = Float.float16ToFloat(seg.get(I16, base + 2 * r));
+            long b = (col0 + i) / 32;
+            float d = Float.float16ToFloat(seg.get(I16, Quant.r8ScaleOffset(DType.Q4_0_R8, k, row, b)));
             for (int c = 0; c < 4; c++) {
-                int word = seg.get(I32, base + 16 + 32L * c + 4 * r);
+                int word = seg.get(I32, Quant.r8QuantOffset(DType.Q4_0_R8, k, row, b, 4 * c));
                 for (int e = 0; e < 4; e++) {
                     int v = word >>> (8 * e);
                     dst[dstOff + i + 4 * c + e] = ((v & 0xF) - 8) * d;
@@ -93,7 +92,7 @@ public final class Packing {
             int base = p * nr * kc;
             long group = (j0 + rowInGroup0) / Quant.R8_ROWS;
             for (int t0 = 0; t0 < kc; t0 += 32) {
-                long blk = (group * blocks + (pc + t0) / 32) * (18L * Quant.R8_ROWS);
+                long blk = (group * blocks + (pc + t0) / 32) * Quant.r8GroupBlock(DType.Q4_0_R8);
                 for (int r = 0; r < Quant.R8_ROWS; r++) d[r] = Float.float16ToFloat(seg.get(I16, blk + 2L * r));
                 FloatVector dv = FloatVector.fromArray(FloatVector.SPECIES_256, d, 0);
                 FloatVector minus8d = dv.mul(-8f);
