@@ -214,21 +214,31 @@ void instella_q4_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, i
 }
 
 /*
- * Q4_0 [m, k] → Q4_0_R8 for row groups [g0, g1): the byte permutation of Quant.repackR8 (the Java reference),
- * done here at load time because it touches every byte of the model's Q4_0 weights (about 600 MB).
+ * Q4_0 or Q8_0 [m, k] (blocks of block_bytes: 18 or 34) → Q4_0_R8 / Q8_0_R8 for row groups [g0, g1): the byte
+ * permutation of Quant.repackR8 (the Java reference), done here at load time because it touches every byte of the
+ * language model's quantized weights (about 600 MB for Q4_0).
  */
-void instella_repack_q4_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
+static void repack_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1, int block_bytes) {
     const int64_t blocks = k / 32;
+    const int chunks = (block_bytes - 2) / 4;
     for (int64_t g = g0; g < g1; g++) {
         for (int64_t b = 0; b < blocks; b++) {
-            uint8_t *out = dst + (g * blocks + b) * 144;
+            uint8_t *out = dst + (g * blocks + b) * 8 * block_bytes;
             for (int r = 0; r < 8; r++) {
-                const uint8_t *in = src + ((g * 8 + r) * blocks + b) * 18;
+                const uint8_t *in = src + ((g * 8 + r) * blocks + b) * block_bytes;
                 memcpy(out + 2 * r, in, 2);
-                for (int c = 0; c < 4; c++) memcpy(out + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
+                for (int c = 0; c < chunks; c++) memcpy(out + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
             }
         }
     }
+}
+
+void instella_repack_q4_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
+    repack_r8(src, dst, k, g0, g1, 18);
+}
+
+void instella_repack_q8_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
+    repack_r8(src, dst, k, g0, g1, 34);
 }
 
 /* out[i*m + j] = W[j]·x_i (+ bias[j]) for rows j in [j0, j1) and tokens i < n of a Q8_0 matrix W [m, k]. */
@@ -308,21 +318,6 @@ void instella_q8_0_r8_rows(const uint8_t *w, int64_t k, int64_t m, int32_t g0, i
             __m256 acc = _mm256_add_ps(acc0, acc1);
             if (bias) acc = _mm256_add_ps(acc, _mm256_loadu_ps(bias + 8 * g));
             _mm256_storeu_ps(out + i * m + 8 * g, acc);
-        }
-    }
-}
-
-/* Q8_0 [m, k] → Q8_0_R8 for row groups [g0, g1): the byte permutation of Quant.repackR8 (the Java reference). */
-void instella_repack_q8_0_r8(const uint8_t *src, uint8_t *dst, int64_t k, int32_t g0, int32_t g1) {
-    const int64_t blocks = k / 32;
-    for (int64_t g = g0; g < g1; g++) {
-        for (int64_t b = 0; b < blocks; b++) {
-            uint8_t *out = dst + (g * blocks + b) * 272;
-            for (int r = 0; r < 8; r++) {
-                const uint8_t *in = src + ((g * 8 + r) * blocks + b) * 34;
-                memcpy(out + 2 * r, in, 2);
-                for (int c = 0; c < 8; c++) memcpy(out + 16 + 32 * c + 4 * r, in + 2 + 4 * c, 4);
-            }
         }
     }
 }
