@@ -66,8 +66,11 @@ final class TrainRuns {
     }
 
     /**
-     * Step logs agree: loss within 1e-6, grad norm within 1e-5 relative (a global norm of float32 gradients summed in
-     * another order), learning rates equal.
+     * Step logs agree: loss within 1e-6 relative (at least 1e-6), grad norm within 1e-5 relative (a global norm of
+     * float32 gradients summed in another order), learning rates equal. The loss is a mean of float32 token losses: at
+     * the ~12.8 of these runs one float ulp is 9.5e-7, so an absolute 1e-6 allowed one ulp and failed now and then
+     * (seen once in three fresh-clone runs of the same training code, none in three reruns of the class: step 3 of the
+     * LoRA resume test 1.02e-6 apart); a wrong data split, seed or scaling moves the loss by far more than 1e-4.
      */
     static void assertSameSteps(Run expected, Run actual) {
         assertThat(actual.exit()).as(actual.err()).isZero();
@@ -75,7 +78,7 @@ final class TrainRuns {
         for (int i = 0; i < expected.steps().size(); i++) {
             JsonNode a = expected.steps().get(i), b = actual.steps().get(i);
             assertThat(b.get("step").asInt()).isEqualTo(a.get("step").asInt());
-            assertThat(b.get("loss").asDouble()).as("loss of step " + (i + 1)).isCloseTo(a.get("loss").asDouble(), within(1e-6));
+            assertThat(b.get("loss").asDouble()).as("loss of step " + (i + 1)).isCloseTo(a.get("loss").asDouble(), within(1e-6 * Math.max(1, Math.abs(a.get("loss").asDouble()))));
             assertThat(b.get("grad_norm").asDouble()).as("grad norm of step " + (i + 1))
                     .isCloseTo(a.get("grad_norm").asDouble(), within(1e-5 * Math.max(1, a.get("grad_norm").asDouble())));
             assertThat(b.get("learning_rate").asDouble()).isEqualTo(a.get("learning_rate").asDouble());
