@@ -289,14 +289,12 @@ static inline __m256i q8_0_r8_chunk(__m256i acc, const uint8_t *p, const int8_t 
 
 /* One block of one 8-row group added into acc: each row's exact int32 dot product with x, times d_w · dx, in its lane. */
 static inline __m256 q8_0_r8_block(const uint8_t *p, const int8_t *x, float dx, __m256 acc) {
-    __m256i s0 = q8_0_r8_chunk(_mm256_setzero_si256(), p + 16, x);
-    __m256i s1 = q8_0_r8_chunk(_mm256_setzero_si256(), p + 48, x + 4);
-    s0 = q8_0_r8_chunk(s0, p + 80, x + 8);
-    s1 = q8_0_r8_chunk(s1, p + 112, x + 12);
-    s0 = q8_0_r8_chunk(s0, p + 144, x + 16);
-    s1 = q8_0_r8_chunk(s1, p + 176, x + 20);
-    s0 = q8_0_r8_chunk(s0, p + 208, x + 24);
-    s1 = q8_0_r8_chunk(s1, p + 240, x + 28);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0; /* two chains: even and odd chunks */
+#pragma GCC unroll 4
+    for (int c = 0; c < 8; c += 2) {
+        s0 = q8_0_r8_chunk(s0, p + 16 + 32 * c, x + 4 * c);
+        s1 = q8_0_r8_chunk(s1, p + 48 + 32 * c, x + 4 * c + 4);
+    }
     __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p)), _mm256_set1_ps(dx));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), d, acc);
 }

@@ -249,7 +249,8 @@ public final class BlockedAttention {
 
     /**
      * s[r·sw + j] = q_r · k_j (unscaled) for the keys j < cols (a multiple of 2L) at kt[ktOff + d·ktStride + j]; 6 rows ×
-     * 2 vectors of keys per register tile, then 4-row tiles, then single rows.
+     * 2 vectors of keys per register tile, then the last rows (under 6, only at a block's end) one at a time: each score
+     * is the same fma chain over d either way.
      */
     static void scores(float[] q, int qOff, int qStride, int rows, float[] kt, int ktOff, int ktStride, int hd, float[] s,
                        int sw, int cols) {
@@ -285,29 +286,6 @@ public final class BlockedAttention {
                 a50.intoArray(s, so + 5 * sw); a51.intoArray(s, so + 5 * sw + L);
             }
         }
-        for (; r + 4 <= rows; r += 4) {
-            int q0 = qOff + r * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
-            for (int c = 0; c < cols; c += 2 * L) {
-                FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-                for (int d = 0; d < hd; d++) {
-                    FloatVector b0 = FloatVector.fromArray(F, kt, ktOff + d * ktStride + c);
-                    FloatVector b1 = FloatVector.fromArray(F, kt, ktOff + d * ktStride + c + L);
-                    FloatVector x = FloatVector.broadcast(F, q[q0 + d]);
-                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
-                    x = FloatVector.broadcast(F, q[q1 + d]);
-                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
-                    x = FloatVector.broadcast(F, q[q2 + d]);
-                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
-                    x = FloatVector.broadcast(F, q[q3 + d]);
-                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
-                }
-                int so = r * sw + c;
-                a00.intoArray(s, so); a01.intoArray(s, so + L);
-                a10.intoArray(s, so + sw); a11.intoArray(s, so + sw + L);
-                a20.intoArray(s, so + 2 * sw); a21.intoArray(s, so + 2 * sw + L);
-                a30.intoArray(s, so + 3 * sw); a31.intoArray(s, so + 3 * sw + L);
-            }
-        }
         for (; r < rows; r++) {
             int q0 = qOff + r * qStride;
             for (int c = 0; c < cols; c += L) {
@@ -320,7 +298,8 @@ public final class BlockedAttention {
         }
     }
 
-    /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 6 (then 4) rows × 2 vectors of head dims per tile. */
+    /** o[r][0..hd) += Σ_j p[r][j] · v_j over the block's bk keys; 6 rows × 2 vectors of head dims per tile, the
+     * last rows (under 6) one at a time — each output the same fma chain over j either way. */
     private static void accumulate(float[] p, int pw, int rows, float[] v, int vOff, int vStride, int bk, int hd, float[] o) {
         int r = 0;
         for (; r + TR <= rows; r += TR) {
@@ -358,34 +337,6 @@ public final class BlockedAttention {
                 a50.intoArray(o, o5); a51.intoArray(o, o5 + L);
             }
             for (int rr = r; rr < r + TR; rr++) accumulateRow(p, pw, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
-        }
-        for (; r + 4 <= rows; r += 4) {
-            int p0 = r * pw, p1 = p0 + pw, p2 = p1 + pw, p3 = p2 + pw;
-            for (int c = 0; c + 2 * L <= hd; c += 2 * L) {
-                int o0 = r * hd + c, o1 = o0 + hd, o2 = o1 + hd, o3 = o2 + hd;
-                FloatVector a00 = FloatVector.fromArray(F, o, o0), a01 = FloatVector.fromArray(F, o, o0 + L);
-                FloatVector a10 = FloatVector.fromArray(F, o, o1), a11 = FloatVector.fromArray(F, o, o1 + L);
-                FloatVector a20 = FloatVector.fromArray(F, o, o2), a21 = FloatVector.fromArray(F, o, o2 + L);
-                FloatVector a30 = FloatVector.fromArray(F, o, o3), a31 = FloatVector.fromArray(F, o, o3 + L);
-                for (int j = 0; j < bk; j++) {
-                    int vo = vOff + j * vStride + c;
-                    FloatVector b0 = FloatVector.fromArray(F, v, vo);
-                    FloatVector b1 = FloatVector.fromArray(F, v, vo + L);
-                    FloatVector x = FloatVector.broadcast(F, p[p0 + j]);
-                    a00 = x.fma(b0, a00); a01 = x.fma(b1, a01);
-                    x = FloatVector.broadcast(F, p[p1 + j]);
-                    a10 = x.fma(b0, a10); a11 = x.fma(b1, a11);
-                    x = FloatVector.broadcast(F, p[p2 + j]);
-                    a20 = x.fma(b0, a20); a21 = x.fma(b1, a21);
-                    x = FloatVector.broadcast(F, p[p3 + j]);
-                    a30 = x.fma(b0, a30); a31 = x.fma(b1, a31);
-                }
-                a00.intoArray(o, o0); a01.intoArray(o, o0 + L);
-                a10.intoArray(o, o1); a11.intoArray(o, o1 + L);
-                a20.intoArray(o, o2); a21.intoArray(o, o2 + L);
-                a30.intoArray(o, o3); a31.intoArray(o, o3 + L);
-            }
-            for (int rr = r; rr < r + 4; rr++) accumulateRow(p, pw, rr, v, vOff, vStride, bk, hd - hd % (2 * L), o, hd);
         }
         for (; r < rows; r++) accumulateRow(p, pw, r, v, vOff, vStride, bk, 0, o, hd);
     }
